@@ -1,0 +1,48 @@
+// `autospeech doctor`: what libtorch this is, which devices and threads it has, where the addon is.
+import type { Command } from 'commander';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+
+import { PROJECT_ROOT, loadNative } from '../native.ts';
+import { emit, table } from './output.ts';
+
+export function register(program: Command): void {
+  program
+    .command('doctor')
+    .description('print libtorch version, CUDA/cuDNN availability, devices, threads, BLAS, ABI and addon path')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => {
+      const native = loadNative();
+      const info = native.info();
+      const require = createRequire(import.meta.url);
+      const addonPath = (require('node-gyp-build') as { resolve(dir: string): string }).resolve(PROJECT_ROOT);
+      const blas = /BLAS_INFO=([^,\s]+)/.exec(info.config)?.[1] ?? 'unknown';
+      const lapack = /LAPACK_INFO=([^,\s]+)/.exec(info.config)?.[1] ?? 'unknown';
+      const report = {
+        torchVersion: info.torchVersion,
+        cuda: { available: info.cudaAvailable, devices: info.cudaDeviceCount, cudnn: info.cudnnAvailable, linkedTorchCuda: info.linkedTorchCuda },
+        threads: { intraop: info.threads, interop: info.interopThreads, cores: availableParallelism() },
+        blas,
+        lapack,
+        mkldnn: info.mkldnnAvailable,
+        openmp: info.openmp,
+        cxx11Abi: info.cxx11Abi,
+        addon: addonPath,
+        node: process.version,
+        glibcTunables: process.env.GLIBC_TUNABLES ?? null,
+      };
+      emit(report, opts.json, (r) =>
+        table([
+          ['libtorch', r.torchVersion],
+          ['CUDA', r.cuda.available ? `yes (${r.cuda.devices} device(s), cuDNN ${r.cuda.cudnn ? 'yes' : 'no'})` : `no${r.cuda.linkedTorchCuda ? ' (torch_cuda linked, no GPU visible)' : ' (CPU-only libtorch)'}`],
+          ['threads', `${r.threads.intraop} intra-op, ${r.threads.interop} inter-op, ${r.threads.cores ?? '?'} cores`],
+          ['BLAS / LAPACK', `${r.blas} / ${r.lapack}`],
+          ['oneDNN (mkldnn)', r.mkldnn ? 'yes' : 'no'],
+          ['OpenMP', r.openmp ? 'yes' : 'no'],
+          ['C++11 ABI', r.cxx11Abi ? 'yes' : 'no'],
+          ['addon', r.addon],
+          ['node', r.node],
+        ]),
+      );
+    });
+}

@@ -1,0 +1,31 @@
+// CLI entry: one file per command under lib/cli/, each exporting register(program).
+import { Command, CommanderError } from 'commander';
+
+import { UserError, errorMessage } from '../errors.ts';
+
+type Register = (program: Command) => void;
+
+// Each command module is listed once here; order is the order of `autospeech --help`.
+const COMMANDS: Array<() => Promise<{ register: Register }>> = [
+  () => import('./doctor.ts'),
+];
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('autospeech')
+    .description('Neural architecture search for speaker recognition on a native libtorch core')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const load of COMMANDS) (await load()).register(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit "successfully"; usage errors were already printed by commander
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' ? 0 : 2;
+    }
+    if (process.env.AUTOSPEECH_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.stderr.write(`autospeech: error: ${errorMessage(err).split('\n').join('\n  ')}\n`);
+    return err instanceof UserError ? err.exitCode : 1;
+  }
+}

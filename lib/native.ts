@@ -1,0 +1,77 @@
+// The ONE typed view of the native addon. Every native function and class is typed here; the rest
+// of lib/ imports from this file only. The addon is loaded lazily so that commands which do not
+// need libtorch (genotype, eer, ...) start fast and work even before the addon is built.
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'bool';
+
+export interface NativeTensor {
+  data: TypedArray;
+  shape: number[];
+  dtype: DType;
+}
+
+export interface BuildInfo {
+  torchVersion: string;
+  threads: number;
+  interopThreads: number;
+  parallelInfo: string;
+  config: string;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  cudnnAvailable: boolean;
+  mkldnnAvailable: boolean;
+  openmp: boolean;
+  cxx11Abi: boolean;
+  linkedTorchCuda: boolean;
+}
+
+// ---- system (native/binding/system_binding.cc) ----
+export interface SystemBinding {
+  setThreads(n: number): void;
+  getThreads(): number;
+  manualSeed(seed: number): void;
+  /** Row-wise float32 softmax with libtorch's kernel. */
+  softmax(data: Float32Array, shape: [number, number]): Float32Array;
+  info(): BuildInfo;
+}
+
+export type Addon = SystemBinding;
+
+let cached: Addon | undefined;
+
+/** Loads the addon, or throws an actionable error saying how to build it. */
+export function loadNative(): Addon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  try {
+    const load = require('node-gyp-build') as (dir: string) => Addon;
+    cached = load(PROJECT_ROOT);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    const hint = /libtorch|libc10|libtorch_cpu/.test(msg)
+      ? 'libtorch could not be loaded: install it with `npm run setup` (Debian libtorch-dev) or point LIBTORCH/Torch_DIR at one and rebuild.'
+      : 'the native addon is not built: run `npm run setup` (or `npm run build` once libtorch is installed).';
+    throw new Error(`autospeech native addon unavailable: ${hint}\n  cause: ${msg.split('\n')[0]}`);
+  }
+  // libtorch defaults to one thread on this kind of machine: use every core unless told otherwise.
+  cached.setThreads(defaultThreads());
+  return cached;
+}
+
+/** AUTOSPEECH_THREADS if set, else the number of cores. */
+export function defaultThreads(): number {
+  const env = process.env.AUTOSPEECH_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`AUTOSPEECH_THREADS must be a positive integer, got '${env}'`);
+    return n;
+  }
+  return availableParallelism();
+}

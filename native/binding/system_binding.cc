@@ -1,0 +1,91 @@
+// Process-wide settings and diagnostics: threads, seeding, device availability, build facts.
+#include <napi.h>
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <ATen/Functions.h>
+#include <ATen/ops/softmax.h>
+
+#include "binding/guard.h"
+#include "binding/registry.h"
+#include "binding/tensor_bridge.h"
+#include "system/device.h"
+
+namespace autospeech {
+namespace {
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw ArgumentError("setThreads(n): n must be a positive integer");
+    double n = info[0].As<Napi::Number>().DoubleValue();
+    if (!(n >= 1 && n <= 1024) || n != static_cast<int>(n))
+      throw ArgumentError("setThreads(n): n must be an integer in [1, 1024], got " + std::to_string(n));
+    at::set_num_threads(static_cast<int>(n));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    return Napi::Number::New(info.Env(), at::get_num_threads());
+  });
+}
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw ArgumentError("manualSeed(seed): seed must be a non-negative integer");
+    double s = info[0].As<Napi::Number>().DoubleValue();
+    if (!(s >= 0 && s <= 9007199254740991.0) || s != static_cast<double>(static_cast<uint64_t>(s)))
+      throw ArgumentError("manualSeed(seed): seed must be a non-negative integer");
+    at::manual_seed(static_cast<uint64_t>(s));
+    return info.Env().Undefined();
+  });
+}
+
+// Row-wise float32 softmax with libtorch's own kernel (genotype derivation must see exactly the
+// probabilities the reference saw, ties included).
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 2) throw ArgumentError("softmax(data, shape) needs 2 arguments");
+    std::vector<int64_t> shape = shapeFromJs(info[1], "shape");
+    if (shape.size() != 2) throw ArgumentError("softmax: shape must be [rows, cols]");
+    at::Tensor x = borrowFloat32(info[0], shape, "data");
+    return tensorToJs(info.Env(), at::softmax(x, -1));
+  });
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("torchVersion", AUTOSPEECH_TORCH_VERSION);
+    out.Set("threads", at::get_num_threads());
+    out.Set("interopThreads", at::get_num_interop_threads());
+    out.Set("parallelInfo", at::get_parallel_info());
+    out.Set("config", at::show_config());
+    out.Set("cudaAvailable", cudaAvailable());
+    out.Set("cudaDeviceCount", static_cast<double>(cudaDeviceCount()));
+    out.Set("cudnnAvailable", at::globalContext().hasCuDNN());
+    out.Set("mkldnnAvailable", at::globalContext().hasMKLDNN());
+    out.Set("openmp", at::globalContext().hasOpenMP());
+    out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
+#ifdef AUTOSPEECH_WITH_CUDA
+    out.Set("linkedTorchCuda", true);
+#else
+    out.Set("linkedTorchCuda", false);
+#endif
+    return out;
+  });
+}
+
+Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
+  exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+});
+
+}  // namespace
+}  // namespace autospeech
