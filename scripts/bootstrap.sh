@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up everything autospeech needs on a fresh Debian 12 machine, and is cheap to re-run:
+# system packages (libtorch-dev unless LIBTORCH/Torch_DIR points elsewhere, build tools, audio
+# tools for the demo data), npm dependencies, and the native addon build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+# ---- 1. system packages -------------------------------------------------------------------
+# Audio tools generate the built-in demo speakers (see lib/data/demo).
+PACKAGES=(cmake g++ make pkg-config espeak-ng sox)
+if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
+  PACKAGES+=(libtorch-dev)
+fi
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    log "missing system packages: ${missing[*]} (install them, or set LIBTORCH=/path/to/libtorch)"; exit 1
+  fi
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ---- 2. npm dependencies (re-installed only when the lock file changed) ---------------------
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -d node_modules ] || [ "$(cat node_modules/.autospeech-lock 2>/dev/null)" != "$lock_hash" ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.autospeech-lock
+fi
+
+# ---- 3. native addon (incremental) ----------------------------------------------------------
+mkdir -p build
+log "building the native addon"
+npx --no-install cmake-js compile --out build --log-level error >/dev/null 2>build/.last-build.log || {
+  cat build/.last-build.log >&2; log "native build failed"; exit 1; }
+log "ready"
