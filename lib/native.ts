@@ -42,7 +42,73 @@ export interface SystemBinding {
   info(): BuildInfo;
 }
 
-export type Addon = SystemBinding;
+// ---- models (native/binding/model_binding.cc) ----
+export interface GenotypeSpecNative {
+  normal: [string, number][];
+  normalConcat: number[];
+  reduce: [string, number][];
+  reduceConcat: number[];
+}
+
+/** The normalised network description TypeScript hands to native (see lib/models/spec.ts). */
+export interface ModelSpec {
+  kind: 'network' | 'search' | 'resnet';
+  C?: number;
+  layers?: number;
+  numClasses?: number;
+  depth?: 18 | 34;
+  steps?: number;
+  multiplier?: number;
+  stemMultiplier?: number;
+  primitives?: string[];
+  genotype?: GenotypeSpecNative;
+  shiftedFactorizedReduce?: boolean;
+  mixing?: 'gumbel' | 'softmax';
+}
+
+export interface StateDictEntry {
+  name: string;
+  shape: number[];
+  dtype: DType;
+  kind: 'parameter' | 'buffer';
+}
+
+export interface ForwardOptions {
+  mode?: 'eval' | 'train';
+  labels?: Int32Array | BigInt64Array;
+  grads?: boolean;
+  labelSmoothing?: number;
+  /** Recorded Gumbel noise per cell, in cell order (search supernet, gumbel mixing). */
+  gumbelNoise?: Float32Array[];
+  trace?: boolean;
+}
+
+export interface ForwardResult {
+  embedding?: NativeTensor;
+  logits: NativeTensor;
+  loss?: number;
+  grads?: Record<string, NativeTensor>;
+  mixingWeights?: NativeTensor[];
+  trace?: Record<string, NativeTensor>;
+}
+
+export interface NativeModel {
+  readonly kind: 'network' | 'search' | 'resnet';
+  stateDict(): StateDictEntry[];
+  getTensor(name: string): NativeTensor;
+  setTensor(name: string, data: TypedArray, shape: number[]): void;
+  paramCounts(): { total: number; trainable: number; alphas: number };
+  setDropPathProb(p: number): void;
+  setMixing(mode: 'gumbel' | 'softmax'): void;
+  forward(input: Float32Array, shape: [number, number, number], options?: ForwardOptions): Promise<ForwardResult>;
+}
+
+export interface ModelBinding {
+  Model: new (spec: ModelSpec, options?: { device?: string; seed?: number }) => NativeModel;
+  operationNames(): string[];
+}
+
+export type Addon = SystemBinding & ModelBinding;
 
 let cached: Addon | undefined;
 

@@ -1,0 +1,401 @@
+// JS class `Model`: builds a network from a spec, exposes its state_dict (reference names), strict
+// tensor import/export, parameter counts, and an async forward (+ loss and gradients).
+#include <napi.h>
+
+#include <ATen/ATen.h>
+
+#include <atomic>
+#include <map>
+
+#include "binding/guard.h"
+#include "binding/promise_worker.h"
+#include "binding/registry.h"
+#include "binding/tensor_bridge.h"
+#include "models/factory.h"
+#include "models/model_search.h"
+#include "system/device.h"
+#include "train/loss.h"
+
+namespace autospeech {
+namespace {
+
+using models::ModelSpec;
+
+std::vector<std::pair<std::string, int64_t>> parseGenes(const Napi::Value& v, const std::string& what) {
+  if (!v.IsArray()) throw ArgumentError(what + " must be an array of [op, index] pairs");
+  Napi::Array arr = v.As<Napi::Array>();
+  std::vector<std::pair<std::string, int64_t>> genes;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    std::string where = what + "[" + std::to_string(i) + "]";
+    Napi::Value g = arr.Get(i);
+    if (!g.IsArray() || g.As<Napi::Array>().Length() != 2) throw ArgumentError(where + " must be [op, index]");
+    Napi::Array pair = g.As<Napi::Array>();
+    if (!pair.Get(0u).IsString()) throw ArgumentError(where + "[0] must be an op name");
+    Napi::Object holder = Napi::Object::New(v.Env());
+    holder.Set("index", pair.Get(1u));
+    genes.emplace_back(pair.Get(0u).As<Napi::String>().Utf8Value(), getInt(holder, "index", where));
+  }
+  return genes;
+}
+
+std::vector<int64_t> parseIntList(const Napi::Value& v, const std::string& what) {
+  if (!v.IsArray()) throw ArgumentError(what + " must be an array of integers");
+  Napi::Array arr = v.As<Napi::Array>();
+  std::vector<int64_t> out;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Object holder = Napi::Object::New(v.Env());
+    holder.Set("v", arr.Get(i));
+    out.push_back(getInt(holder, "v", what + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
+ModelSpec parseSpec(const Napi::Value& value) {
+  Napi::Object o = asObject(value, "spec");
+  ModelSpec spec;
+  spec.kind = getString(o, "kind", "spec");
+  spec.C = getIntOr(o, "C", spec.C, "spec");
+  spec.layers = getIntOr(o, "layers", spec.layers, "spec");
+  spec.numClasses = getIntOr(o, "numClasses", spec.numClasses, "spec");
+  spec.depth = getIntOr(o, "depth", spec.depth, "spec");
+  spec.steps = getIntOr(o, "steps", spec.steps, "spec");
+  spec.multiplier = getIntOr(o, "multiplier", spec.multiplier, "spec");
+  spec.stemMultiplier = getIntOr(o, "stemMultiplier", spec.stemMultiplier, "spec");
+  spec.shiftedFactorizedReduce = getBoolOr(o, "shiftedFactorizedReduce", false, "spec");
+  spec.mixing = getStringOr(o, "mixing", "gumbel", "spec");
+  if (o.Has("primitives") && !o.Get("primitives").IsUndefined()) {
+    Napi::Value p = o.Get("primitives");
+    if (!p.IsArray()) throw ArgumentError("spec.primitives must be an array of op names");
+    Napi::Array arr = p.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      if (!arr.Get(i).IsString()) throw ArgumentError("spec.primitives[" + std::to_string(i) + "] must be a string");
+      spec.primitives.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+    }
+  }
+  if (o.Has("genotype") && !o.Get("genotype").IsUndefined() && !o.Get("genotype").IsNull()) {
+    Napi::Object g = asObject(o.Get("genotype"), "spec.genotype");
+    models::GenotypeSpec gs;
+    gs.normal = parseGenes(g.Get("normal"), "spec.genotype.normal");
+    gs.normalConcat = parseIntList(g.Get("normalConcat"), "spec.genotype.normalConcat");
+    gs.reduce = parseGenes(g.Get("reduce"), "spec.genotype.reduce");
+    gs.reduceConcat = parseIntList(g.Get("reduceConcat"), "spec.genotype.reduceConcat");
+    spec.genotype = gs;
+  }
+  return spec;
+}
+
+class ModelWrap;
+
+// Runs one forward (and optionally loss + backward) off the main thread.
+class ForwardWorker : public PromiseWorker {
+ public:
+  struct Request {
+    at::Tensor input;   // borrowed from a JS array kept alive by `keepAlive`
+    at::Tensor labels;  // optional
+    std::vector<at::Tensor> gumbelNoise;
+    bool train = false;
+    bool grads = false;
+    bool trace = false;
+    double labelSmoothing = 0.1;
+  };
+
+  ForwardWorker(Napi::Env env, ModelWrap* owner, Napi::Object ownerObject, Request req, std::vector<Napi::Value> keep);
+  ~ForwardWorker() override;
+
+ protected:
+  void Run() override;
+  Napi::Value Resolve(Napi::Env env) override;
+
+ private:
+  ModelWrap* owner_;
+  Napi::ObjectReference ownerRef_;
+  std::vector<Napi::Reference<Napi::Value>> keep_;
+  Request req_;
+  at::Tensor embedding_, logits_, loss_;
+  std::vector<std::pair<std::string, at::Tensor>> grads_;
+  std::vector<at::Tensor> mixing_;
+  models::Trace trace_;
+};
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Model",
+                       {InstanceMethod("stateDict", &ModelWrap::StateDict),
+                        InstanceMethod("getTensor", &ModelWrap::GetTensor),
+                        InstanceMethod("setTensor", &ModelWrap::SetTensor),
+                        InstanceMethod("paramCounts", &ModelWrap::ParamCounts),
+                        InstanceMethod("setDropPathProb", &ModelWrap::SetDropPathProb),
+                        InstanceMethod("setMixing", &ModelWrap::SetMixing),
+                        InstanceMethod("forward", &ModelWrap::Forward),
+                        InstanceAccessor("kind", &ModelWrap::Kind, nullptr)});
+  }
+
+  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+    guard(info.Env(), [&] {
+      if (info.Length() < 1) throw ArgumentError("new Model(spec): spec is required");
+      ModelSpec spec = parseSpec(info[0]);
+      device_ = c10::Device(c10::kCPU);
+      if (info.Length() >= 2 && !info[1].IsUndefined()) {
+        Napi::Object opts = asObject(info[1], "options");
+        device_ = parseDevice(getStringOr(opts, "device", "cpu", "options"));
+        if (opts.Has("seed") && !opts.Get("seed").IsUndefined())
+          at::manual_seed(static_cast<uint64_t>(getInt(opts, "seed", "options")));
+      }
+      model_ = models::buildModel(spec);
+      model_->to(device_);
+      for (auto& e : model_->namedTensors()) index_[e.name] = e;
+      return 0;
+    });
+  }
+
+  models::SpeakerModel& model() { return *model_; }
+  c10::Device device() const { return device_; }
+  std::atomic<bool> busy{false};
+
+ private:
+  void checkIdle(const char* what) {
+    if (busy) throw ArgumentError(std::string(what) + ": the model is busy with a forward pass; await it first");
+  }
+
+  const nn::NamedTensor& lookup(const std::string& name) {
+    auto it = index_.find(name);
+    if (it == index_.end()) throw ArgumentError("no tensor named '" + name + "' in this model's state_dict");
+    return it->second;
+  }
+
+  Napi::Value StateDict(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      auto entries = model_->namedTensors();
+      Napi::Array out = Napi::Array::New(env, entries.size());
+      for (size_t i = 0; i < entries.size(); ++i) {
+        Napi::Object e = Napi::Object::New(env);
+        e.Set("name", entries[i].name);
+        e.Set("shape", shapeToJs(env, entries[i].tensor->sizes()));
+        e.Set("dtype", dtypeName(*entries[i].tensor));
+        e.Set("kind", entries[i].kind == nn::TensorKind::Parameter ? "parameter" : "buffer");
+        out.Set(i, e);
+      }
+      return out;
+    });
+  }
+
+  Napi::Value GetTensor(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      if (info.Length() < 1 || !info[0].IsString()) throw ArgumentError("getTensor(name): name must be a string");
+      checkIdle("getTensor");
+      return tensorToJsObject(info.Env(), lookup(info[0].As<Napi::String>().Utf8Value()).tensor->detach().clone());
+    });
+  }
+
+  // setTensor(name, data, shape): strict: same shape (a 0-d tensor also accepts shape [1]) and dtype.
+  Napi::Value SetTensor(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      if (info.Length() < 3 || !info[0].IsString()) throw ArgumentError("setTensor(name, data, shape) needs 3 arguments");
+      checkIdle("setTensor");
+      std::string name = info[0].As<Napi::String>().Utf8Value();
+      const nn::NamedTensor& entry = lookup(name);
+      std::vector<int64_t> shape = shapeFromJs(info[2], "shape of '" + name + "'");
+      at::Tensor& target = *entry.tensor;
+      bool scalarAsOne = target.dim() == 0 && shape.size() == 1 && shape[0] == 1;
+      if (!scalarAsOne && target.sizes() != at::IntArrayRef(shape)) {
+        std::ostringstream msg;
+        msg << "tensor '" << name << "' has shape " << target.sizes() << " in the model, got " << at::IntArrayRef(shape);
+        throw ArgumentError(msg.str());
+      }
+      at::Tensor src = borrowTypedArray(info[1], shape, "data of '" + name + "'");
+      if (src.scalar_type() != target.scalar_type())
+        throw ArgumentError("tensor '" + name + "' is " + dtypeName(target) + " in the model, got " + dtypeName(src));
+      at::NoGradGuard noGrad;
+      target.copy_(src.reshape(target.sizes()));
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value ParamCounts(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      int64_t total = 0, trainable = 0, arch = 0;
+      for (auto& p : model_->parameters()) {
+        total += p.numel();
+        if (p.requires_grad()) trainable += p.numel();
+      }
+      for (auto& a : model_->archParameters()) arch += a.numel();
+      Napi::Object out = Napi::Object::New(info.Env());
+      out.Set("total", static_cast<double>(total));
+      out.Set("trainable", static_cast<double>(trainable));
+      out.Set("alphas", static_cast<double>(arch));
+      return out;
+    });
+  }
+
+  Napi::Value SetDropPathProb(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      if (info.Length() < 1 || !info[0].IsNumber()) throw ArgumentError("setDropPathProb(p): p must be a number");
+      double p = info[0].As<Napi::Number>().DoubleValue();
+      if (!(p >= 0.0 && p < 1.0)) throw ArgumentError("setDropPathProb(p): p must be in [0, 1)");
+      checkIdle("setDropPathProb");
+      model_->setDropPathProb(p);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value SetMixing(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      auto* search = dynamic_cast<models::SearchNetwork*>(model_.get());
+      if (!search) throw ArgumentError("setMixing: only the search supernet has mixing weights");
+      if (info.Length() < 1 || !info[0].IsString()) throw ArgumentError("setMixing(mode): mode must be 'gumbel' or 'softmax'");
+      std::string mode = info[0].As<Napi::String>().Utf8Value();
+      if (mode == "gumbel") search->setMixing(models::Mixing::Gumbel);
+      else if (mode == "softmax") search->setMixing(models::Mixing::Softmax);
+      else throw ArgumentError("setMixing(mode): mode must be 'gumbel' or 'softmax', got '" + mode + "'");
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value Kind(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), model_->kind()); }
+
+  // forward(input, shape, options) -> Promise<{embedding?, logits, loss?, grads?, mixingWeights?, trace?}>
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      if (info.Length() < 2) throw ArgumentError("forward(input, shape, options?) needs input and shape");
+      std::vector<int64_t> shape = shapeFromJs(info[1], "shape");
+      if (shape.size() != 3 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1)
+        throw ArgumentError("forward: shape must be [batch, frames, bins] with every size >= 1");
+      ForwardWorker::Request req;
+      std::vector<Napi::Value> keep{info[0]};
+      req.input = borrowFloat32(info[0], shape, "input", /*requireFinite=*/true);
+      if (info.Length() >= 3 && !info[2].IsUndefined()) {
+        Napi::Object o = asObject(info[2], "options");
+        std::string mode = getStringOr(o, "mode", "eval", "options");
+        if (mode != "eval" && mode != "train") throw ArgumentError("options.mode must be 'eval' or 'train', got '" + mode + "'");
+        req.train = mode == "train";
+        req.trace = getBoolOr(o, "trace", false, "options");
+        req.labelSmoothing = getNumberOr(o, "labelSmoothing", 0.1, "options");
+        if (req.labelSmoothing < 0 || req.labelSmoothing >= 1) throw ArgumentError("options.labelSmoothing must be in [0, 1)");
+        Napi::Value labels = o.Get("labels");
+        if (!labels.IsUndefined() && !labels.IsNull()) {
+          if (!labels.IsTypedArray()) throw ArgumentError("options.labels must be an Int32Array or BigInt64Array");
+          req.labels = borrowTypedArray(labels, {shape[0]}, "options.labels");
+          if (req.labels.scalar_type() != at::kLong && req.labels.scalar_type() != at::kInt)
+            throw ArgumentError("options.labels must be an Int32Array or BigInt64Array");
+          keep.push_back(labels);
+        }
+        req.grads = getBoolOr(o, "grads", false, "options");
+        if (req.grads && !req.labels.defined()) throw ArgumentError("options.grads needs options.labels");
+        Napi::Value noise = o.Get("gumbelNoise");
+        if (!noise.IsUndefined() && !noise.IsNull()) {
+          auto* search = dynamic_cast<models::SearchNetwork*>(&model());
+          if (!search) throw ArgumentError("options.gumbelNoise: only the search supernet samples Gumbel noise");
+          if (!noise.IsArray()) throw ArgumentError("options.gumbelNoise must be an array of Float32Array (one per cell)");
+          Napi::Array arr = noise.As<Napi::Array>();
+          int64_t rows = search->archParameters()[0].size(0), cols = search->archParameters()[0].size(1);
+          for (uint32_t i = 0; i < arr.Length(); ++i) {
+            req.gumbelNoise.push_back(
+                borrowFloat32(arr.Get(i), {rows, cols}, "options.gumbelNoise[" + std::to_string(i) + "]", true).clone());
+          }
+        }
+      }
+      if (busy.exchange(true)) throw ArgumentError("forward: the model is busy with another forward pass; await it first");
+      auto* worker = new ForwardWorker(env, this, Value(), std::move(req), keep);
+      worker->Queue();
+      return worker->Promise();
+    });
+  }
+
+  std::shared_ptr<models::SpeakerModel> model_;
+  std::map<std::string, nn::NamedTensor> index_;
+  c10::Device device_{c10::kCPU};
+};
+
+ForwardWorker::ForwardWorker(Napi::Env env, ModelWrap* owner, Napi::Object ownerObject, Request req,
+                             std::vector<Napi::Value> keep)
+    : PromiseWorker(env, at::get_num_threads()), owner_(owner), req_(std::move(req)) {
+  ownerRef_ = Napi::Persistent(ownerObject);
+  for (auto& v : keep) keep_.push_back(Napi::Persistent(v));
+}
+
+ForwardWorker::~ForwardWorker() { owner_->busy = false; }
+
+void ForwardWorker::Run() {
+  models::SpeakerModel& model = owner_->model();
+  at::Tensor x = req_.input.to(owner_->device());
+  auto* search = dynamic_cast<models::SearchNetwork*>(&model);
+  if (search && !req_.gumbelNoise.empty()) search->queueGumbelNoise(req_.gumbelNoise);
+  struct NoiseCleanup {  // never leave recorded noise queued for a later call
+    models::SearchNetwork* s;
+    ~NoiseCleanup() {
+      if (s) s->clearGumbelNoise();
+    }
+  } cleanup{search};
+  model.train(req_.train);
+  models::Trace* trace = req_.trace ? &trace_ : nullptr;
+  if (!req_.train) {
+    at::NoGradGuard noGrad;
+    embedding_ = model.embed(x, trace);
+    logits_ = model.classify(embedding_);
+  } else {
+    at::Tensor v = model.embed(x, trace);
+    logits_ = model.classify(v);
+    if (req_.labels.defined()) {
+      loss_ = train::labelSmoothedCrossEntropy(logits_, req_.labels, req_.labelSmoothing);
+      if (req_.grads) {
+        for (auto& e : model.namedTensors())
+          if (e.kind == nn::TensorKind::Parameter && e.tensor->grad().defined()) e.tensor->mutable_grad() = at::Tensor();
+        loss_.backward();
+        for (auto& e : model.namedTensors()) {
+          if (e.kind != nn::TensorKind::Parameter) continue;
+          at::Tensor g = e.tensor->grad();
+          grads_.emplace_back(e.name, g.defined() ? g.detach().clone() : at::zeros_like(*e.tensor).detach());
+          e.tensor->mutable_grad() = at::Tensor();
+        }
+      }
+    }
+  }
+  if (search) {
+    if (search->pendingGumbelNoise() != 0) {
+      size_t left = search->pendingGumbelNoise();
+      throw ArgumentError("options.gumbelNoise has " + std::to_string(left) + " more entries than the network has cells");
+    }
+    for (auto& w : search->lastMixingWeights()) mixing_.push_back(w.detach().clone());
+  }
+}
+
+Napi::Value ForwardWorker::Resolve(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+  if (embedding_.defined()) out.Set("embedding", tensorToJsObject(env, embedding_));
+  out.Set("logits", tensorToJsObject(env, logits_.detach()));
+  if (loss_.defined()) out.Set("loss", Napi::Number::New(env, loss_.item<double>()));
+  if (!grads_.empty()) {
+    Napi::Object g = Napi::Object::New(env);
+    for (auto& [name, t] : grads_) g.Set(name, tensorToJsObject(env, t));
+    out.Set("grads", g);
+  }
+  if (!mixing_.empty()) {
+    Napi::Array arr = Napi::Array::New(env, mixing_.size());
+    for (size_t i = 0; i < mixing_.size(); ++i) arr.Set(i, tensorToJsObject(env, mixing_[i]));
+    out.Set("mixingWeights", arr);
+  }
+  if (!trace_.empty()) {
+    Napi::Object t = Napi::Object::New(env);
+    for (auto& [name, v] : trace_) t.Set(name, tensorToJsObject(env, v.detach()));
+    out.Set("trace", t);
+  }
+  return out;
+}
+
+Registrar reg("model", [](Napi::Env env, Napi::Object exports) {
+  exports.Set("Model", ModelWrap::Define(env));
+  exports.Set("operationNames", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const auto& names = ops::operationNames();
+      Napi::Array arr = Napi::Array::New(info.Env(), names.size());
+      for (size_t i = 0; i < names.size(); ++i) arr.Set(i, names[i]);
+      return arr;
+    });
+  }, "operationNames"));
+});
+
+}  // namespace
+}  // namespace autospeech

@@ -1,0 +1,30 @@
+// Builds a network from the normalised spec that TypeScript hands over (see lib/models/spec.ts).
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "models/genotype_spec.h"
+#include "models/speaker_model.h"
+
+namespace autospeech::models {
+
+struct ModelSpec {
+  std::string kind;  // "network" | "search" | "resnet"
+  int64_t C = 16;
+  int64_t layers = 8;
+  int64_t numClasses = 1251;
+  int64_t depth = 18;  // resnet
+  int64_t steps = 4, multiplier = 4, stemMultiplier = 3;  // search
+  std::vector<std::string> primitives;  // search; empty = the reference's space s2
+  std::optional<GenotypeSpec> genotype;  // network
+  bool shiftedFactorizedReduce = false;
+  std::string mixing = "gumbel";  // search
+};
+
+// The 8 primitives of the reference search space s2, in alpha-column order.
+const std::vector<std::string>& defaultPrimitives();
+
+std::shared_ptr<SpeakerModel> buildModel(const ModelSpec& spec);
+
+}  // namespace autospeech::models

@@ -1,0 +1,18 @@
+#include "models/speaker_model.h"
+
+#include <ATen/ATen.h>
+
+namespace autospeech::models {
+
+std::vector<at::Tensor> SpeakerModel::weightParameters() {
+  std::vector<at::Tensor> arch = archParameters();
+  std::vector<at::Tensor> out;
+  for (auto& p : parameters()) {
+    bool isArch = false;
+    for (auto& a : arch) isArch = isArch || a.is_same(p);
+    if (!isArch) out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace autospeech::models
