@@ -67,6 +67,7 @@ ModelSpec parseSpec(const Napi::Value& value) {
     Napi::Value p = o.Get("primitives");
     if (!p.IsArray()) throw ArgumentError("spec.primitives must be an array of op names");
     Napi::Array arr = p.As<Napi::Array>();
+    if (arr.Length() == 0) throw ArgumentError("search network: the primitive list is empty");
     for (uint32_t i = 0; i < arr.Length(); ++i) {
       if (!arr.Get(i).IsString()) throw ArgumentError("spec.primitives[" + std::to_string(i) + "] must be a string");
       spec.primitives.push_back(arr.Get(i).As<Napi::String>().Utf8Value());

@@ -1,0 +1,116 @@
+// Bad arguments at every native entry point come back as JS errors, never a crash (an uncaught
+// c10::Error would abort the process and fail the whole test file).
+import test from 'ava';
+
+import { loadNative } from '../lib/native.ts';
+import type { ModelSpec } from '../lib/native.ts';
+import { README_GENOTYPE } from './helpers/fixtures.ts';
+
+const native = loadNative();
+const tiny: ModelSpec = { kind: 'network', C: 4, layers: 3, numClasses: 5, genotype: README_GENOTYPE };
+
+test('system functions reject bad arguments', (t) => {
+  const n = native as any;
+  for (const bad of [[], [0], [-1], [1.5], ['2'], [NaN], [1e9]]) t.throws(() => n.setThreads(...bad), { instanceOf: TypeError });
+  for (const bad of [[], [-1], [0.5], ['x'], [NaN]]) t.throws(() => n.manualSeed(...bad), { instanceOf: TypeError });
+  t.throws(() => n.softmax(), { instanceOf: TypeError });
+  t.throws(() => n.softmax(new Float32Array(4), [2, 3]), { message: /4 elements but its shape needs 6/ });
+  t.throws(() => n.softmax(new Float32Array(4), [4]), { message: /\[rows, cols\]/ });
+  t.throws(() => n.softmax([1, 2], [1, 2]), { message: /Float32Array/ });
+  t.throws(() => n.softmax(new Float64Array(2), [1, 2]), { message: /Float32Array/ });
+  t.throws(() => n.softmax(new Float32Array(2), [1, -2]), { message: /non-negative integer/ });
+  t.throws(() => n.softmax(new Float32Array(2), 'shape'), { message: /array/ });
+  t.is(n.getThreads(), native.getThreads());
+});
+
+test('model specs with unknown kinds, ops, negative or impossible sizes are errors', (t) => {
+  const { Model } = native as any;
+  const cases: [unknown, RegExp][] = [
+    [undefined, /spec/],
+    [42, /spec must be an object/],
+    [{}, /spec.kind must be a string/],
+    [{ kind: 'transformer' }, /kind must be 'network', 'search' or 'resnet'/],
+    [{ kind: 'network', C: 4, layers: 3, numClasses: 5 }, /needs a genotype/],
+    [{ ...tiny, C: -4 }, /INIT_CHANNELS/],
+    [{ ...tiny, C: 3 }, /even number/],
+    [{ ...tiny, C: 1.5 }, /spec.C must be an integer/],
+    [{ ...tiny, layers: 0 }, /LAYERS/],
+    [{ ...tiny, numClasses: 0 }, /NUM_CLASSES/],
+    [{ ...tiny, numClasses: 'many' }, /numClasses must be an integer/],
+    [{ ...tiny, genotype: { ...README_GENOTYPE, normal: [['sep_conv_9x9', 0], ['skip_connect', 1]] } }, /unknown operation 'sep_conv_9x9'/],
+    [{ ...tiny, genotype: { ...README_GENOTYPE, normal: [['skip_connect', 0], ['skip_connect', 2]] } }, /out of range/],
+    [{ ...tiny, genotype: { ...README_GENOTYPE, normal: [['skip_connect', 0]] } }, /even/],
+    [{ ...tiny, genotype: { ...README_GENOTYPE, normalConcat: [2, 9] } }, /concat index 9/],
+    [{ ...tiny, genotype: { ...README_GENOTYPE, reduce: 'nope' } }, /\[op, index\] pairs/],
+    [{ ...tiny, genotype: { ...README_GENOTYPE, reduce: [[1, 0], ['skip_connect', 1]] } }, /op name/],
+    [{ kind: 'search', C: 0 }, /INIT_CHANNELS/],
+    [{ kind: 'search', C: 2, layers: 3, numClasses: 4, primitives: ['none', 'conv_9'] }, /unknown operation 'conv_9'/],
+    [{ kind: 'search', C: 2, layers: 3, numClasses: 4, primitives: [] }, /primitive list is empty/],
+    [{ kind: 'search', C: 2, layers: 3, numClasses: 4, mixing: 'argmax' }, /mixing must be/],
+    [{ kind: 'resnet', depth: 50 }, /depth must be 18 or 34/],
+  ];
+  for (const [spec, message] of cases) t.throws(() => new Model(spec), { message }, JSON.stringify(spec));
+  t.throws(() => new Model(tiny, { device: 'cuda:0' }), { message: /no CUDA|only 0 CUDA/ });
+  t.throws(() => new Model(tiny, { device: 'tpu' }), { message: /DEVICE must be cpu, cuda or cuda:N/ });
+});
+
+test('tensor access and forward reject wrong names, shapes, dtypes, NaN and bad options', async (t) => {
+  const model = new native.Model(tiny) as any;
+  const name = 'stem0.0.weight';
+  const shape = model.stateDict().find((e: { name: string }) => e.name === name).shape;
+  t.throws(() => model.getTensor('nope'), { message: /no tensor named 'nope'/ });
+  t.throws(() => model.getTensor(3), { message: /name must be a string/ });
+  t.throws(() => model.setTensor(name, new Float32Array(3), [3]), { message: /has shape \[2, 1, 3, 3\] in the model/ });
+  t.throws(() => model.setTensor(name, new Float32Array(17), shape), { message: /17 elements/ });
+  t.throws(() => model.setTensor(name, new Int32Array(18), shape), { message: /is float32 in the model, got int32/ });
+  t.throws(() => model.setTensor(name, [1, 2], shape), { message: /typed array/ });
+  t.throws(() => model.setDropPathProb(1.5), { message: /\[0, 1\)/ });
+  t.throws(() => model.setDropPathProb(-0.1), { message: /\[0, 1\)/ });
+  t.throws(() => model.setMixing('softmax'), { message: /only the search supernet/ });
+  const x = new Float32Array(2 * 300 * 257);
+  const s: [number, number, number] = [2, 300, 257];
+  t.throws(() => model.forward(), { message: /needs input and shape/ });
+  t.throws(() => model.forward(x, [2, 300]), { message: /\[batch, frames, bins\]/ });
+  t.throws(() => model.forward(x, [0, 300, 257]), { message: /every size >= 1/ });
+  t.throws(() => model.forward(x, [2, 300, 256]), { message: /elements but its shape needs/ });
+  t.throws(() => model.forward(new Float64Array(x.length), s), { message: /Float32Array/ });
+  const withNaN = new Float32Array(x.length);
+  withNaN[7] = NaN;
+  t.throws(() => model.forward(withNaN, s), { message: /NaN or infinite/ });
+  t.throws(() => model.forward(x, s, { mode: 'test' }), { message: /mode must be 'eval' or 'train'/ });
+  t.throws(() => model.forward(x, s, { mode: 'train', grads: true }), { message: /grads needs options.labels/ });
+  t.throws(() => model.forward(x, s, { labels: new Float32Array(2) }), { message: /Int32Array or BigInt64Array/ });
+  t.throws(() => model.forward(x, s, { labels: new Int32Array(3) }), { message: /3 elements/ });
+  t.throws(() => model.forward(x, s, { gumbelNoise: [new Float32Array(112)] }), { message: /only the search supernet/ });
+  t.throws(() => model.forward(x, s, 'train'), { message: /options must be an object/ });
+  // Errors raised inside libtorch on the worker thread reject the promise.
+  await t.throwsAsync(model.forward(x, s, { mode: 'train', labels: new Int32Array([0, 9]) }), { message: /labels must be in \[0, 5\)/ });
+  // The model is still usable afterwards.
+  const ok = await model.forward(x, s, { mode: 'train', labels: new Int32Array([0, 4]) });
+  t.true(Number.isFinite(ok.loss));
+});
+
+test('search supernet: wrong Gumbel noise count or shape is an error, and noise never leaks to the next call', async (t) => {
+  const model = new native.Model({ kind: 'search', C: 2, layers: 3, numClasses: 4 }) as any;
+  const x = new Float32Array(1 * 40 * 40);
+  const s: [number, number, number] = [1, 40, 40];
+  t.throws(() => model.forward(x, s, { gumbelNoise: [new Float32Array(10)] }), { message: /gumbelNoise\[0\]/ });
+  t.throws(() => model.forward(x, s, { gumbelNoise: 'noise' }), { message: /array of Float32Array/ });
+  const noise = (v: number) => new Float32Array(112).fill(v);
+  await t.throwsAsync(model.forward(x, s, { gumbelNoise: [noise(0), noise(0), noise(0), noise(0)] }), { message: /1 more entries than the network has cells/ });
+  const r = await model.forward(x, s);
+  t.is(r.mixingWeights.length, 3);
+  // Diverged (NaN) alphas are reported from the worker thread as a rejected promise.
+  model.setTensor('alphas_normal', new Float32Array(112).fill(NaN), [14, 8]);
+  await t.throwsAsync(model.forward(x, s), { message: /alphas diverged/ });
+});
+
+test('a second forward while one is running is refused, not raced', async (t) => {
+  const model = new native.Model(tiny) as any;
+  const x = new Float32Array(2 * 300 * 257);
+  const first = model.forward(x, [2, 300, 257]);
+  t.throws(() => model.forward(x, [2, 300, 257]), { message: /busy/ });
+  t.throws(() => model.setTensor('classifier.bias', new Float32Array(5), [5]), { message: /busy/ });
+  await first;
+  await t.notThrowsAsync(model.forward(x, [2, 300, 257]));
+});
