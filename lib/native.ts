@@ -108,7 +108,50 @@ export interface ModelBinding {
   operationNames(): string[];
 }
 
-export type Addon = SystemBinding & ModelBinding;
+// ---- training (native/binding/trainer_binding.cc) ----
+export interface AdamOptions {
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+export interface TrainerOptions {
+  /** Weight optimizer (reference: Adam lr 0.01, no weight decay). */
+  weights?: AdamOptions;
+  /** Architect (search only; reference: Adam lr 0.001, betas (0.5, 0.999), L2 1e-3). */
+  arch?: AdamOptions;
+  labelSmoothing?: number;
+}
+
+export interface StepStats {
+  loss: number;
+  acc1: number;
+  acc5: number;
+  archLoss?: number;
+  archEntropy?: number;
+}
+
+export interface NativeTrainer {
+  /** One reference step; the search supernet also needs the validation batch for its alpha step. */
+  step(x: Float32Array, shape: [number, number, number], y: Int32Array | BigInt64Array,
+    xv?: Float32Array, vshape?: [number, number, number], yv?: Int32Array | BigInt64Array): Promise<StepStats>;
+  setLr(lr: number, archLr?: number): void;
+  /** Eval-mode embeddings, one per utterance = mean over its `counts[u]` consecutive windows. */
+  embedUtterances(windows: Float32Array, shape: [number, number, number], counts: Int32Array, maxBatch?: number): Promise<NativeTensor>;
+  optimizerState(): Record<string, NativeTensor>;
+  loadOptimizerState(state: Record<string, { data: TypedArray; shape: number[] }>): void;
+}
+
+export interface TrainerBinding {
+  Trainer: new (model: NativeModel, options?: TrainerOptions) => NativeTrainer;
+  /** The default CPU generator's state (Gumbel noise, drop path, init). */
+  rngState(): Uint8Array;
+  setRngState(state: Uint8Array): void;
+}
+
+export type Addon = SystemBinding & ModelBinding & TrainerBinding;
 
 let cached: Addon | undefined;
 

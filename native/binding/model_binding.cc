@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 
 #include "binding/guard.h"
+#include "binding/model_wrap.h"
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
 #include "binding/tensor_bridge.h"
@@ -20,6 +22,11 @@ namespace autospeech {
 namespace {
 
 using models::ModelSpec;
+
+std::set<ModelWrap*>& liveModels() {
+  static std::set<ModelWrap*> live;
+  return live;
+}
 
 std::vector<std::pair<std::string, int64_t>> parseGenes(const Napi::Value& v, const std::string& what) {
   if (!v.IsArray()) throw ArgumentError(what + " must be an array of [op, index] pairs");
@@ -85,8 +92,6 @@ ModelSpec parseSpec(const Napi::Value& value) {
   return spec;
 }
 
-class ModelWrap;
-
 // Runs one forward (and optionally loss + backward) off the main thread.
 class ForwardWorker : public PromiseWorker {
  public:
@@ -118,197 +123,206 @@ class ForwardWorker : public PromiseWorker {
   models::Trace trace_;
 };
 
-class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Model",
-                       {InstanceMethod("stateDict", &ModelWrap::StateDict),
-                        InstanceMethod("getTensor", &ModelWrap::GetTensor),
-                        InstanceMethod("setTensor", &ModelWrap::SetTensor),
-                        InstanceMethod("paramCounts", &ModelWrap::ParamCounts),
-                        InstanceMethod("setDropPathProb", &ModelWrap::SetDropPathProb),
-                        InstanceMethod("setMixing", &ModelWrap::SetMixing),
-                        InstanceMethod("forward", &ModelWrap::Forward),
-                        InstanceAccessor("kind", &ModelWrap::Kind, nullptr)});
-  }
+}  // namespace
 
-  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
-    guard(info.Env(), [&] {
-      if (info.Length() < 1) throw ArgumentError("new Model(spec): spec is required");
-      ModelSpec spec = parseSpec(info[0]);
-      device_ = c10::Device(c10::kCPU);
-      if (info.Length() >= 2 && !info[1].IsUndefined()) {
-        Napi::Object opts = asObject(info[1], "options");
-        device_ = parseDevice(getStringOr(opts, "device", "cpu", "options"));
-        if (opts.Has("seed") && !opts.Get("seed").IsUndefined())
-          at::manual_seed(static_cast<uint64_t>(getInt(opts, "seed", "options")));
+Napi::Function ModelWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Model",
+                     {InstanceMethod("stateDict", &ModelWrap::StateDict),
+                      InstanceMethod("getTensor", &ModelWrap::GetTensor),
+                      InstanceMethod("setTensor", &ModelWrap::SetTensor),
+                      InstanceMethod("paramCounts", &ModelWrap::ParamCounts),
+                      InstanceMethod("setDropPathProb", &ModelWrap::SetDropPathProb),
+                      InstanceMethod("setMixing", &ModelWrap::SetMixing),
+                      InstanceMethod("forward", &ModelWrap::Forward),
+                      InstanceAccessor("kind", &ModelWrap::Kind, nullptr)});
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  guard(info.Env(), [&] {
+    if (info.Length() < 1) throw ArgumentError("new Model(spec): spec is required");
+    ModelSpec spec = parseSpec(info[0]);
+    device_ = c10::Device(c10::kCPU);
+    if (info.Length() >= 2 && !info[1].IsUndefined()) {
+      Napi::Object opts = asObject(info[1], "options");
+      device_ = parseDevice(getStringOr(opts, "device", "cpu", "options"));
+      if (opts.Has("seed") && !opts.Get("seed").IsUndefined())
+        at::manual_seed(static_cast<uint64_t>(getInt(opts, "seed", "options")));
+    }
+    model_ = models::buildModel(spec);
+    model_->to(device_);
+    for (auto& e : model_->namedTensors()) index_[e.name] = e;
+    liveModels().insert(this);
+    return 0;
+  });
+}
+
+ModelWrap::~ModelWrap() { liveModels().erase(this); }
+
+ModelWrap* ModelWrap::From(const Napi::Value& value, const std::string& what) {
+  if (!value.IsObject()) throw ArgumentError(what + " must be a Model");
+  napi_value raw = value;
+  void* ptr = nullptr;
+  if (napi_unwrap(value.Env(), raw, &ptr) != napi_ok || !liveModels().count(static_cast<ModelWrap*>(ptr)))
+    throw ArgumentError(what + " must be a Model");
+  return static_cast<ModelWrap*>(ptr);
+}
+
+void ModelWrap::checkIdle(const std::string& what) const {
+  if (busy) throw ArgumentError(what + ": the model is busy with another native job; await it first");
+}
+
+void ModelWrap::acquire(const std::string& what) {
+  if (busy.exchange(true)) throw ArgumentError(what + ": the model is busy with another native job; await it first");
+}
+
+const nn::NamedTensor& ModelWrap::lookup(const std::string& name) {
+  auto it = index_.find(name);
+  if (it == index_.end()) throw ArgumentError("no tensor named '" + name + "' in this model's state_dict");
+  return it->second;
+}
+
+Napi::Value ModelWrap::StateDict(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto entries = model_->namedTensors();
+    Napi::Array out = Napi::Array::New(env, entries.size());
+    for (size_t i = 0; i < entries.size(); ++i) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("name", entries[i].name);
+      e.Set("shape", shapeToJs(env, entries[i].tensor->sizes()));
+      e.Set("dtype", dtypeName(*entries[i].tensor));
+      e.Set("kind", entries[i].kind == nn::TensorKind::Parameter ? "parameter" : "buffer");
+      out.Set(i, e);
+    }
+    return out;
+  });
+}
+
+Napi::Value ModelWrap::GetTensor(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) throw ArgumentError("getTensor(name): name must be a string");
+    checkIdle("getTensor");
+    return tensorToJsObject(info.Env(), lookup(info[0].As<Napi::String>().Utf8Value()).tensor->detach().clone());
+  });
+}
+
+// setTensor(name, data, shape): strict: same shape (a 0-d tensor also accepts shape [1]) and dtype.
+Napi::Value ModelWrap::SetTensor(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 3 || !info[0].IsString()) throw ArgumentError("setTensor(name, data, shape) needs 3 arguments");
+    checkIdle("setTensor");
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    const nn::NamedTensor& entry = lookup(name);
+    std::vector<int64_t> shape = shapeFromJs(info[2], "shape of '" + name + "'");
+    at::Tensor& target = *entry.tensor;
+    bool scalarAsOne = target.dim() == 0 && shape.size() == 1 && shape[0] == 1;
+    if (!scalarAsOne && target.sizes() != at::IntArrayRef(shape)) {
+      std::ostringstream msg;
+      msg << "tensor '" << name << "' has shape " << target.sizes() << " in the model, got " << at::IntArrayRef(shape);
+      throw ArgumentError(msg.str());
+    }
+    at::Tensor src = borrowTypedArray(info[1], shape, "data of '" + name + "'");
+    if (src.scalar_type() != target.scalar_type())
+      throw ArgumentError("tensor '" + name + "' is " + dtypeName(target) + " in the model, got " + dtypeName(src));
+    at::NoGradGuard noGrad;
+    target.copy_(src.reshape(target.sizes()));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModelWrap::ParamCounts(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    int64_t total = 0, trainable = 0, arch = 0;
+    for (auto& p : model_->parameters()) {
+      total += p.numel();
+      if (p.requires_grad()) trainable += p.numel();
+    }
+    for (auto& a : model_->archParameters()) arch += a.numel();
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("total", static_cast<double>(total));
+    out.Set("trainable", static_cast<double>(trainable));
+    out.Set("alphas", static_cast<double>(arch));
+    return out;
+  });
+}
+
+Napi::Value ModelWrap::SetDropPathProb(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw ArgumentError("setDropPathProb(p): p must be a number");
+    double p = info[0].As<Napi::Number>().DoubleValue();
+    if (!(p >= 0.0 && p < 1.0)) throw ArgumentError("setDropPathProb(p): p must be in [0, 1)");
+    checkIdle("setDropPathProb");
+    model_->setDropPathProb(p);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModelWrap::SetMixing(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    auto* search = dynamic_cast<models::SearchNetwork*>(model_.get());
+    if (!search) throw ArgumentError("setMixing: only the search supernet has mixing weights");
+    if (info.Length() < 1 || !info[0].IsString()) throw ArgumentError("setMixing(mode): mode must be 'gumbel' or 'softmax'");
+    std::string mode = info[0].As<Napi::String>().Utf8Value();
+    if (mode == "gumbel") search->setMixing(models::Mixing::Gumbel);
+    else if (mode == "softmax") search->setMixing(models::Mixing::Softmax);
+    else throw ArgumentError("setMixing(mode): mode must be 'gumbel' or 'softmax', got '" + mode + "'");
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModelWrap::Kind(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), model_->kind()); }
+
+// forward(input, shape, options) -> Promise<{embedding?, logits, loss?, grads?, mixingWeights?, trace?}>
+Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2) throw ArgumentError("forward(input, shape, options?) needs input and shape");
+    std::vector<int64_t> shape = shapeFromJs(info[1], "shape");
+    if (shape.size() != 3 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1)
+      throw ArgumentError("forward: shape must be [batch, frames, bins] with every size >= 1");
+    ForwardWorker::Request req;
+    std::vector<Napi::Value> keep{info[0]};
+    req.input = borrowFloat32(info[0], shape, "input", /*requireFinite=*/true);
+    if (info.Length() >= 3 && !info[2].IsUndefined()) {
+      Napi::Object o = asObject(info[2], "options");
+      std::string mode = getStringOr(o, "mode", "eval", "options");
+      if (mode != "eval" && mode != "train") throw ArgumentError("options.mode must be 'eval' or 'train', got '" + mode + "'");
+      req.train = mode == "train";
+      req.trace = getBoolOr(o, "trace", false, "options");
+      req.labelSmoothing = getNumberOr(o, "labelSmoothing", 0.1, "options");
+      if (req.labelSmoothing < 0 || req.labelSmoothing >= 1) throw ArgumentError("options.labelSmoothing must be in [0, 1)");
+      Napi::Value labels = o.Get("labels");
+      if (!labels.IsUndefined() && !labels.IsNull()) {
+        if (!labels.IsTypedArray()) throw ArgumentError("options.labels must be an Int32Array or BigInt64Array");
+        req.labels = borrowTypedArray(labels, {shape[0]}, "options.labels");
+        if (req.labels.scalar_type() != at::kLong && req.labels.scalar_type() != at::kInt)
+          throw ArgumentError("options.labels must be an Int32Array or BigInt64Array");
+        keep.push_back(labels);
       }
-      model_ = models::buildModel(spec);
-      model_->to(device_);
-      for (auto& e : model_->namedTensors()) index_[e.name] = e;
-      return 0;
-    });
-  }
-
-  models::SpeakerModel& model() { return *model_; }
-  c10::Device device() const { return device_; }
-  std::atomic<bool> busy{false};
-
- private:
-  void checkIdle(const char* what) {
-    if (busy) throw ArgumentError(std::string(what) + ": the model is busy with a forward pass; await it first");
-  }
-
-  const nn::NamedTensor& lookup(const std::string& name) {
-    auto it = index_.find(name);
-    if (it == index_.end()) throw ArgumentError("no tensor named '" + name + "' in this model's state_dict");
-    return it->second;
-  }
-
-  Napi::Value StateDict(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      Napi::Env env = info.Env();
-      auto entries = model_->namedTensors();
-      Napi::Array out = Napi::Array::New(env, entries.size());
-      for (size_t i = 0; i < entries.size(); ++i) {
-        Napi::Object e = Napi::Object::New(env);
-        e.Set("name", entries[i].name);
-        e.Set("shape", shapeToJs(env, entries[i].tensor->sizes()));
-        e.Set("dtype", dtypeName(*entries[i].tensor));
-        e.Set("kind", entries[i].kind == nn::TensorKind::Parameter ? "parameter" : "buffer");
-        out.Set(i, e);
-      }
-      return out;
-    });
-  }
-
-  Napi::Value GetTensor(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      if (info.Length() < 1 || !info[0].IsString()) throw ArgumentError("getTensor(name): name must be a string");
-      checkIdle("getTensor");
-      return tensorToJsObject(info.Env(), lookup(info[0].As<Napi::String>().Utf8Value()).tensor->detach().clone());
-    });
-  }
-
-  // setTensor(name, data, shape): strict: same shape (a 0-d tensor also accepts shape [1]) and dtype.
-  Napi::Value SetTensor(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      if (info.Length() < 3 || !info[0].IsString()) throw ArgumentError("setTensor(name, data, shape) needs 3 arguments");
-      checkIdle("setTensor");
-      std::string name = info[0].As<Napi::String>().Utf8Value();
-      const nn::NamedTensor& entry = lookup(name);
-      std::vector<int64_t> shape = shapeFromJs(info[2], "shape of '" + name + "'");
-      at::Tensor& target = *entry.tensor;
-      bool scalarAsOne = target.dim() == 0 && shape.size() == 1 && shape[0] == 1;
-      if (!scalarAsOne && target.sizes() != at::IntArrayRef(shape)) {
-        std::ostringstream msg;
-        msg << "tensor '" << name << "' has shape " << target.sizes() << " in the model, got " << at::IntArrayRef(shape);
-        throw ArgumentError(msg.str());
-      }
-      at::Tensor src = borrowTypedArray(info[1], shape, "data of '" + name + "'");
-      if (src.scalar_type() != target.scalar_type())
-        throw ArgumentError("tensor '" + name + "' is " + dtypeName(target) + " in the model, got " + dtypeName(src));
-      at::NoGradGuard noGrad;
-      target.copy_(src.reshape(target.sizes()));
-      return info.Env().Undefined();
-    });
-  }
-
-  Napi::Value ParamCounts(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      int64_t total = 0, trainable = 0, arch = 0;
-      for (auto& p : model_->parameters()) {
-        total += p.numel();
-        if (p.requires_grad()) trainable += p.numel();
-      }
-      for (auto& a : model_->archParameters()) arch += a.numel();
-      Napi::Object out = Napi::Object::New(info.Env());
-      out.Set("total", static_cast<double>(total));
-      out.Set("trainable", static_cast<double>(trainable));
-      out.Set("alphas", static_cast<double>(arch));
-      return out;
-    });
-  }
-
-  Napi::Value SetDropPathProb(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      if (info.Length() < 1 || !info[0].IsNumber()) throw ArgumentError("setDropPathProb(p): p must be a number");
-      double p = info[0].As<Napi::Number>().DoubleValue();
-      if (!(p >= 0.0 && p < 1.0)) throw ArgumentError("setDropPathProb(p): p must be in [0, 1)");
-      checkIdle("setDropPathProb");
-      model_->setDropPathProb(p);
-      return info.Env().Undefined();
-    });
-  }
-
-  Napi::Value SetMixing(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      auto* search = dynamic_cast<models::SearchNetwork*>(model_.get());
-      if (!search) throw ArgumentError("setMixing: only the search supernet has mixing weights");
-      if (info.Length() < 1 || !info[0].IsString()) throw ArgumentError("setMixing(mode): mode must be 'gumbel' or 'softmax'");
-      std::string mode = info[0].As<Napi::String>().Utf8Value();
-      if (mode == "gumbel") search->setMixing(models::Mixing::Gumbel);
-      else if (mode == "softmax") search->setMixing(models::Mixing::Softmax);
-      else throw ArgumentError("setMixing(mode): mode must be 'gumbel' or 'softmax', got '" + mode + "'");
-      return info.Env().Undefined();
-    });
-  }
-
-  Napi::Value Kind(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), model_->kind()); }
-
-  // forward(input, shape, options) -> Promise<{embedding?, logits, loss?, grads?, mixingWeights?, trace?}>
-  Napi::Value Forward(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      Napi::Env env = info.Env();
-      if (info.Length() < 2) throw ArgumentError("forward(input, shape, options?) needs input and shape");
-      std::vector<int64_t> shape = shapeFromJs(info[1], "shape");
-      if (shape.size() != 3 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1)
-        throw ArgumentError("forward: shape must be [batch, frames, bins] with every size >= 1");
-      ForwardWorker::Request req;
-      std::vector<Napi::Value> keep{info[0]};
-      req.input = borrowFloat32(info[0], shape, "input", /*requireFinite=*/true);
-      if (info.Length() >= 3 && !info[2].IsUndefined()) {
-        Napi::Object o = asObject(info[2], "options");
-        std::string mode = getStringOr(o, "mode", "eval", "options");
-        if (mode != "eval" && mode != "train") throw ArgumentError("options.mode must be 'eval' or 'train', got '" + mode + "'");
-        req.train = mode == "train";
-        req.trace = getBoolOr(o, "trace", false, "options");
-        req.labelSmoothing = getNumberOr(o, "labelSmoothing", 0.1, "options");
-        if (req.labelSmoothing < 0 || req.labelSmoothing >= 1) throw ArgumentError("options.labelSmoothing must be in [0, 1)");
-        Napi::Value labels = o.Get("labels");
-        if (!labels.IsUndefined() && !labels.IsNull()) {
-          if (!labels.IsTypedArray()) throw ArgumentError("options.labels must be an Int32Array or BigInt64Array");
-          req.labels = borrowTypedArray(labels, {shape[0]}, "options.labels");
-          if (req.labels.scalar_type() != at::kLong && req.labels.scalar_type() != at::kInt)
-            throw ArgumentError("options.labels must be an Int32Array or BigInt64Array");
-          keep.push_back(labels);
+      req.grads = getBoolOr(o, "grads", false, "options");
+      if (req.grads && !req.labels.defined()) throw ArgumentError("options.grads needs options.labels");
+      Napi::Value noise = o.Get("gumbelNoise");
+      if (!noise.IsUndefined() && !noise.IsNull()) {
+        auto* search = dynamic_cast<models::SearchNetwork*>(&model());
+        if (!search) throw ArgumentError("options.gumbelNoise: only the search supernet samples Gumbel noise");
+        if (!noise.IsArray()) throw ArgumentError("options.gumbelNoise must be an array of Float32Array (one per cell)");
+        Napi::Array arr = noise.As<Napi::Array>();
+        int64_t rows = search->archParameters()[0].size(0), cols = search->archParameters()[0].size(1);
+        for (uint32_t i = 0; i < arr.Length(); ++i) {
+          req.gumbelNoise.push_back(
+              borrowFloat32(arr.Get(i), {rows, cols}, "options.gumbelNoise[" + std::to_string(i) + "]", true).clone());
         }
-        req.grads = getBoolOr(o, "grads", false, "options");
-        if (req.grads && !req.labels.defined()) throw ArgumentError("options.grads needs options.labels");
-        Napi::Value noise = o.Get("gumbelNoise");
-        if (!noise.IsUndefined() && !noise.IsNull()) {
-          auto* search = dynamic_cast<models::SearchNetwork*>(&model());
-          if (!search) throw ArgumentError("options.gumbelNoise: only the search supernet samples Gumbel noise");
-          if (!noise.IsArray()) throw ArgumentError("options.gumbelNoise must be an array of Float32Array (one per cell)");
-          Napi::Array arr = noise.As<Napi::Array>();
-          int64_t rows = search->archParameters()[0].size(0), cols = search->archParameters()[0].size(1);
-          for (uint32_t i = 0; i < arr.Length(); ++i) {
-            req.gumbelNoise.push_back(
-                borrowFloat32(arr.Get(i), {rows, cols}, "options.gumbelNoise[" + std::to_string(i) + "]", true).clone());
-          }
-        }
       }
-      if (busy.exchange(true)) throw ArgumentError("forward: the model is busy with another forward pass; await it first");
-      auto* worker = new ForwardWorker(env, this, Value(), std::move(req), keep);
-      worker->Queue();
-      return worker->Promise();
-    });
-  }
+    }
+    acquire("forward");
+    auto* worker = new ForwardWorker(env, this, Value(), std::move(req), keep);
+    worker->Queue();
+    return worker->Promise();
+  });
+}
 
-  std::shared_ptr<models::SpeakerModel> model_;
-  std::map<std::string, nn::NamedTensor> index_;
-  c10::Device device_{c10::kCPU};
-};
+
+namespace {
 
 ForwardWorker::ForwardWorker(Napi::Env env, ModelWrap* owner, Napi::Object ownerObject, Request req,
                              std::vector<Napi::Value> keep)

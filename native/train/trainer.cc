@@ -1,0 +1,70 @@
+#include "train/trainer.h"
+
+#include <ATen/ATen.h>
+
+#include "models/model_search.h"
+#include "train/loss.h"
+
+namespace autospeech::train {
+
+Trainer::Trainer(std::shared_ptr<models::SpeakerModel> model, TrainerOptions options)
+    : model_(std::move(model)), options_(options), weights_(model_->weightParameters(), options.weights) {
+  auto archParams = model_->archParameters();
+  if (!archParams.empty()) arch_.emplace(archParams, options.arch);
+}
+
+double topkAccuracy(const at::Tensor& logits, const at::Tensor& labels, int64_t k) {
+  at::NoGradGuard noGrad;
+  k = std::min<int64_t>(k, logits.size(1));
+  at::Tensor pred = std::get<1>(logits.topk(k, 1, true, true)).t();
+  at::Tensor correct = pred.eq(labels.to(at::kLong).view({1, -1}).expand_as(pred));
+  return correct.narrow(0, 0, k).reshape(-1).to(at::kFloat).sum().item<double>() * (100.0 / logits.size(0));
+}
+
+StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tensor& xv, const at::Tensor& yv) {
+  StepStats stats;
+  model_->train(true);
+  if (arch_) {
+    TORCH_CHECK(xv.defined() && yv.defined(), "a search step needs a validation batch for the alpha step");
+    arch_->zeroGrad();
+    at::Tensor archLoss = labelSmoothedCrossEntropy(model_->forward(xv), yv, options_.labelSmoothing);
+    archLoss.backward();
+    arch_->step();
+    stats.archLoss = archLoss.item<double>();
+    if (auto* search = dynamic_cast<models::SearchNetwork*>(model_.get()))
+      stats.archEntropy = search->archEntropy().mean().item<double>();
+  }
+  at::Tensor logits = model_->forward(x);
+  at::Tensor loss = labelSmoothedCrossEntropy(logits, y, options_.labelSmoothing);
+  stats.acc1 = topkAccuracy(logits, y, 1);
+  stats.acc5 = topkAccuracy(logits, y, 5);
+  weights_.zeroGrad();
+  loss.backward();
+  weights_.step();
+  stats.loss = loss.item<double>();
+  return stats;
+}
+
+at::Tensor Trainer::embedUtterances(const at::Tensor& windows, const std::vector<int64_t>& counts, int64_t maxBatch) {
+  at::NoGradGuard noGrad;
+  model_->train(false);
+  int64_t total = 0;
+  for (int64_t c : counts) {
+    TORCH_CHECK(c > 0, "every utterance needs at least one window");
+    total += c;
+  }
+  TORCH_CHECK(total == windows.size(0), "window counts sum to ", total, " but ", windows.size(0), " windows were given");
+  std::vector<at::Tensor> parts;
+  for (int64_t start = 0; start < total; start += maxBatch)
+    parts.push_back(model_->embed(windows.narrow(0, start, std::min(maxBatch, total - start))));
+  at::Tensor all = at::cat(parts, 0);
+  std::vector<at::Tensor> means;
+  int64_t offset = 0;
+  for (int64_t c : counts) {
+    means.push_back(all.narrow(0, offset, c).mean(0));
+    offset += c;
+  }
+  return at::stack(means, 0);
+}
+
+}  // namespace autospeech::train

@@ -1,0 +1,58 @@
+// One training job: the model, the weight optimizer and (for the search supernet) the architect,
+// with the reference's step semantics:
+//  - search (reference functions.train + architect.py, first order): before each weight step, one
+//    alpha step on a validation batch (zero alpha grads, forward in train mode, backward, Adam on
+//    the alphas with betas (0.5, 0.999) and L2 weight decay), then the weight step (forward,
+//    zero weight grads, backward, Adam on every non-alpha parameter);
+//  - scratch (functions.train_from_scratch): forward, loss, zero grads, backward, Adam.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/speaker_model.h"
+#include "train/adam.h"
+
+namespace autospeech::train {
+
+struct TrainerOptions {
+  AdamOptions weights{0.01, 0.9, 0.999, 1e-8, 0.0};
+  AdamOptions arch{0.001, 0.5, 0.999, 1e-8, 0.001};
+  double labelSmoothing = 0.1;
+};
+
+struct StepStats {
+  double loss = 0, acc1 = 0, acc5 = 0;
+  double archEntropy = 0;  // search only: mean entropy of softmax(alphas_normal) after the alpha step
+  double archLoss = 0;     // search only: loss of the alpha step
+};
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<models::SpeakerModel> model, TrainerOptions options);
+
+  bool isSearch() const { return arch_.has_value(); }
+  models::SpeakerModel& model() { return *model_; }
+  Adam& weightOptimizer() { return weights_; }
+  Adam* archOptimizer() { return arch_ ? &*arch_ : nullptr; }
+
+  // One reference training step; xv/yv (the validation batch) are required for the search.
+  StepStats step(const at::Tensor& x, const at::Tensor& y, const at::Tensor& xv = {}, const at::Tensor& yv = {});
+
+  // Eval-mode embeddings of U utterances whose windows are stacked in `windows` (sum(counts), T, F):
+  // each utterance's embedding is the mean of its window embeddings (reference validate_*).
+  // Windows are forwarded in chunks of at most `maxBatch`.
+  at::Tensor embedUtterances(const at::Tensor& windows, const std::vector<int64_t>& counts, int64_t maxBatch);
+
+ private:
+  std::shared_ptr<models::SpeakerModel> model_;
+  TrainerOptions options_;
+  Adam weights_;
+  std::optional<Adam> arch_;
+};
+
+// The reference accuracy(): percentage of rows whose label is in the top-k logits.
+double topkAccuracy(const at::Tensor& logits, const at::Tensor& labels, int64_t k);
+
+}  // namespace autospeech::train

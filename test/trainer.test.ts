@@ -1,0 +1,132 @@
+// The native trainer's step semantics (Adam as torch 1.5, the search's alpha step before the weight
+// step) and exact resumption from optimizer + RNG state.
+import test from 'ava';
+
+import { loadWeightsDir } from '../lib/models/weights.ts';
+import { loadNative } from '../lib/native.ts';
+import type { NativeModel, NativeTensor } from '../lib/native.ts';
+import { FIXTURES, README_GENOTYPE, fixture, manifest } from './helpers/fixtures.ts';
+
+const native = loadNative();
+const D = manifest('derived').scalars;
+
+function derived(): NativeModel {
+  const m = new native.Model({ kind: 'network', C: D.C.value, layers: D.layers.value, numClasses: D.num_classes.value, genotype: README_GENOTYPE });
+  loadWeightsDir(m, `${FIXTURES}/derived/state_dict`);
+  return m;
+}
+
+const x = fixture('derived', 'input.npy');
+const y = fixture('derived', 'labels.npy');
+const shape = x.shape as [number, number, number];
+
+test.serial('first Adam step of the scratch trainer is p - lr * m_hat / (sqrt(v_hat) + eps) with the reference gradients', async (t) => {
+  const ref = derived();
+  const g = (await ref.forward(x.data as Float32Array, shape, { mode: 'train', labels: y.data as BigInt64Array, grads: true })).grads!;
+  const model = derived();
+  const before = Object.fromEntries(model.stateDict().filter((e) => e.kind === 'parameter').map((e) => [e.name, model.getTensor(e.name)]));
+  const trainer = new native.Trainer(model, { weights: { lr: 0.01 } });
+  const stats = await trainer.step(x.data as Float32Array, shape, y.data as BigInt64Array);
+  t.true(Math.abs(stats.loss - D.train_loss.value) < 1e-6);
+  t.true(stats.acc1 >= 0 && stats.acc1 <= 100 && stats.acc5 >= stats.acc1);
+  const lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  let worst = 0;
+  for (const [name, p0] of Object.entries(before)) {
+    const p1 = model.getTensor(name).data as Float32Array;
+    const gd = g[name].data as Float32Array;
+    const d0 = p0.data as Float32Array;
+    for (let i = 0; i < d0.length; i++) {
+      const m = (1 - b1) * gd[i], v = (1 - b2) * gd[i] * gd[i];
+      const expected = d0[i] - (lr / (1 - b1)) * m / (Math.sqrt(v) / Math.sqrt(1 - b2) + eps);
+      worst = Math.max(worst, Math.abs(p1[i] - expected));
+    }
+  }
+  t.true(worst < 1e-6, `max deviation ${worst}`);
+});
+
+test.serial('search step: alphas move only through the architect (first step ~ archLr per entry), weights only through the weight optimizer', async (t) => {
+  const S = manifest('search').scalars;
+  const model = new native.Model({ kind: 'search', C: S.C.value, layers: S.layers.value, numClasses: S.num_classes.value });
+  loadWeightsDir(model, `${FIXTURES}/search/state_dict`);
+  const a0 = model.getTensor('alphas_normal').data as Float32Array;
+  const w0 = model.getTensor('classifier.weight').data as Float32Array;
+  const trainer = new native.Trainer(model);
+  const xs = fixture('search', 'input.npy');
+  const ys = fixture('search', 'labels.npy');
+  const s = xs.shape as [number, number, number];
+  await t.throwsAsync(async () => trainer.step(xs.data as Float32Array, s, ys.data as BigInt64Array), { message: /validation batch/ });
+  const stats = await trainer.step(xs.data as Float32Array, s, ys.data as BigInt64Array, xs.data as Float32Array, s, ys.data as BigInt64Array);
+  t.true(Number.isFinite(stats.loss) && Number.isFinite(stats.archLoss!));
+  t.true(stats.archEntropy! > 0 && stats.archEntropy! <= Math.log(8) + 1e-6);
+  const a1 = model.getTensor('alphas_normal').data as Float32Array;
+  // Adam's first step moves every entry with a non-zero gradient by lr * g/|g| = +-0.001.
+  let moved = 0;
+  for (let i = 0; i < a0.length; i++) {
+    const d = Math.abs(a1[i] - a0[i]);
+    t.true(d <= 0.001 + 1e-6);
+    if (d > 0.0009) moved++;
+  }
+  t.true(moved > a0.length / 2, `${moved} of ${a0.length} alphas moved by ~archLr`);
+  const w1 = model.getTensor('classifier.weight').data as Float32Array;
+  let maxW = 0;
+  for (let i = 0; i < w0.length; i++) maxW = Math.max(maxW, Math.abs(w1[i] - w0[i]));
+  t.true(maxW > 0.009 && maxW <= 0.01 + 1e-6, `classifier moved by at most lr: ${maxW}`);
+  const state = trainer.optimizerState();
+  t.is(Number((state['arch.alphas_normal.step'].data as BigInt64Array)[0]), 1);
+  t.is(Number((state['weights.classifier.weight.step'].data as BigInt64Array)[0]), 1);
+  t.falsy(state['weights.alphas_normal.step']);
+});
+
+test.serial('restoring weights, optimizer state and RNG state continues bit-identically (search with Gumbel sampling and drop path)', async (t) => {
+  const build = () => {
+    const m = new native.Model({ kind: 'search', C: 2, layers: 3, numClasses: 4 }, { seed: 11 });
+    m.setDropPathProb(0.2);
+    return m;
+  };
+  const B = 2, T = 40, F = 33;
+  const xs = new Float32Array(B * T * F).map((_, i) => Math.sin(i * 0.37));
+  const ys = new Int32Array([1, 3]);
+  const s: [number, number, number] = [B, T, F];
+  const run = async (model: NativeModel, trainer: ReturnType<typeof mk>, n: number) => {
+    for (let i = 0; i < n; i++) await trainer.step(xs, s, ys, xs, s, ys);
+  };
+  const mk = (m: NativeModel) => new native.Trainer(m);
+  const a = build();
+  const ta = mk(a);
+  await run(a, ta, 2);
+  const snapshot = {
+    weights: a.stateDict().map((e) => [e.name, a.getTensor(e.name)] as [string, NativeTensor]),
+    optim: ta.optimizerState(),
+    rng: native.rngState(),
+  };
+  await run(a, ta, 2);
+  const b = build();
+  for (const [name, v] of snapshot.weights) b.setTensor(name, v.data, v.shape);
+  const tb = mk(b);
+  tb.loadOptimizerState(snapshot.optim);
+  native.setRngState(snapshot.rng);
+  await run(b, tb, 2);
+  for (const e of a.stateDict()) t.deepEqual(b.getTensor(e.name).data, a.getTensor(e.name).data, e.name);
+});
+
+test.serial('embedUtterances averages window embeddings per utterance, matching single forwards', async (t) => {
+  const model = derived();
+  const trainer = new native.Trainer(model);
+  const one = 300 * 257;
+  const data = x.data as Float32Array;
+  const windows = new Float32Array(3 * one);
+  windows.set(data.subarray(0, one), 0);
+  windows.set(data.subarray(one, 2 * one), one);
+  windows.set(data.subarray(0, one), 2 * one);
+  const r = await trainer.embedUtterances(windows, [3, 300, 257], new Int32Array([2, 1]), 2);
+  t.deepEqual(r.shape, [2, 128]);
+  const e = await model.forward(data, shape, { mode: 'eval' });
+  const emb = e.embedding!.data as Float32Array;
+  const out = r.data as Float32Array;
+  for (let d = 0; d < 128; d++) {
+    t.true(Math.abs(out[d] - (emb[d] + emb[128 + d]) / 2) < 1e-5);
+    t.true(Math.abs(out[128 + d] - emb[d]) < 1e-5);
+  }
+  t.throws(() => trainer.embedUtterances(windows, [3, 300, 257], new Int32Array([2, 2])), { message: /sum to 4/ });
+  t.throws(() => trainer.embedUtterances(windows, [3, 300, 257], new Int32Array([3, 0])), { message: />= 1/ });
+});
