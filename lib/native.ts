@@ -30,6 +30,7 @@ export interface BuildInfo {
   openmp: boolean;
   cxx11Abi: boolean;
   linkedTorchCuda: boolean;
+  hugePageAllocator: boolean;
 }
 
 // ---- system (native/binding/system_binding.cc) ----
@@ -39,6 +40,8 @@ export interface SystemBinding {
   manualSeed(seed: number): void;
   /** Row-wise float32 softmax with libtorch's kernel. */
   softmax(data: Float32Array, shape: [number, number]): Float32Array;
+  /** Backs tensors >= 2 MiB with transparent huge pages (values unchanged; fewer page faults). */
+  setHugePages(on: boolean): void;
   info(): BuildInfo;
 }
 
@@ -171,6 +174,8 @@ export function loadNative(): Addon {
   }
   // libtorch defaults to one thread on this kind of machine: use every core unless told otherwise.
   cached.setThreads(defaultThreads());
+  // Large activations otherwise fault in 4 KiB at a time (about a third of a CPU step here).
+  cached.setHugePages(process.env.AUTOSPEECH_HUGEPAGES !== '0');
   return cached;
 }
 

@@ -30,6 +30,7 @@ export function register(program: Command): void {
         addon: addonPath,
         node: process.version,
         glibcTunables: process.env.GLIBC_TUNABLES ?? null,
+        hugePageAllocator: info.hugePageAllocator,
       };
       emit(report, opts.json, (r) =>
         table([
@@ -40,6 +41,7 @@ export function register(program: Command): void {
           ['oneDNN (mkldnn)', r.mkldnn ? 'yes' : 'no'],
           ['OpenMP', r.openmp ? 'yes' : 'no'],
           ['C++11 ABI', r.cxx11Abi ? 'yes' : 'no'],
+          ['huge-page allocator', r.hugePageAllocator ? 'on (AUTOSPEECH_HUGEPAGES=0 turns it off)' : 'off'],
           ['addon', r.addon],
           ['node', r.node],
         ]),

@@ -11,6 +11,7 @@
 #include "binding/registry.h"
 #include "binding/tensor_bridge.h"
 #include "system/device.h"
+#include "system/huge_page_allocator.h"
 
 namespace autospeech {
 namespace {
@@ -55,6 +56,14 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value SetHugePages(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsBoolean()) throw ArgumentError("setHugePages(on): on must be a boolean");
+    useHugePageAllocator(info[0].As<Napi::Boolean>().Value());
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -69,6 +78,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     out.Set("cudnnAvailable", at::globalContext().hasCuDNN());
     out.Set("mkldnnAvailable", at::globalContext().hasMKLDNN());
     out.Set("openmp", at::globalContext().hasOpenMP());
+    out.Set("hugePageAllocator", hugePageAllocatorActive());
     out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
 #ifdef AUTOSPEECH_WITH_CUDA
     out.Set("linkedTorchCuda", true);
@@ -84,6 +94,7 @@ Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
+  exports.Set("setHugePages", Napi::Function::New(env, SetHugePages, "setHugePages"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
 });
 
