@@ -126,6 +126,8 @@ export interface TrainerOptions {
   /** Architect (search only; reference: Adam lr 0.001, betas (0.5, 0.999), L2 1e-3). */
   arch?: AdamOptions;
   labelSmoothing?: number;
+  /** DARTS unrolled (second-order) architect instead of the reference's first-order one. */
+  secondOrderArch?: boolean;
 }
 
 export interface StepStats {

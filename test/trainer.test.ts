@@ -130,3 +130,22 @@ test.serial('embedUtterances averages window embeddings per utterance, matching 
   t.throws(() => trainer.embedUtterances(windows, [3, 300, 257], new Int32Array([2, 2])), { message: /sum to 4/ });
   t.throws(() => trainer.embedUtterances(windows, [3, 300, 257], new Int32Array([3, 0])), { message: />= 1/ });
 });
+
+test.serial('second-order (unrolled) architect is a named option: finite, different alpha update, weights restored before the weight step', async (t) => {
+  const B = 2, T = 40, F = 33;
+  const xs = new Float32Array(B * T * F).map((_, i) => Math.cos(i * 0.11));
+  const ys = new Int32Array([0, 2]);
+  const s: [number, number, number] = [B, T, F];
+  const run = async (secondOrderArch: boolean) => {
+    const m = new native.Model({ kind: 'search', C: 2, layers: 3, numClasses: 4, mixing: 'softmax' }, { seed: 5 });
+    const tr = new native.Trainer(m, { secondOrderArch });
+    const stats = await tr.step(xs, s, ys, xs, s, ys);
+    return { stats, alphas: m.getTensor('alphas_normal').data as Float32Array, w: m.getTensor('classifier.weight').data as Float32Array };
+  };
+  const first = await run(false);
+  const second = await run(true);
+  t.true(Number.isFinite(second.stats.loss));
+  t.notDeepEqual(second.alphas, first.alphas);
+  for (const v of second.alphas) t.true(Number.isFinite(v));
+  t.throws(() => new native.Trainer(new native.Model({ kind: 'resnet', depth: 18, numClasses: 3 }), { secondOrderArch: true }), { message: /only the search supernet/ });
+});

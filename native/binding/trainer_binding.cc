@@ -57,10 +57,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         options.weights = adamFrom(o, "weights", options.weights);
         options.arch = adamFrom(o, "arch", options.arch);
         options.labelSmoothing = getNumberOr(o, "labelSmoothing", options.labelSmoothing, "options");
+        options.secondOrderArch = getBoolOr(o, "secondOrderArch", false, "options");
         if (options.labelSmoothing < 0 || options.labelSmoothing >= 1)
           throw ArgumentError("options.labelSmoothing must be in [0, 1)");
       }
       owner_->checkIdle("new Trainer");
+      if (options.secondOrderArch && owner_->model().archParameters().empty())
+        throw ArgumentError("options.secondOrderArch: only the search supernet has architecture parameters");
       trainer_ = std::make_shared<train::Trainer>(owner_->shared(), options);
       // Names of the optimizer parameters, for checkpoints (state_dict names of the model).
       auto arch = owner_->model().archParameters();

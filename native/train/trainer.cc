@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include "models/model_search.h"
 #include "train/loss.h"
 
@@ -27,10 +29,14 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
   if (arch_) {
     TORCH_CHECK(xv.defined() && yv.defined(), "a search step needs a validation batch for the alpha step");
     arch_->zeroGrad();
-    at::Tensor archLoss = labelSmoothedCrossEntropy(model_->forward(xv), yv, options_.labelSmoothing);
-    archLoss.backward();
+    if (options_.secondOrderArch) {
+      unrolledArchGradient(x, y, xv, yv);
+    } else {
+      at::Tensor archLoss = lossOf(xv, yv);
+      archLoss.backward();
+      stats.archLoss = archLoss.item<double>();
+    }
     arch_->step();
-    stats.archLoss = archLoss.item<double>();
     if (auto* search = dynamic_cast<models::SearchNetwork*>(model_.get()))
       stats.archEntropy = search->archEntropy().mean().item<double>();
   }
@@ -43,6 +49,59 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
   weights_.step();
   stats.loss = loss.item<double>();
   return stats;
+}
+
+at::Tensor Trainer::lossOf(const at::Tensor& x, const at::Tensor& y) {
+  return labelSmoothedCrossEntropy(model_->forward(x), y, options_.labelSmoothing);
+}
+
+void Trainer::unrolledArchGradient(const at::Tensor& x, const at::Tensor& y, const at::Tensor& xv, const at::Tensor& yv) {
+  std::vector<at::Tensor> w = weights_.params();
+  std::vector<at::Tensor> alphas = arch_->params();
+  const double xi = weights_.lr();
+  auto grad = [&](const at::Tensor& loss, const std::vector<at::Tensor>& wrt) {
+    for (auto t : wrt)
+      if (t.grad().defined()) t.mutable_grad() = at::Tensor();
+    loss.backward();
+    std::vector<at::Tensor> g;
+    for (auto& t : wrt) g.push_back(t.grad().defined() ? t.grad().detach().clone() : at::zeros_like(t));
+    for (auto t : wrt) t.mutable_grad() = at::Tensor();
+    return g;
+  };
+  std::vector<at::Tensor> backup;
+  {
+    at::NoGradGuard noGrad;
+    for (auto& p : w) backup.push_back(p.detach().clone());
+  }
+  // w' = w - xi * dL_train/dw
+  std::vector<at::Tensor> dTrain = grad(lossOf(x, y), w);
+  {
+    at::NoGradGuard noGrad;
+    for (size_t i = 0; i < w.size(); ++i) w[i].sub_(dTrain[i], xi);
+  }
+  // dL_val(w', a)/da and dL_val(w', a)/dw'
+  std::vector<at::Tensor> all = alphas;
+  all.insert(all.end(), w.begin(), w.end());
+  std::vector<at::Tensor> gVal = grad(lossOf(xv, yv), all);
+  std::vector<at::Tensor> dAlpha(gVal.begin(), gVal.begin() + alphas.size());
+  std::vector<at::Tensor> dW(gVal.begin() + alphas.size(), gVal.end());
+  // Finite-difference Hessian-vector product around the original w.
+  double norm = 0;
+  for (auto& t : dW) norm += t.pow(2).sum().item<double>();
+  const double eps = 0.01 / std::max(std::sqrt(norm), 1e-12);
+  auto shiftedAlphaGrad = [&](double sign) {
+    {
+      at::NoGradGuard noGrad;
+      for (size_t i = 0; i < w.size(); ++i) w[i].copy_(backup[i]).add_(dW[i], sign * eps);
+    }
+    return grad(lossOf(x, y), alphas);
+  };
+  std::vector<at::Tensor> gPlus = shiftedAlphaGrad(1.0);
+  std::vector<at::Tensor> gMinus = shiftedAlphaGrad(-1.0);
+  at::NoGradGuard noGrad;
+  for (size_t i = 0; i < w.size(); ++i) w[i].copy_(backup[i]);
+  for (size_t i = 0; i < alphas.size(); ++i)
+    alphas[i].mutable_grad() = dAlpha[i] - (gPlus[i] - gMinus[i]) * (xi / (2 * eps));
 }
 
 at::Tensor Trainer::embedUtterances(const at::Tensor& windows, const std::vector<int64_t>& counts, int64_t maxBatch) {

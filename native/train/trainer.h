@@ -20,6 +20,9 @@ struct TrainerOptions {
   AdamOptions weights{0.01, 0.9, 0.999, 1e-8, 0.0};
   AdamOptions arch{0.001, 0.5, 0.999, 1e-8, 0.001};
   double labelSmoothing = 0.1;
+  // Named option beside the reference (which is first order): DARTS' unrolled second-order
+  // architect gradient, with the virtual step w' = w - lr * dL_train/dw.
+  bool secondOrderArch = false;
 };
 
 struct StepStats {
@@ -46,6 +49,10 @@ class Trainer {
   at::Tensor embedUtterances(const at::Tensor& windows, const std::vector<int64_t>& counts, int64_t maxBatch);
 
  private:
+  // DARTS second-order alpha gradient (written into the alphas' .grad).
+  void unrolledArchGradient(const at::Tensor& x, const at::Tensor& y, const at::Tensor& xv, const at::Tensor& yv);
+  at::Tensor lossOf(const at::Tensor& x, const at::Tensor& y);
+
   std::shared_ptr<models::SpeakerModel> model_;
   TrainerOptions options_;
   Adam weights_;
