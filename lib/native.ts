@@ -128,6 +128,8 @@ export interface TrainerOptions {
   labelSmoothing?: number;
   /** DARTS unrolled (second-order) architect instead of the reference's first-order one. */
   secondOrderArch?: boolean;
+  /** Fast search mode: the weight step computes only each edge's sampled op (BN stats of the others not updated). */
+  fastSearch?: boolean;
 }
 
 export interface StepStats {

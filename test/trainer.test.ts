@@ -149,3 +149,24 @@ test.serial('second-order (unrolled) architect is a named option: finite, differ
   for (const v of second.alphas) t.true(Number.isFinite(v));
   t.throws(() => new native.Trainer(new native.Model({ kind: 'resnet', depth: 18, numClasses: 3 }), { secondOrderArch: true }), { message: /only the search supernet/ });
 });
+
+test.serial('fast search mode (only the sampled op in the weight step) keeps every weight bit-identical to exact mode', async (t) => {
+  const B = 2, T = 40, F = 33;
+  const xs = new Float32Array(B * T * F).map((_, i) => Math.sin(i * 0.05) + 0.1 * Math.cos(i * 1.7));
+  const ys = new Int32Array([1, 2]);
+  const s: [number, number, number] = [B, T, F];
+  const run = async (fastSearch: boolean) => {
+    const m = new native.Model({ kind: 'search', C: 2, layers: 3, numClasses: 4 }, { seed: 21 });
+    m.setDropPathProb(0.1);
+    const tr = new native.Trainer(m, { fastSearch });
+    native.manualSeed(99);
+    const losses = [];
+    for (let i = 0; i < 4; i++) losses.push((await tr.step(xs, s, ys, xs, s, ys)).loss);
+    return { m, losses };
+  };
+  const exact = await run(false);
+  const fast = await run(true);
+  t.deepEqual(fast.losses, exact.losses);
+  for (const e of exact.m.stateDict().filter((e) => e.kind === 'parameter'))
+    t.deepEqual(fast.m.getTensor(e.name).data, exact.m.getTensor(e.name).data, e.name);
+});

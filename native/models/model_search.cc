@@ -20,7 +20,8 @@ MixedOp::MixedOp(int64_t C, int64_t stride, const std::vector<std::string>& prim
   }
 }
 
-at::Tensor MixedOp::forward(const at::Tensor& x, const at::Tensor& weights) {
+at::Tensor MixedOp::forward(const at::Tensor& x, const at::Tensor& weights, int64_t only) {
+  if (only >= 0) return weights.select(0, only) * ops_[only]->forward(x);
   at::Tensor out;
   for (size_t k = 0; k < ops_.size(); ++k) {
     at::Tensor term = weights.select(0, static_cast<int64_t>(k)) * ops_[k]->forward(x);
@@ -46,14 +47,16 @@ SearchCell::SearchCell(int64_t steps, int64_t multiplier, int64_t Cpp, int64_t C
 }
 
 at::Tensor SearchCell::forward(const at::Tensor& s0In, const at::Tensor& s1In, const at::Tensor& weights,
-                               double dropProb) {
+                               double dropProb, const at::Tensor& sampled) {
   std::vector<at::Tensor> states{preprocess0_->forward(s0In), preprocess1_->forward(s1In)};
   bool drop = isTraining() && dropProb > 0.0;
   int64_t offset = 0;
   for (int64_t i = 0; i < steps_; ++i) {
     at::Tensor s;
     for (size_t j = 0; j < states.size(); ++j) {
-      at::Tensor h = ops_[offset + j]->forward(states[j], weights.select(0, offset + static_cast<int64_t>(j)));
+      int64_t edge = offset + static_cast<int64_t>(j);
+      int64_t only = sampled.defined() ? sampled[edge].item<int64_t>() : -1;
+      at::Tensor h = ops_[edge]->forward(states[j], weights.select(0, edge), only);
       if (drop) h = dropPath(h, dropProb);
       s = s.defined() ? s + h : h;
     }
@@ -148,7 +151,9 @@ at::Tensor SearchNetwork::embed(const at::Tensor& input, Trace* trace) {
   for (size_t i = 0; i < cells_.size(); ++i) {
     at::Tensor w = mixingWeights(cells_[i]->reduction() ? *alphasReduce_ : *alphasNormal_);
     lastWeights_.push_back(w);
-    at::Tensor next = cells_[i]->forward(s0, s1, w, dropPathProb_);
+    at::Tensor sampled;
+    if (sampledOnly_ && mixing_ == Mixing::Gumbel) sampled = std::get<1>(w.detach().max(-1)).cpu();
+    at::Tensor next = cells_[i]->forward(s0, s1, w, dropPathProb_, sampled);
     s0 = s1;
     s1 = next;
     if (trace) trace->emplace_back("cell" + std::to_string(i), s1);

@@ -16,7 +16,8 @@ class MixedOp : public nn::Module {
  public:
   MixedOp(int64_t C, int64_t stride, const std::vector<std::string>& primitives, const ops::OperationOptions& options);
   // sum_k w_k * op_k(x) over ALL ops (the reference computes every op, even at weight 0).
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& weights);
+  // With `only` >= 0, just w_only * op_only(x): the fast search mode, for one-hot weights.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& weights, int64_t only = -1);
 
  private:
   std::vector<nn::LayerPtr> ops_;
@@ -26,7 +27,9 @@ class SearchCell : public nn::Module {
  public:
   SearchCell(int64_t steps, int64_t multiplier, int64_t Cpp, int64_t Cp, int64_t C, bool reduction, bool reductionPrev,
              const std::vector<std::string>& primitives, const ops::OperationOptions& options);
-  at::Tensor forward(const at::Tensor& s0, const at::Tensor& s1, const at::Tensor& weights, double dropProb);
+  // `sampled`: per edge the index of the one-hot op to compute alone (fast mode), or undefined.
+  at::Tensor forward(const at::Tensor& s0, const at::Tensor& s1, const at::Tensor& weights, double dropProb,
+                     const at::Tensor& sampled = {});
   bool reduction() const { return reduction_; }
 
  private:
@@ -46,6 +49,11 @@ class SearchNetwork : public SpeakerModel {
   std::string kind() const override { return "search"; }
 
   void setMixing(Mixing mixing) { mixing_ = mixing; }
+  // Fast search mode (named option, not the reference): with hard Gumbel weights, compute only the
+  // sampled op of each edge. The forward value and every weight gradient are those of the full
+  // sum (the other weights are exactly 0 in value), but unselected ops' BN running statistics are
+  // not updated and no alpha gradient flows through unselected ops, so use it for weight steps only.
+  void setSampledOnly(bool on) { sampledOnly_ = on; }
   Mixing mixing() const { return mixing_; }
   // Recorded Gumbel noise, one (14 x 8) tensor per cell in forward order, consumed before sampling.
   void queueGumbelNoise(std::vector<at::Tensor> noise);
@@ -70,6 +78,7 @@ class SearchNetwork : public SpeakerModel {
   at::Tensor* alphasNormal_;
   at::Tensor* alphasReduce_;
   Mixing mixing_ = Mixing::Gumbel;
+  bool sampledOnly_ = false;
   std::deque<at::Tensor> noise_;
   std::vector<at::Tensor> lastWeights_;
 };

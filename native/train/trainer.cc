@@ -40,12 +40,21 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
     if (auto* search = dynamic_cast<models::SearchNetwork*>(model_.get()))
       stats.archEntropy = search->archEntropy().mean().item<double>();
   }
+  auto* search = dynamic_cast<models::SearchNetwork*>(model_.get());
+  if (search && options_.fastSearch) search->setSampledOnly(true);
   at::Tensor logits = model_->forward(x);
+  if (search) search->setSampledOnly(false);
   at::Tensor loss = labelSmoothedCrossEntropy(logits, y, options_.labelSmoothing);
   stats.acc1 = topkAccuracy(logits, y, 1);
   stats.acc5 = topkAccuracy(logits, y, 5);
   weights_.zeroGrad();
   loss.backward();
+  if (search && options_.fastSearch) {
+    // Unselected ops got no gradient; the full sum gives them an exact zero, and Adam must still
+    // count the step for them, so give them that zero.
+    for (auto& p : weights_.params())
+      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+  }
   weights_.step();
   stats.loss = loss.item<double>();
   return stats;

@@ -23,6 +23,8 @@ struct TrainerOptions {
   // Named option beside the reference (which is first order): DARTS' unrolled second-order
   // architect gradient, with the virtual step w' = w - lr * dL_train/dw.
   bool secondOrderArch = false;
+  // Fast search mode: the weight step computes only the sampled op per edge (see SearchNetwork).
+  bool fastSearch = false;
 };
 
 struct StepStats {
