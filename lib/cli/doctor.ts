@@ -41,7 +41,7 @@ export function register(program: Command): void {
           ['oneDNN (mkldnn)', r.mkldnn ? 'yes' : 'no'],
           ['OpenMP', r.openmp ? 'yes' : 'no'],
           ['C++11 ABI', r.cxx11Abi ? 'yes' : 'no'],
-          ['huge-page allocator', r.hugePageAllocator ? 'on (AUTOSPEECH_HUGEPAGES=0 turns it off)' : 'off'],
+          ['huge-page allocator', r.hugePageAllocator ? 'on' : 'off (AUTOSPEECH_HUGEPAGES=1 turns it on)'],
           ['addon', r.addon],
           ['node', r.node],
         ]),

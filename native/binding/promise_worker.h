@@ -1,11 +1,13 @@
-// AsyncWorker base for long native calls: the JS side gets a Promise. Run() executes on a
-// libuv thread and must not touch N-API; Resolve() builds the JS result on the main thread.
+// AsyncWorker base for long native calls: the JS side gets a Promise. Run() executes on the single
+// compute thread (see system/compute_thread.h) and must not touch N-API; Resolve() builds the JS
+// result on the main thread.
 #pragma once
 #include <napi.h>
 
 #include <ATen/Parallel.h>
 
 #include "binding/guard.h"
+#include "system/compute_thread.h"
 
 namespace autospeech {
 
@@ -23,9 +25,11 @@ class PromiseWorker : public Napi::AsyncWorker {
  private:
   void Execute() override {
     try {
-      // OpenMP's team size is per calling thread, so set it on this worker thread too.
-      if (threads_ > 0) at::set_num_threads(threads_);
-      Run();
+      runOnComputeThread([this] {
+        // OpenMP's team size is per calling thread, so set it on the compute thread too.
+        if (threads_ > 0 && at::get_num_threads() != threads_) at::set_num_threads(threads_);
+        Run();
+      });
     } catch (...) {
       SetError(currentExceptionMessage());
     }
