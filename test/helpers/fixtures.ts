@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { type Genotype, parseGenotype } from '../../lib/genotype/index.ts';
 import { type NpyArray, readNpy } from '../../lib/io/npy.ts';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'reference');
@@ -18,9 +19,5 @@ export function stateDictKeys(kase: string): { key: string; shape: number[]; dty
   return JSON.parse(readFileSync(join(FIXTURES, kase, 'state_dict_keys.json'), 'utf8'));
 }
 
-export const README_GENOTYPE = {
-  normal: [['dil_conv_5x5', 1], ['dil_conv_3x3', 0], ['dil_conv_5x5', 0], ['sep_conv_3x3', 1], ['sep_conv_3x3', 1], ['sep_conv_3x3', 2], ['dil_conv_3x3', 2], ['max_pool_3x3', 1]] as [string, number][],
-  normalConcat: [2, 3, 4, 5],
-  reduce: [['max_pool_3x3', 1], ['max_pool_3x3', 0], ['dil_conv_5x5', 2], ['max_pool_3x3', 1], ['dil_conv_5x5', 3], ['dil_conv_3x3', 2], ['dil_conv_5x5', 4], ['dil_conv_5x5', 2]] as [string, number][],
-  reduceConcat: [2, 3, 4, 5],
-};
+/** The README genotype as the derived fixture's --text_arch string states it. */
+export const README_GENOTYPE: Genotype = parseGenotype(manifest('derived').scalars.genotype.value);
