@@ -1,0 +1,156 @@
+// yacs-compatible loading: a YAML file merged over the defaults (merge_from_file), then KEY VALUE
+// pairs (merge_from_list) with values parsed like yacs' literal_eval. Unknown keys are errors with a
+// did-you-mean; wrong types name the file, line and key.
+import { existsSync, readFileSync } from 'node:fs';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, stringify, type Node } from 'yaml';
+
+import { UserError } from '../errors.ts';
+import { CHOICES, type Config, DEFAULTS } from './schema.ts';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length][b.length];
+}
+
+function allKeys(obj: Record<string, unknown> = DEFAULTS, prefix = ''): string[] {
+  return Object.entries(obj).flatMap(([k, v]) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? allKeys(v as Record<string, unknown>, `${prefix}${k}.`) : [`${prefix}${k}`]);
+}
+
+export function suggestKey(key: string): string {
+  const keys = allKeys();
+  const upper = key.toUpperCase();
+  const best = keys.map((k) => ({ k, d: Math.min(editDistance(upper, k), editDistance(upper.split('.').pop()!, k.split('.').pop()!) + 1) })).sort((a, b) => a.d - b.d)[0];
+  return best && best.d <= Math.max(3, Math.floor(key.length / 4)) ? ` (did you mean ${best.k}?)` : '';
+}
+
+export function defaultConfig(): Config {
+  return structuredClone(DEFAULTS) as Config;
+}
+
+// Keys whose Python default is a float that happens to be integral (0.0): JS cannot tell them apart.
+const FLOAT_KEYS = new Set(['TRAIN.WD', 'TRAIN.ARCH_WD']);
+
+function typeName(v: unknown, key = ''): string {
+  if (FLOAT_KEYS.has(key)) return 'float';
+  return Array.isArray(v) ? 'list' : v === null ? 'null' : typeof v === 'boolean' ? 'bool' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'float') : typeof v;
+}
+
+/** Checks `value` against the default's type (yacs: ints may widen to floats, not the reverse). */
+function coerce(key: string, def: unknown, value: unknown, where: string): unknown {
+  const fail = (): never => {
+    const t = typeName(def, key);
+    throw new UserError(`${where}: ${key} must be ${t === 'float' ? 'a number' : t === 'int' ? 'an integer' : `a ${t}`}, got ${JSON.stringify(value)}`);
+  };
+  if (typeof def === 'boolean') return typeof value === 'boolean' ? value : fail();
+  if (typeof def === 'number') {
+    if (typeof value !== 'number' || !Number.isFinite(value)) fail();
+    if (Number.isInteger(def) && !FLOAT_KEYS.has(key) && !Number.isInteger(value)) fail();
+    return value;
+  }
+  if (typeof def === 'string') {
+    if (typeof value !== 'string') fail();
+    const choices = CHOICES[key];
+    if (choices && !choices.includes(value as string)) throw new UserError(`${where}: ${key} must be one of ${choices.map((c) => `'${c}'`).join(', ')}, got '${value}'`);
+    return value;
+  }
+  if (Array.isArray(def)) {
+    if (!Array.isArray(value)) fail();
+    return (value as unknown[]).map((v, i) => coerce(`${key}[${i}]`, def[0], v, where));
+  }
+  return fail();
+}
+
+function setKey(cfg: Record<string, any>, key: string, value: unknown, where: string): void {
+  const parts = key.split('.');
+  let node: Record<string, any> = cfg;
+  let def: Record<string, any> = DEFAULTS;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (!(p in def)) throw new UserError(`${where}: unknown config key ${parts.slice(0, i + 1).join('.')}${suggestKey(key)}`);
+    if (i === parts.length - 1) {
+      if (def[p] !== null && typeof def[p] === 'object' && !Array.isArray(def[p]))
+        throw new UserError(`${where}: ${key} is a section, not a value (its keys: ${Object.keys(def[p]).join(', ')})`);
+      node[p] = coerce(key, def[p], value, where);
+    } else {
+      if (typeof def[p] !== 'object' || Array.isArray(def[p])) throw new UserError(`${where}: ${parts.slice(0, i + 1).join('.')} is a value, not a section`);
+      node = node[p];
+      def = def[p];
+    }
+  }
+}
+
+/** yacs literal_eval of one command-line value: numbers, True/False, None, quoted strings, lists. */
+export function parseLiteral(text: string): Json {
+  const t = text.trim();
+  if (t === 'True' || t === 'true') return true;
+  if (t === 'False' || t === 'false') return false;
+  if (t === 'None') return null;
+  if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return Number(t);
+  if ((t.startsWith("'") && t.endsWith("'")) || (t.startsWith('"') && t.endsWith('"'))) return t.slice(1, -1);
+  if ((t.startsWith('[') && t.endsWith(']')) || (t.startsWith('(') && t.endsWith(')'))) {
+    const inner = t.slice(1, -1).trim();
+    if (inner === '') return [];
+    return inner.split(',').map((s) => s.trim()).filter((s) => s !== '').map(parseLiteral);
+  }
+  return t; // yacs keeps unparsable literals as strings
+}
+
+function walkYaml(node: Node | null, prefix: string, file: string, lines: LineCounter, cfg: Record<string, any>): void {
+  if (!isMap(node)) {
+    const pos = node?.range ? lines.linePos(node.range[0]) : { line: 1 };
+    throw new UserError(`${file}:${pos.line}: ${prefix ? `${prefix.slice(0, -1)} must be a mapping` : 'the config must be a YAML mapping of KEY: value'}`);
+  }
+  for (const item of node.items) {
+    const keyNode = item.key as Node;
+    const key = isScalar(keyNode) ? String(keyNode.value) : '?';
+    const line = keyNode?.range ? lines.linePos(keyNode.range[0]).line : 0;
+    const full = `${prefix}${key}`;
+    const value = item.value as Node | null;
+    if (isMap(value)) {
+      let def: any = DEFAULTS;
+      for (const p of full.split('.')) {
+        if (def === undefined || typeof def !== 'object' || !(p in def)) throw new UserError(`${file}:${line}: unknown config key ${full}${suggestKey(full)}`);
+        def = def[p];
+      }
+      walkYaml(value, `${full}.`, file, lines, cfg);
+    } else {
+      const js = value === null ? null : isSeq(value) || isScalar(value) ? value.toJSON() : null;
+      setKey(cfg, full, js, `${file}:${line}`);
+    }
+  }
+}
+
+function deepFreeze<T>(obj: T): T {
+  for (const v of Object.values(obj as object)) if (v && typeof v === 'object') deepFreeze(v);
+  return Object.freeze(obj);
+}
+
+export function loadConfig(yamlPath: string | undefined, overrides: string[] = []): Config {
+  const cfg = defaultConfig() as unknown as Record<string, any>;
+  if (yamlPath !== undefined) {
+    if (!existsSync(yamlPath)) throw new UserError(`config file ${yamlPath} not found`);
+    const text = readFileSync(yamlPath, 'utf8');
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+    if (doc.errors.length) {
+      const e = doc.errors[0];
+      throw new UserError(`${yamlPath}:${e.linePos?.[0]?.line ?? '?'}: invalid YAML: ${e.message.split('\n')[0]}`);
+    }
+    if (doc.contents !== null) walkYaml(doc.contents as Node, '', yamlPath, lines, cfg);
+  }
+  if (overrides.length % 2 !== 0)
+    throw new UserError(`overrides must be KEY VALUE pairs; '${overrides[overrides.length - 1]}' has no value`);
+  for (let i = 0; i < overrides.length; i += 2) setKey(cfg, overrides[i], parseLiteral(overrides[i + 1]), `override ${overrides[i]}`);
+  return deepFreeze(cfg) as unknown as Config;
+}
+
+export function configToYaml(cfg: Config): string {
+  return stringify(cfg);
+}

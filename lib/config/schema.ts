@@ -1,0 +1,74 @@
+// Every config key with its default: the reference's config/default.py (same names, same
+// defaults), then this project's keys. Reference behaviour is always the default; each deviation
+// is a named key, recorded in the run directory's resolved config.
+export const DEFAULTS = {
+  PRINT_FREQ: 20,
+  VAL_FREQ: 20,
+  CUDNN: { BENCHMARK: true, DETERMINISTIC: false, ENABLED: true },
+  SEED: 3,
+  MODEL: {
+    NAME: 'foo_net',
+    NUM_CLASSES: 500,
+    LAYERS: 8,
+    INIT_CHANNELS: 16,
+    DROP_PATH_PROB: 0.2,
+    PRETRAINED: false,
+    // project keys
+    MIXING: 'gumbel', // search supernet: 'gumbel' (reference: hard straight-through per cell per forward) | 'softmax' (DARTS)
+    SHIFTED_FACTORIZED_REDUCE: false, // true = DARTS' x[:, :, 1:, 1:] shift the reference commented out
+  },
+  DATASET: {
+    DATA_DIR: '',
+    SUB_DIR: '',
+    TEST_DATA_DIR: '',
+    TEST_DATASET: '',
+    NUM_WORKERS: 0,
+    PARTIAL_N_FRAMES: 32,
+    // project keys
+    STORE_DIR: '', // '' = <DATA_DIR>/store (written by `autospeech preprocess`)
+    MEAN_STD: '', // a dir with the reference's mean.npy/std.npy to use instead of ours
+    TRIALS: 'veri_test.txt',
+  },
+  TRAIN: {
+    BATCH_SIZE: 32,
+    LR: 0.1,
+    LR_MIN: 0.001,
+    WD: 0.0, // dead in the reference; applied only with APPLY_WD
+    BETA1: 0.9, // dead in the reference (Adam defaults happen to be equal)
+    BETA2: 0.999,
+    ARCH_LR: 0.1,
+    ARCH_WD: 0.0,
+    ARCH_BETA1: 0.9, // dead in the reference: the architect hard-codes betas (0.5, 0.999)
+    ARCH_BETA2: 0.999,
+    DROPPATH_PROB: 0.2,
+    BEGIN_EPOCH: 0,
+    END_EPOCH: 140,
+    // project keys
+    ARCH_ORDER: 'first', // 'first' (reference) | 'second' (unrolled DARTS)
+    APPLY_WD: false,
+    LABEL_SMOOTHING: 0.1,
+    FAST_SEARCH: false, // weight step computes only each edge's sampled op
+    STEPS_PER_EPOCH: 0, // 0 = one pass over the training utterances (the reference); N caps an epoch
+  },
+  EVAL: {
+    CACHE_EMBEDDINGS: true,
+    P_TARGETS: [0.01, 0.05],
+    MAX_BATCH: 64, // windows per forward when embedding utterances
+  },
+  // project keys
+  DEVICE: 'cpu', // cpu | cuda | cuda:N
+  THREADS: 0, // 0 = all cores
+  OUTPUT_DIR: '', // '' = the reference's per-script roots (logs_search, logs_scratch, logs)
+  DETERMINISTIC: false,
+};
+
+type Widen<T> = T extends boolean ? boolean : T extends number ? number : T extends string ? string
+  : T extends readonly (infer U)[] ? Widen<U>[] : { -readonly [K in keyof T]: Widen<T[K]> };
+
+export type Config = Widen<typeof DEFAULTS>;
+
+/** Allowed values for the enumerated string keys. */
+export const CHOICES: Record<string, readonly string[]> = {
+  'MODEL.MIXING': ['gumbel', 'softmax'],
+  'TRAIN.ARCH_ORDER': ['first', 'second'],
+};
