@@ -7,10 +7,18 @@ type Register = (program: Command) => void;
 
 // Each command module is listed once here; order is the order of `autospeech --help`.
 const COMMANDS: Array<() => Promise<{ register: Register }>> = [
+  () => import('./model_info.ts'),
+  () => import('./forward.ts'),
+  () => import('./genotype.ts'),
   () => import('./doctor.ts'),
 ];
 
 export async function main(argv: string[]): Promise<number> {
+  // `autospeech ... | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const program = new Command('autospeech')
     .description('Neural architecture search for speaker recognition on a native libtorch core')
     .showHelpAfterError()

@@ -1,0 +1,19 @@
+// One place that turns (config, --text_arch) into a native network.
+import type { Config } from '../config/index.ts';
+import { type Genotype, loadGenotypeArg } from '../genotype/index.ts';
+import { type NativeModel, loadNative } from '../native.ts';
+import { modelSpecFromConfig } from './spec.ts';
+
+export interface BuiltModel {
+  model: NativeModel;
+  genotype?: Genotype;
+}
+
+export function buildModel(cfg: Config, textArch?: string, seed?: number): BuiltModel {
+  const native = loadNative();
+  if (cfg.THREADS > 0) native.setThreads(cfg.THREADS);
+  const genotype = textArch !== undefined ? loadGenotypeArg(textArch) : undefined;
+  const spec = modelSpecFromConfig(cfg, genotype);
+  const model = new native.Model(spec, { device: cfg.DEVICE, seed: seed ?? cfg.SEED });
+  return { model, genotype };
+}
