@@ -158,7 +158,13 @@ export interface TrainerBinding {
   setRngState(state: Uint8Array): void;
 }
 
-export type Addon = SystemBinding & ModelBinding & TrainerBinding;
+// ---- features (native/binding/features_binding.cc) ----
+export interface FeaturesBinding {
+  /** -30 dBFS increase-only gain + the reference |STFT|: (frames, 257) float32, row-major. */
+  spectrogram(wav: Float32Array): { data: Float32Array; frames: number; rms: number; dbfs: number; gain: number; gainApplied: boolean };
+}
+
+export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding;
 
 let cached: Addon | undefined;
 

@@ -1,0 +1,56 @@
+// Features of one waveform through the native reference-exact spectrogram, and the reference's
+// global mean/std (float32 sums accumulated frame by frame, file by file, in the given order).
+import { loadNative } from '../native.ts';
+
+export const BINS = 257;
+/** The reference preprocessing drops utterances shorter than this many frames (3 s). */
+export const MIN_FRAMES = 300;
+
+export interface Spectrogram {
+  data: Float32Array; // (frames, 257) row-major
+  frames: number;
+  rms: number;
+  dbfs: number;
+  gain: number;
+  gainApplied: boolean;
+}
+
+export function spectrogram(samples: Float32Array): Spectrogram {
+  return loadNative().spectrogram(samples);
+}
+
+/** compute_mean_std: float32 per-bin sums of x and x^2 over frames, then files. */
+export class MeanStdAccumulator {
+  private readonly sum = new Float32Array(BINS);
+  private readonly sumSq = new Float32Array(BINS);
+  private count = 0;
+
+  add(features: Float32Array, frames: number): void {
+    const s = new Float32Array(BINS);
+    const s2 = new Float32Array(BINS);
+    for (let t = 0; t < frames; t++) {
+      const row = t * BINS;
+      for (let k = 0; k < BINS; k++) {
+        const v = features[row + k];
+        s[k] = Math.fround(s[k] + v);
+        s2[k] = Math.fround(s2[k] + Math.fround(v * v));
+      }
+    }
+    for (let k = 0; k < BINS; k++) {
+      this.sum[k] = Math.fround(this.sum[k] + s[k]);
+      this.sumSq[k] = Math.fround(this.sumSq[k] + s2[k]);
+    }
+    this.count += frames;
+  }
+
+  result(): { mean: Float32Array; std: Float32Array; frames: number } {
+    const mean = new Float32Array(BINS);
+    const std = new Float32Array(BINS);
+    const n = Math.fround(this.count);
+    for (let k = 0; k < BINS; k++) {
+      mean[k] = Math.fround(this.sum[k] / n);
+      std[k] = Math.fround(Math.sqrt(Math.fround(Math.fround(this.sumSq[k] / n) - Math.fround(mean[k] * mean[k]))));
+    }
+    return { mean, std, frames: this.count };
+  }
+}

@@ -1,0 +1,132 @@
+#include "features/spectrogram.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <complex>
+#include <stdexcept>
+
+namespace autospeech::features {
+namespace {
+
+// numpy's pairwise summation of a float32 array (what np.mean does for float32 input).
+float pairwiseSum(const float* a, int64_t n) {
+  if (n < 8) {
+    float res = 0.f;
+    for (int64_t i = 0; i < n; ++i) res += a[i];
+    return res;
+  }
+  if (n <= 128) {
+    float r[8];
+    for (int j = 0; j < 8; ++j) r[j] = a[j];
+    int64_t i = 8;
+    for (; i < n - (n % 8); i += 8)
+      for (int j = 0; j < 8; ++j) r[j] += a[i + j];
+    float res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += a[i];
+    return res;
+  }
+  int64_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return pairwiseSum(a, n2) + pairwiseSum(a + n2, n - n2);
+}
+
+// Radix-2 complex FFT of size 512 in double precision, with exact-as-possible twiddles.
+struct Fft512 {
+  std::array<std::complex<double>, kFft / 2> twiddle;
+  std::array<int, kFft> bitrev;
+  Fft512() {
+    for (int k = 0; k < kFft / 2; ++k) {
+      double a = -2.0 * M_PI * k / kFft;
+      twiddle[k] = {std::cos(a), std::sin(a)};
+    }
+    for (int i = 0; i < kFft; ++i) {
+      int r = 0;
+      for (int b = 0; b < 9; ++b) r |= ((i >> b) & 1) << (8 - b);
+      bitrev[i] = r;
+    }
+  }
+  void run(std::array<std::complex<double>, kFft>& x) const {
+    for (int i = 0; i < kFft; ++i)
+      if (i < bitrev[i]) std::swap(x[i], x[bitrev[i]]);
+    for (int len = 2; len <= kFft; len <<= 1) {
+      int step = kFft / len;
+      for (int i = 0; i < kFft; i += len)
+        for (int j = 0; j < len / 2; ++j) {
+          std::complex<double> w = twiddle[j * step];
+          std::complex<double> u = x[i + j], v = x[i + j + len / 2] * w;
+          x[i + j] = u + v;
+          x[i + j + len / 2] = u - v;
+        }
+    }
+  }
+};
+
+const Fft512& fft() {
+  static const Fft512 f;
+  return f;
+}
+
+// scipy.signal.get_window('hann', 400, fftbins=True), zero-padded centrally to 512.
+const std::array<double, kFft>& window() {
+  static const std::array<double, kFft> w = [] {
+    std::array<double, kFft> out{};
+    const int left = (kFft - kWin) / 2;
+    for (int i = 0; i < kWin; ++i) out[left + i] = 0.5 - 0.5 * std::cos(2.0 * M_PI * i / kWin);
+    return out;
+  }();
+  return w;
+}
+
+}  // namespace
+
+GainInfo normalizeVolume(std::vector<float>& wav) {
+  GainInfo info{};
+  std::vector<float> sq(wav.size());
+  for (size_t i = 0; i < wav.size(); ++i) {
+    float s = wav[i] * 32767.f;
+    sq[i] = s * s;
+  }
+  // np.add.reduce: start from the identity 0 and add the pairwise sum of each 8192-element buffer.
+  float sum = 0.f;
+  for (size_t start = 0; start < sq.size(); start += 8192)
+    sum += pairwiseSum(sq.data() + start, static_cast<int64_t>(std::min<size_t>(8192, sq.size() - start)));
+  float mean = wav.empty() ? 0.f : sum / static_cast<float>(sq.size());
+  info.rms = std::sqrt(mean);
+  info.dbfs = 20.0 * std::log10(static_cast<double>(info.rms) / 32767.0);
+  double change = -30.0 - info.dbfs;
+  info.gain = static_cast<float>(std::pow(10.0, change / 20.0));
+  info.applied = change >= 0;  // increase only
+  if (info.applied)
+    for (auto& s : wav) s *= info.gain;
+  return info;
+}
+
+int64_t frameCount(int64_t samples) { return 1 + samples / kHop; }
+
+void magnitudeStft(const float* y, int64_t n, float* out) {
+  const int64_t pad = kFft / 2;
+  if (n <= pad) throw std::invalid_argument("waveform too short for reflect padding (needs more than 256 samples)");
+  // numpy 'reflect' padding: the edge sample is not repeated.
+  auto at = [&](int64_t i) -> float {
+    int64_t j = i - pad;
+    if (j < 0) j = -j;
+    if (j >= n) j = 2 * (n - 1) - j;
+    return y[j];
+  };
+  const auto& w = window();
+  const int64_t T = frameCount(n);
+  std::array<std::complex<double>, kFft> buf;
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t start = t * kHop;
+    for (int i = 0; i < kFft; ++i) buf[i] = {static_cast<double>(at(start + i)) * w[i], 0.0};
+    fft().run(buf);
+    float* row = out + t * kBins;
+    for (int k = 0; k < kBins; ++k) {
+      float re = static_cast<float>(buf[k].real()), im = static_cast<float>(buf[k].imag());
+      row[k] = std::hypot(re, im);
+    }
+  }
+}
+
+}  // namespace autospeech::features
