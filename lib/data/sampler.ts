@@ -1,0 +1,159 @@
+// The reference's data semantics (DeepSpeakerDataset + transforms) over the feature store:
+//  - training crop: T <= P: frame-repeat x2 until T >= P, start 0; else start uniform in [0, T - P)
+//    (numpy randint, upper bound exclusive); then normalise, then time-reverse with p 0.5;
+//  - test windows: frame-repeat x2 while T <= P (note: <=), then windows of P frames at hop P // 2,
+//    remainder dropped; normalised, no time reversal;
+//  - labels: index of the speaker in the sorted speaker list of the sub dir.
+// One seeded PRNG drives shuffling, crops and flips; its state is checkpointed for exact resume.
+import { UserError } from '../errors.ts';
+import { Prng, type PrngState } from '../util/prng.ts';
+import { BINS } from './features.ts';
+import type { FeatureStore, StoreIndex } from './store.ts';
+
+/** np.repeat(x, 2, axis=0) */
+function repeatFrames(x: Float32Array, frames: number): Float32Array {
+  const out = new Float32Array(2 * frames * BINS);
+  for (let t = 0; t < frames; t++) {
+    const row = x.subarray(t * BINS, (t + 1) * BINS);
+    out.set(row, 2 * t * BINS);
+    out.set(row, (2 * t + 1) * BINS);
+  }
+  return out;
+}
+
+/** Start frame of the training crop for an utterance of T frames (null = repeated, start 0). */
+export function cropStart(frames: number, P: number, rng: Prng): number {
+  return frames <= P ? 0 : rng.int(0, frames - P);
+}
+
+export function trainCrop(x: Float32Array, frames: number, P: number, rng: Prng): Float32Array {
+  if (frames <= P) {
+    let y = x, t = frames;
+    while (t < P) { y = repeatFrames(y, t); t *= 2; }
+    return y.slice(0, P * BINS);
+  }
+  const start = cropStart(frames, P, rng);
+  return x.slice(start * BINS, (start + P) * BINS);
+}
+
+/** Start frames of the test windows (after the repeat rule) and the repeated length. */
+export function windowStarts(frames: number, P: number): { starts: number[]; length: number } {
+  let t = frames;
+  while (t <= P) t *= 2;
+  const starts: number[] = [];
+  const shift = Math.floor(P / 2);
+  for (let s = 0; s + P <= t; s += shift) starts.push(s);
+  return { starts, length: t };
+}
+
+export function testWindows(x: Float32Array, frames: number, P: number): { data: Float32Array; count: number } {
+  let y = x, t = frames;
+  while (t <= P) { y = repeatFrames(y, t); t *= 2; }
+  const { starts } = windowStarts(frames, P);
+  const data = new Float32Array(starts.length * P * BINS);
+  starts.forEach((s, i) => data.set(y.subarray(s * BINS, (s + P) * BINS), i * P * BINS));
+  return { data, count: starts.length };
+}
+
+/** (x - mean) / std per bin, in float32 like numpy, in place. */
+export function normalize(x: Float32Array, mean: Float32Array, std: Float32Array): Float32Array {
+  for (let i = 0; i < x.length; i++) {
+    const k = i % BINS;
+    x[i] = Math.fround(Math.fround(x[i] - mean[k]) / std[k]);
+  }
+  return x;
+}
+
+export function timeReverse(x: Float32Array, frames: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let t = 0; t < frames; t++) out.set(x.subarray(t * BINS, (t + 1) * BINS), (frames - 1 - t) * BINS);
+  return out;
+}
+
+export type SubDir = 'merged' | 'dev' | 'test';
+export type Partition = 'train' | 'val' | 'test' | undefined;
+
+/** Utterance indices of a sub dir (+ iden partition) and their labels in the reference's order. */
+export function selectUtterances(index: StoreIndex, subDir: SubDir, partition: Partition): { items: number[]; labels: number[]; speakers: string[] } {
+  const inSub = (part: string) => subDir === 'merged' || part === subDir || (part === 'wav' && subDir !== 'test');
+  const speakers = [...new Set(index.utterances.filter((u) => inSub(u.part)).map((u) => u.speaker))].sort();
+  const label = new Map(speakers.map((s, i) => [s, i]));
+  const want = partition === 'train' ? 1 : partition === 'val' ? 2 : partition === 'test' ? 3 : 0;
+  const items: number[] = [];
+  index.utterances.forEach((u, i) => {
+    if (inSub(u.part) && (want === 0 || u.iden === want)) items.push(i);
+  });
+  if (items.length === 0) throw new UserError(`no utterances for sub dir '${subDir}'${partition ? `, partition '${partition}'` : ''} (check iden_split.txt)`);
+  return { items, labels: items.map((i) => label.get(index.utterances[i].speaker)!), speakers };
+}
+
+export interface Batch { x: Float32Array; y: Int32Array; shape: [number, number, number] }
+
+export interface BatcherState { rng: PrngState; order: number[]; position: number; epoch: number }
+
+/** Shuffled, drop_last batches of normalised, randomly cropped and flipped training items. */
+export class TrainBatcher {
+  private rng: Prng;
+  private order: number[] = [];
+  private position = 0;
+  epoch = -1;
+
+  constructor(private store: FeatureStore, private items: number[], private labels: number[], readonly batchSize: number,
+    private P: number, private mean: Float32Array, private std: Float32Array, seed: number) {
+    if (items.length < batchSize) throw new UserError(`only ${items.length} training utterances for a batch size of ${batchSize}`);
+    this.rng = new Prng(seed);
+  }
+
+  get batchesPerEpoch(): number {
+    return Math.floor(this.items.length / this.batchSize);
+  }
+
+  /** Starts the next epoch with a fresh permutation (the DataLoader's shuffle=True). */
+  startEpoch(): void {
+    this.order = this.rng.permutation(this.items.length);
+    this.position = 0;
+    this.epoch++;
+  }
+
+  hasNext(): boolean {
+    return this.position + this.batchSize <= this.order.length;
+  }
+
+  next(): Batch {
+    if (!this.hasNext()) throw new Error('TrainBatcher: epoch exhausted');
+    const picks = this.order.slice(this.position, this.position + this.batchSize);
+    this.position += this.batchSize;
+    return this.build(picks);
+  }
+
+  /** A batch from a fresh permutation's first items: the search's next(iter(val_loader)). */
+  sampleFresh(): Batch {
+    return this.build(this.rng.permutation(this.items.length).slice(0, this.batchSize));
+  }
+
+  private build(picks: number[]): Batch {
+    const P = this.P;
+    const x = new Float32Array(picks.length * P * BINS);
+    const y = new Int32Array(picks.length);
+    picks.forEach((k, b) => {
+      const i = this.items[k];
+      const frames = this.store.index.utterances[i].frames;
+      let crop = normalize(trainCrop(this.store.read(i), frames, P, this.rng), this.mean, this.std);
+      if (this.rng.next() < 0.5) crop = timeReverse(crop, P);
+      x.set(crop, b * P * BINS);
+      y[b] = this.labels[k];
+    });
+    return { x, y, shape: [picks.length, P, BINS] };
+  }
+
+  state(): BatcherState {
+    return { rng: this.rng.state(), order: [...this.order], position: this.position, epoch: this.epoch };
+  }
+
+  restore(s: BatcherState): void {
+    this.rng = new Prng(s.rng);
+    this.order = [...s.order];
+    this.position = s.position;
+    this.epoch = s.epoch;
+  }
+}
