@@ -10,6 +10,7 @@ const COMMANDS: Array<() => Promise<{ register: Register }>> = [
   () => import('./model_info.ts'),
   () => import('./forward.ts'),
   () => import('./genotype.ts'),
+  () => import('./eer.ts'),
   () => import('./doctor.ts'),
 ];
 
