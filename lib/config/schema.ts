@@ -49,6 +49,7 @@ export const DEFAULTS = {
     LABEL_SMOOTHING: 0.1,
     FAST_SEARCH: false, // weight step computes only each edge's sampled op
     STEPS_PER_EPOCH: 0, // 0 = one pass over the training utterances (the reference); N caps an epoch
+    CHECKPOINT_STEPS: 0, // also write Model/last.ckpt every N steps (0 = at epoch ends only)
   },
   EVAL: {
     CACHE_EMBEDDINGS: true,

@@ -326,7 +326,7 @@ namespace {
 
 ForwardWorker::ForwardWorker(Napi::Env env, ModelWrap* owner, Napi::Object ownerObject, Request req,
                              std::vector<Napi::Value> keep)
-    : PromiseWorker(env, at::get_num_threads()), owner_(owner), req_(std::move(req)) {
+    : PromiseWorker(env), owner_(owner), req_(std::move(req)) {
   ownerRef_ = Napi::Persistent(ownerObject);
   for (auto& v : keep) keep_.push_back(Napi::Persistent(v));
 }

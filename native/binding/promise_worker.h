@@ -13,8 +13,8 @@ namespace autospeech {
 
 class PromiseWorker : public Napi::AsyncWorker {
  public:
-  explicit PromiseWorker(Napi::Env env, int threads = 0)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), threads_(threads) {}
+  explicit PromiseWorker(Napi::Env env)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -25,11 +25,7 @@ class PromiseWorker : public Napi::AsyncWorker {
  private:
   void Execute() override {
     try {
-      runOnComputeThread([this] {
-        // OpenMP's team size is per calling thread, so set it on the compute thread too.
-        if (threads_ > 0 && at::get_num_threads() != threads_) at::set_num_threads(threads_);
-        Run();
-      });
+      runOnComputeThread([this] { Run(); });
     } catch (...) {
       SetError(currentExceptionMessage());
     }
@@ -47,7 +43,6 @@ class PromiseWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
   Napi::Promise::Deferred deferred_;
-  int threads_;
 };
 
 }  // namespace autospeech

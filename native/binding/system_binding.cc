@@ -7,11 +7,15 @@
 #include <ATen/Functions.h>
 #include <ATen/ops/softmax.h>
 
+#include <omp.h>
+
 #include "binding/guard.h"
+#include "system/compute_thread.h"
 #include "binding/registry.h"
 #include "binding/tensor_bridge.h"
 #include "system/device.h"
 #include "system/huge_page_allocator.h"
+#include "system/threads.h"
 
 namespace autospeech {
 namespace {
@@ -22,14 +26,33 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
     double n = info[0].As<Napi::Number>().DoubleValue();
     if (!(n >= 1 && n <= 1024) || n != static_cast<int>(n))
       throw ArgumentError("setThreads(n): n must be an integer in [1, 1024], got " + std::to_string(n));
-    at::set_num_threads(static_cast<int>(n));
+    setComputeThreads(static_cast<int>(n));
     return info.Env().Undefined();
   });
 }
 
 Napi::Value GetThreads(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    return Napi::Number::New(info.Env(), at::get_num_threads());
+    return Napi::Number::New(info.Env(), computeThreads());
+  });
+}
+
+// Thread settings as the compute thread sees them (diagnostics).
+Napi::Value ComputeThreadInfo(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    int aten = 0, omp = 0;
+    bool inParallel = true;
+    runOnComputeThread([&] {
+      aten = at::get_num_threads();
+      omp = omp_get_max_threads();
+      inParallel = at::in_parallel_region();
+    });
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("aten", aten);
+    o.Set("omp", omp);
+    o.Set("inParallelRegion", inParallel);
+    o.Set("mainThreadOmp", omp_get_max_threads());
+    return o;
   });
 }
 
@@ -69,7 +92,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
     out.Set("torchVersion", AUTOSPEECH_TORCH_VERSION);
-    out.Set("threads", at::get_num_threads());
+    out.Set("threads", computeThreads());
     out.Set("interopThreads", at::get_num_interop_threads());
     out.Set("parallelInfo", at::get_parallel_info());
     out.Set("config", at::show_config());
@@ -96,6 +119,7 @@ Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   exports.Set("setHugePages", Napi::Function::New(env, SetHugePages, "setHugePages"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("computeThreadInfo", Napi::Function::New(env, ComputeThreadInfo, "computeThreadInfo"));
 });
 
 }  // namespace

@@ -82,7 +82,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   class StepWorker : public PromiseWorker {
    public:
     StepWorker(Napi::Env env, TrainerWrap* self, std::vector<at::Tensor> batch, std::vector<Napi::Value> keep)
-        : PromiseWorker(env, at::get_num_threads()), self_(self), batch_(std::move(batch)) {
+        : PromiseWorker(env), self_(self), batch_(std::move(batch)) {
       selfRef_ = Napi::Persistent(self->Value());
       for (auto& v : keep) keep_.push_back(Napi::Persistent(v));
     }
@@ -118,7 +118,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
    public:
     EmbedWorker(Napi::Env env, TrainerWrap* self, at::Tensor windows, std::vector<int64_t> counts, int64_t maxBatch,
                 Napi::Value keep)
-        : PromiseWorker(env, at::get_num_threads()), self_(self), windows_(windows), counts_(std::move(counts)),
+        : PromiseWorker(env), self_(self), windows_(windows), counts_(std::move(counts)),
           maxBatch_(maxBatch) {
       selfRef_ = Napi::Persistent(self->Value());
       keep_ = Napi::Persistent(keep);
@@ -127,9 +127,15 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
    protected:
     void Run() override {
       Lease lease{self_->owner_};
-      out_ = self_->trainer_->embedUtterances(windows_.to(self_->owner_->device()), counts_, maxBatch_).cpu();
+      at::Tensor e = self_->trainer_->embedUtterances(windows_.to(self_->owner_->device()), counts_, maxBatch_);
+      logits_ = self_->trainer_->classify(e).cpu();
+      out_ = e.cpu();
     }
-    Napi::Value Resolve(Napi::Env env) override { return tensorToJsObject(env, out_); }
+    Napi::Value Resolve(Napi::Env env) override {
+      Napi::Object o = tensorToJsObject(env, out_);
+      o.Set("logits", tensorToJsObject(env, logits_));
+      return o;
+    }
 
    private:
     TrainerWrap* self_;
@@ -138,7 +144,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     at::Tensor windows_;
     std::vector<int64_t> counts_;
     int64_t maxBatch_;
-    at::Tensor out_;
+    at::Tensor out_, logits_;
   };
 
   // step(x, shape, y, xv?, vshape?, yv?) -> Promise<{loss, acc1, acc5, archLoss?, archEntropy?}>

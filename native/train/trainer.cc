@@ -60,6 +60,12 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
   return stats;
 }
 
+at::Tensor Trainer::classify(const at::Tensor& embeddings) {
+  at::NoGradGuard noGrad;
+  model_->train(false);
+  return model_->classify(embeddings);
+}
+
 at::Tensor Trainer::lossOf(const at::Tensor& x, const at::Tensor& y) {
   return labelSmoothedCrossEntropy(model_->forward(x), y, options_.labelSmoothing);
 }

@@ -49,6 +49,8 @@ class Trainer {
   // each utterance's embedding is the mean of its window embeddings (reference validate_*).
   // Windows are forwarded in chunks of at most `maxBatch`.
   at::Tensor embedUtterances(const at::Tensor& windows, const std::vector<int64_t>& counts, int64_t maxBatch);
+  // The classifier on (mean) embeddings: the reference's forward_classifier.
+  at::Tensor classify(const at::Tensor& embeddings);
 
  private:
   // DARTS second-order alpha gradient (written into the alphas' .grad).

@@ -1,0 +1,39 @@
+// `autospeech preprocess <root>`: VoxCeleb1-layout wavs -> feature store (+ mean/std).
+import type { Command } from 'commander';
+import { join } from 'node:path';
+
+import { preprocess } from '../data/store.ts';
+import { UserError } from '../errors.ts';
+import { Progress } from '../run/progress.ts';
+import { emit } from './output.ts';
+
+export function register(program: Command): void {
+  program
+    .command('preprocess')
+    .description('extract the reference features of every wav into a sharded feature store with the global mean/std (resumable)')
+    .argument('<root>', 'data root in the VoxCeleb1 layout (dev/wav, test/wav, iden_split.txt, veri_test.txt)')
+    .option('--out <dir>', 'store directory (default <root>/store)')
+    .option('--json', 'machine-readable summary')
+    .action((root: string, opts: { out?: string; json?: boolean }) => {
+      const out = opts.out ?? join(root, 'store');
+      let progress: Progress | undefined;
+      const t0 = Date.now();
+      const r = preprocess(root, out, (done, total) => {
+        progress ??= new Progress('preprocess', total);
+        progress.update(Math.min(done, total));
+      });
+      const seconds = (Date.now() - t0) / 1000;
+      const audio = r.index.utterances.reduce((a, u) => a + u.frames, 0) / 100;
+      const summary = {
+        store: out, utterances: r.index.utterances.length, speakers: new Set(r.index.utterances.map((u) => u.speaker)).size,
+        skippedShort: r.index.skipped.length, errors: r.index.errors, shards: r.shards, reusedShards: r.reusedShards,
+        audioSeconds: Math.round(audio), seconds: Number(seconds.toFixed(2)),
+      };
+      emit(summary, opts.json, (s) => [
+        `${s.utterances} utterances of ${s.speakers} speakers (${(s.audioSeconds / 3600).toFixed(2)} h) in ${s.shards} shard(s) at ${s.store} (${s.reusedShards} reused) in ${s.seconds} s`,
+        s.skippedShort ? `${s.skippedShort} utterance(s) shorter than 300 frames skipped, as the reference does` : '',
+        ...s.errors.map((e) => `error: ${e.file}: ${e.reason}`),
+      ].filter(Boolean).join('\n'));
+      if (r.index.errors.length) throw new UserError(`${r.index.errors.length} file(s) could not be read (listed above); the store holds every other file`, 1);
+    });
+}

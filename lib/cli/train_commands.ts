@@ -1,0 +1,59 @@
+// `autospeech search | train | train-baseline`: the reference's three training scripts.
+import type { Command } from 'commander';
+
+import type { Config } from '../config/index.ts';
+import { UserError } from '../errors.ts';
+import { Job } from '../job/job.ts';
+import { loadNative } from '../native.ts';
+import { expNameOf } from '../run/run_dir.ts';
+import { runSearch } from '../search.ts';
+import { runTraining } from '../train.ts';
+import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
+import { emit } from './output.ts';
+
+interface TrainOptions extends CfgOptions { resume?: string; load_path?: string }
+
+function job(cfg: Config, opts: TrainOptions, defaultRoot: string): Job {
+  const native = loadNative();
+  if (cfg.THREADS > 0) native.setThreads(cfg.THREADS);
+  const info = native.info();
+  return new Job(cfg, { resume: opts.resume ?? opts.load_path, expName: expNameOf(opts.cfg!), root: cfg.OUTPUT_DIR || defaultRoot }, {
+    libtorch: info.torchVersion, cuda: info.cudaAvailable, threads: native.getThreads(), seed: cfg.SEED, device: cfg.DEVICE,
+  });
+}
+
+function common(cmd: Command): Command {
+  return withConfig(cmd)
+    .option('--resume <what>', "continue a killed run exactly: 'auto' (newest run of this config), a run dir, or a .ckpt file")
+    .option('--load_path <dir>', 'the reference flag: a run dir to resume')
+    .option('--json', 'print the result as JSON');
+}
+
+export function register(program: Command): void {
+  common(program.command('search'))
+    .description('architecture search (reference search.py): supernet, alpha step then weight step, genotype per epoch')
+    .action(async (overrides: string[], opts: TrainOptions) => {
+      const cfg = resolveConfig(opts, overrides);
+      if (cfg.MODEL.NAME !== 'model_search') throw new UserError(`search needs MODEL.NAME model_search, got '${cfg.MODEL.NAME}'`);
+      const r = await runSearch(cfg, job(cfg, opts, 'logs_search'));
+      emit(r, opts.json, (s) => `search done: ${s.runDir}\ngenotype = ${s.genotype}`);
+    });
+  common(program.command('train'))
+    .description('train a derived network from scratch (reference train_identification.py / train_verification.py)')
+    .option('--text_arch <genotype>', 'the genotype: Genotype(...) string, JSON, or a file (e.g. a search run\'s genotype.txt)')
+    .action(async (overrides: string[], opts: TrainOptions) => {
+      const cfg = resolveConfig(opts, overrides);
+      if (cfg.MODEL.NAME !== 'model') throw new UserError(`train needs MODEL.NAME model (use train-baseline for ResNets), got '${cfg.MODEL.NAME}'`);
+      if (!opts.text_arch) throw new UserError('train needs --text_arch "Genotype(...)"');
+      const r = await runTraining(cfg, job(cfg, opts, 'logs_scratch'), opts.text_arch);
+      emit(r, opts.json, (s) => `training done: ${s.runDir} (best ${s.best})`);
+    });
+  common(program.command('train-baseline'))
+    .description('train a ResNet-18/34 baseline (reference train_baseline_*.py; no ImageNet initialisation offline)')
+    .action(async (overrides: string[], opts: TrainOptions) => {
+      const cfg = resolveConfig(opts, overrides);
+      if (!/^resnet(18|34)$/.test(cfg.MODEL.NAME)) throw new UserError(`train-baseline needs MODEL.NAME resnet18 or resnet34, got '${cfg.MODEL.NAME}'`);
+      const r = await runTraining(cfg, job(cfg, opts, 'logs'));
+      emit(r, opts.json, (s) => `training done: ${s.runDir} (best ${s.best})`);
+    });
+}

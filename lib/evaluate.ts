@@ -1,0 +1,85 @@
+// Evaluation as the reference's validate_identification / validate_verification: eval-mode
+// embeddings averaged over 300-frame windows (hop 150), the classifier on the mean embedding,
+// window-weighted top-1/top-5; cosine scores of mean embeddings, EER (sklearn-exact) and minDCF.
+// Each utterance is embedded once and cached (the reference re-embeds both sides of every trial).
+import { join } from 'node:path';
+
+import type { Config } from './config/index.ts';
+import type { FeatureStore } from './data/store.ts';
+import { readTrials, type Trial } from './data/voxceleb.ts';
+import { writeFileAtomic } from './io/atomic.ts';
+import { type Split, windowsOf } from './job/data.ts';
+import { computeEer, cosine, minDcf } from './metrics/eer.ts';
+import { type IdentificationResult, identificationAccuracy } from './metrics/identification.ts';
+import type { NativeTrainer } from './native.ts';
+
+type Norm = { mean: Float32Array; std: Float32Array };
+
+/** Embeddings (and logits) of utterances, in groups of about `maxWindows` windows per native call. */
+export async function embedUtterances(trainer: NativeTrainer, store: FeatureStore, items: number[], cfg: Config, norm: Norm, onProgress?: (done: number) => void):
+  Promise<{ embeddings: Float32Array[]; logits: Float32Array[]; windows: number[] }> {
+  const P = cfg.DATASET.PARTIAL_N_FRAMES;
+  const embeddings: Float32Array[] = [], logits: Float32Array[] = [], windows: number[] = [];
+  const maxWindows = cfg.EVAL.MAX_BATCH * 4;
+  let group: number[] = [], groupWindows = 0;
+  const flush = async () => {
+    if (group.length === 0) return;
+    const w = windowsOf(store, group, P, norm);
+    const r = await trainer.embedUtterances(w.data, [w.data.length / (P * 257), P, 257], w.counts, cfg.EVAL.MAX_BATCH);
+    const D = r.shape[1], K = r.logits.shape[1];
+    for (let u = 0; u < group.length; u++) {
+      embeddings.push((r.data as Float32Array).slice(u * D, (u + 1) * D));
+      logits.push((r.logits.data as Float32Array).slice(u * K, (u + 1) * K));
+      windows.push(w.counts[u]);
+    }
+    onProgress?.(embeddings.length);
+    group = [];
+    groupWindows = 0;
+  };
+  for (const i of items) {
+    group.push(i);
+    groupWindows += Math.max(1, Math.floor(store.index.utterances[i].frames / (P / 2)));
+    if (groupWindows >= maxWindows) await flush();
+  }
+  await flush();
+  return { embeddings, logits, windows };
+}
+
+export async function evaluateIdentification(trainer: NativeTrainer, store: FeatureStore, test: Split, cfg: Config, norm: Norm): Promise<IdentificationResult> {
+  const r = await embedUtterances(trainer, store, test.items, cfg, norm);
+  const K = r.logits[0].length;
+  const all = new Float32Array(r.logits.length * K);
+  r.logits.forEach((l, i) => all.set(l, i * K));
+  return identificationAccuracy(all, K, test.labels, r.windows);
+}
+
+export interface VerificationResult { eer: number; minDcf: Record<string, number>; trials: number; skipped: number; scoresFile?: string }
+
+export async function evaluateVerification(trainer: NativeTrainer, store: FeatureStore, cfg: Config, norm: Norm, scoresOut?: string): Promise<VerificationResult> {
+  const trials: Trial[] = readTrials(join(cfg.DATASET.DATA_DIR, cfg.DATASET.TRIALS));
+  const byPath = new Map(store.index.utterances.map((u, i) => [u.path, i]));
+  const usable = trials.filter((t) => byPath.has(t.a) && byPath.has(t.b));
+  if (usable.length === 0) throw new Error(`none of the ${trials.length} trials of ${cfg.DATASET.TRIALS} refers to a stored utterance`);
+  const needed = [...new Set(usable.flatMap((t) => [byPath.get(t.a)!, byPath.get(t.b)!]))];
+  const cache = new Map<number, Float32Array>();
+  if (cfg.EVAL.CACHE_EMBEDDINGS) {
+    const r = await embedUtterances(trainer, store, needed, cfg, norm);
+    needed.forEach((i, k) => cache.set(i, r.embeddings[k]));
+  }
+  const scores: number[] = [], labels: number[] = [];
+  for (const t of usable) {
+    const a = byPath.get(t.a)!, b = byPath.get(t.b)!;
+    let ea = cache.get(a), eb = cache.get(b);
+    if (!ea || !eb) {
+      // the reference's way: embed both sides again for every trial
+      const r = await embedUtterances(trainer, store, [a, b], cfg, norm);
+      [ea, eb] = r.embeddings;
+    }
+    scores.push(cosine(ea, eb));
+    labels.push(t.label);
+  }
+  const eer = computeEer(scores, labels).eer;
+  const dcf = Object.fromEntries(cfg.EVAL.P_TARGETS.map((p) => [`minDCF_${p}`, minDcf(scores, labels, p)]));
+  if (scoresOut) writeFileAtomic(scoresOut, usable.map((t, i) => `${t.label} ${scores[i].toPrecision(9)} ${t.a} ${t.b}`).join('\n') + '\n');
+  return { eer, minDcf: dcf, trials: usable.length, skipped: trials.length - usable.length, scoresFile: scoresOut };
+}
