@@ -46,6 +46,11 @@ export async function embedUtterances(trainer: NativeTrainer, store: FeatureStor
 }
 
 export async function evaluateIdentification(trainer: NativeTrainer, store: FeatureStore, test: Split, cfg: Config, norm: Norm): Promise<IdentificationResult> {
+  const max = cfg.EVAL.MAX_UTTERANCES;
+  if (max > 0 && max < test.items.length) {
+    const pick = Array.from({ length: max }, (_, k) => Math.floor((k * test.items.length) / max));
+    test = { ...test, items: pick.map((k) => test.items[k]), labels: pick.map((k) => test.labels[k]) };
+  }
   const r = await embedUtterances(trainer, store, test.items, cfg, norm);
   const K = r.logits[0].length;
   const all = new Float32Array(r.logits.length * K);

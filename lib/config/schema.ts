@@ -55,6 +55,7 @@ export const DEFAULTS = {
     CACHE_EMBEDDINGS: true,
     P_TARGETS: [0.01, 0.05],
     MAX_BATCH: 64, // windows per forward when embedding utterances
+    MAX_UTTERANCES: 0, // identification evaluation on an evenly spaced subset of this many test utterances (0 = all, the reference)
   },
   // project keys
   DEVICE: 'cpu', // cpu | cuda | cuda:N

@@ -1,0 +1,79 @@
+// A 2-epoch search and a 2-epoch training run, each killed with SIGKILL mid-epoch and resumed, end
+// with weights bit-identical to an uninterrupted run.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { loadCheckpoint } from '../lib/run/checkpoint.ts';
+import { BIN, cli } from './helpers/cli.ts';
+import { tinyDemoSet } from './helpers/demo_set.ts';
+import { manifest } from './helpers/fixtures.ts';
+
+const G = manifest('derived').scalars.genotype.value as string;
+
+function runDirOf(root: string): string {
+  const dirs = readdirSync(root).filter((d) => existsSync(join(root, d, 'Model')));
+  if (dirs.length !== 1) throw new Error(`expected one run dir in ${root}, found ${dirs.join(', ')}`);
+  return join(root, dirs[0]);
+}
+
+function metricSteps(runDir: string): number {
+  const f = join(runDir, 'Log', 'metrics.jsonl');
+  if (!existsSync(f)) return 0;
+  return readFileSync(f, 'utf8').split('\n').filter((l) => l.includes('"train_loss"')).length;
+}
+
+/** Starts the command, SIGKILLs it once `killAfter` steps are logged, returns when it is dead. */
+function runAndKill(args: string[], root: string, killAfter: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    const timer = setInterval(() => {
+      let dir: string | undefined;
+      try { dir = runDirOf(root); } catch { return; }
+      if (metricSteps(dir) >= killAfter) { clearInterval(timer); p.kill('SIGKILL'); }
+    }, 50);
+    p.on('exit', (code, signal) => {
+      clearInterval(timer);
+      if (signal === 'SIGKILL') resolve();
+      else reject(new Error(`run ended before it could be killed (${code}): ${err}`));
+    });
+  });
+}
+
+function finalWeights(runDir: string): Map<string, Uint8Array> {
+  const ckpt = loadCheckpoint(join(runDir, 'Model', 'last.ckpt'));
+  const out = new Map<string, Uint8Array>();
+  for (const [name, t] of ckpt.tensors) if (name.startsWith('model/') || name.startsWith('optim/')) out.set(name, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  return out;
+}
+
+for (const kind of ['search', 'train'] as const) {
+  test.serial(`${kind}: killed mid-epoch with SIGKILL and resumed, weights and optimizer state are bit-identical`, async (t) => {
+    const data = await tinyDemoSet();
+    const base = kind === 'search'
+      ? ['search', '--cfg', 'exps/demo/search.yaml', 'MODEL.INIT_CHANNELS', '2', 'MODEL.LAYERS', '3', 'TRAIN.STEPS_PER_EPOCH', '0', 'EVAL.MAX_UTTERANCES', '4', 'VAL_FREQ', '1', 'DATASET.PARTIAL_N_FRAMES', '100']
+      : ['train', '--cfg', 'exps/demo/scratch_iden.yaml', '--text_arch', G, 'MODEL.INIT_CHANNELS', '8', 'MODEL.LAYERS', '3', 'TRAIN.BATCH_SIZE', '4', 'VAL_FREQ', '1'];
+    const common = [...base, 'DATASET.DATA_DIR', data, 'MODEL.NUM_CLASSES', '8', 'TRAIN.END_EPOCH', '2', 'TRAIN.CHECKPOINT_STEPS', '1', 'MODEL.DROP_PATH_PROB', '0.2'];
+    const rootA = mkdtempSync(join(tmpdir(), `${kind}-a-`));
+    const a = cli([...common, 'OUTPUT_DIR', rootA]);
+    t.is(a.status, 0, a.stderr);
+    const rootB = mkdtempSync(join(tmpdir(), `${kind}-b-`));
+    const perEpoch = 8; // 32 training utterances, batch 4
+    await runAndKill([...common, 'OUTPUT_DIR', rootB], rootB, perEpoch + 3);
+    const dirB = runDirOf(rootB);
+    const killedAt = metricSteps(dirB);
+    t.true(killedAt > perEpoch && killedAt < 2 * perEpoch, `killed in epoch 1 (after ${killedAt} steps)`);
+    const b = cli([...common, 'OUTPUT_DIR', rootB, '--resume', dirB]);
+    t.is(b.status, 0, b.stderr);
+    t.regex(b.stderr, /resumed .*last.ckpt at epoch 1/);
+    const wa = finalWeights(runDirOf(rootA));
+    const wb = finalWeights(dirB);
+    t.is(wb.size, wa.size);
+    for (const [name, bytes] of wa) t.deepEqual(wb.get(name), bytes, name);
+    t.is(metricSteps(dirB), 2 * perEpoch);
+  });
+}
