@@ -10,6 +10,8 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 # ---- 1. system packages -------------------------------------------------------------------
 # Audio tools generate the built-in demo speakers (see lib/data/demo).
 PACKAGES=(cmake g++ make pkg-config espeak-ng sox)
+# `bootstrap.sh --bench`: also the Python side of the benchmarks (same libtorch build as Debian's).
+[ "${1:-}" = "--bench" ] && PACKAGES+=(python3-torch python3-numpy)
 if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
   PACKAGES+=(libtorch-dev)
 fi

@@ -55,14 +55,14 @@ for (const kind of ['search', 'train'] as const) {
   test.serial(`${kind}: killed mid-epoch with SIGKILL and resumed, weights and optimizer state are bit-identical`, async (t) => {
     const data = await tinyDemoSet();
     const base = kind === 'search'
-      ? ['search', '--cfg', 'exps/demo/search.yaml', 'MODEL.INIT_CHANNELS', '2', 'MODEL.LAYERS', '3', 'TRAIN.STEPS_PER_EPOCH', '0', 'EVAL.MAX_UTTERANCES', '4', 'VAL_FREQ', '1', 'DATASET.PARTIAL_N_FRAMES', '100']
+      ? ['search', '--cfg', 'exps/demo/search.yaml', 'MODEL.INIT_CHANNELS', '2', 'MODEL.LAYERS', '3', 'EVAL.MAX_UTTERANCES', '4', 'VAL_FREQ', '1', 'DATASET.PARTIAL_N_FRAMES', '100']
       : ['train', '--cfg', 'exps/demo/scratch_iden.yaml', '--text_arch', G, 'MODEL.INIT_CHANNELS', '8', 'MODEL.LAYERS', '3', 'TRAIN.BATCH_SIZE', '4', 'VAL_FREQ', '1'];
-    const common = [...base, 'DATASET.DATA_DIR', data, 'MODEL.NUM_CLASSES', '8', 'TRAIN.END_EPOCH', '2', 'TRAIN.CHECKPOINT_STEPS', '1', 'MODEL.DROP_PATH_PROB', '0.2'];
+    const common = [...base, 'DATASET.DATA_DIR', data, 'MODEL.NUM_CLASSES', '8', 'TRAIN.END_EPOCH', '2', 'TRAIN.STEPS_PER_EPOCH', '6', 'TRAIN.CHECKPOINT_STEPS', '1', 'MODEL.DROP_PATH_PROB', '0.2'];
     const rootA = mkdtempSync(join(tmpdir(), `${kind}-a-`));
     const a = cli([...common, 'OUTPUT_DIR', rootA]);
     t.is(a.status, 0, a.stderr);
     const rootB = mkdtempSync(join(tmpdir(), `${kind}-b-`));
-    const perEpoch = 8; // 32 training utterances, batch 4
+    const perEpoch = 6; // TRAIN.STEPS_PER_EPOCH
     await runAndKill([...common, 'OUTPUT_DIR', rootB], rootB, perEpoch + 3);
     const dirB = runDirOf(rootB);
     const killedAt = metricSteps(dirB);

@@ -30,7 +30,7 @@ export interface DemoOptions {
 
 export const PRESETS = {
   default: { speakers: 40, utterances: 30, minSeconds: 3, maxSeconds: 8 },
-  tiny: { speakers: 8, utterances: 8, minSeconds: 3.2, maxSeconds: 4.5 },
+  tiny: { speakers: 8, utterances: 12, minSeconds: 3.2, maxSeconds: 4.5 },
 } as const;
 
 const ACCENTS = ['en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-rp', 'en-029', 'en-gb-x-gbclan'];
@@ -84,7 +84,7 @@ async function synthesize(sp: Speaker, text: string): Promise<Float64Array> {
 export interface DemoSummary { name: string; speakers: number; utterances: number; trials: number; seconds: number }
 
 export async function generateDemoData(dir: string, o: DemoOptions): Promise<DemoSummary> {
-  const sessions = o.sessions ?? 4;
+  const sessions = o.sessions ?? 6;
   const nTest = o.testSpeakers ?? Math.max(2, Math.floor(o.speakers / 5));
   if (o.speakers < 4) throw new UserError('demo-data: need at least 4 speakers');
   if (o.utterances < sessions) throw new UserError(`demo-data: need at least ${sessions} utterances per speaker (one per session)`);

@@ -13,7 +13,8 @@ export class Progress {
     const rate = done / Math.max(elapsed, 1e-9);
     const eta = rate > 0 ? (this.total - done) / rate : 0;
     const fmt = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
-    const text = `${this.label} ${done}/${this.total} ${rate >= 1 ? rate.toFixed(1) + '/s' : (1 / Math.max(rate, 1e-9)).toFixed(2) + 's/it'} ETA ${fmt(eta)} ${extra}`;
+    const speed = elapsed < 0.5 || done === 0 ? '' : rate >= 1 ? `${rate.toFixed(1)}/s ` : `${(1 / rate).toFixed(2)}s/it `;
+    const text = `${this.label} ${done}/${this.total} ${speed}${speed ? `ETA ${fmt(eta)} ` : ''}${extra}`.trimEnd();
     if (this.stream.isTTY) {
       if (now - this.lastDraw < 100 && done < this.total) return;
       this.lastDraw = now;

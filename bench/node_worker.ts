@@ -1,0 +1,61 @@
+// Our side of `npm run bench`: the same workloads as torch_worker.py through the addon.
+// Prints {"times_ms": [...], "peak_rss_kb": N} on stdout. Usage: node_worker.ts WORKLOAD REPS THREADS
+import { readFileSync } from 'node:fs';
+
+import { parseGenotype } from '../lib/genotype/index.ts';
+import { cosine } from '../lib/metrics/eer.ts';
+import { loadNative } from '../lib/native.ts';
+import { hashFloats } from './inputs.ts';
+
+const README = "Genotype(normal=[('dil_conv_5x5', 1), ('dil_conv_3x3', 0), ('dil_conv_5x5', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('sep_conv_3x3', 2), ('dil_conv_3x3', 2), ('max_pool_3x3', 1)], normal_concat=range(2, 6), reduce=[('max_pool_3x3', 1), ('max_pool_3x3', 0), ('dil_conv_5x5', 2), ('max_pool_3x3', 1), ('dil_conv_5x5', 3), ('dil_conv_3x3', 2), ('dil_conv_5x5', 4), ('dil_conv_5x5', 2)], reduce_concat=range(2, 6))";
+
+interface Cfg { kind: string; C: number; layers: number; classes: number; batch: number; frames: number; utterances: number; windows: number; trials: number }
+const CONFIGS: Record<string, Cfg> = JSON.parse(readFileSync(new URL('./workloads.json', import.meta.url), 'utf8'));
+
+function batch(b: number, frames: number, classes: number, seed: number) {
+  return { x: hashFloats(b * frames * 257, seed), y: Int32Array.from({ length: b }, (_, i) => (i * 7) % classes), shape: [b, frames, 257] as [number, number, number] };
+}
+
+async function main() {
+  const [name, repsText, threadsText] = process.argv.slice(2);
+  process.env.AUTOSPEECH_THREADS = threadsText;
+  const native = loadNative();
+  const cfg = CONFIGS[name];
+  native.manualSeed(0);
+  let fn: () => Promise<unknown>;
+  if (cfg.kind === 'search_step') {
+    const model = new native.Model({ kind: 'search', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes });
+    const trainer = new native.Trainer(model, { fastSearch: process.env.BENCH_FAST === '1' });
+    const t = batch(cfg.batch, cfg.frames, cfg.classes, 1), v = batch(cfg.batch, cfg.frames, cfg.classes, 2);
+    fn = () => trainer.step(t.x, t.shape, t.y, v.x, v.shape, v.y);
+  } else if (cfg.kind === 'train_step') {
+    const model = new native.Model({ kind: 'network', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes, genotype: parseGenotype(README) });
+    const trainer = new native.Trainer(model);
+    const t = batch(cfg.batch, cfg.frames, cfg.classes, 1);
+    fn = () => trainer.step(t.x, t.shape, t.y);
+  } else {
+    // verification: every utterance embedded once (cached), then cosine per trial
+    const model = new native.Model({ kind: 'network', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes, genotype: parseGenotype(README) });
+    const trainer = new native.Trainer(model);
+    const per = cfg.windows * cfg.frames * 257;
+    const all = new Float32Array(cfg.utterances * per);
+    for (let u = 0; u < cfg.utterances; u++) all.set(hashFloats(per, 100 + u), u * per);
+    const trials = Array.from({ length: cfg.trials }, (_, t) => [(7 * t) % cfg.utterances, (7 * t + 1 + (t % (cfg.utterances - 1))) % cfg.utterances]);
+    fn = async () => {
+      const r = await trainer.embedUtterances(all, [cfg.utterances * cfg.windows, cfg.frames, 257], new Int32Array(cfg.utterances).fill(cfg.windows), 64);
+      const D = r.shape[1];
+      const e = (u: number) => (r.data as Float32Array).subarray(u * D, (u + 1) * D);
+      return trials.map(([a, b]) => cosine(e(a), e(b)));
+    };
+  }
+  await fn(); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < Number(repsText); i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  process.stdout.write(JSON.stringify({ times_ms: times, peak_rss_kb: process.resourceUsage().maxRSS, threads: native.getThreads() }) + '\n');
+}
+
+await main();

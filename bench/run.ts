@@ -1,0 +1,66 @@
+// `npm run bench`: each workload runs through our addon and through a plain-PyTorch implementation
+// of the same math (torch_reference.py, Debian's python3-torch = the same libtorch 1.13.1), as
+// separate processes interleaved A/B/B/A after warm-up; medians, ratios and peak RSS go to
+// bench/results.md together with the machine, threads and versions.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+
+interface Sample { times_ms: number[]; peak_rss_kb: number }
+
+function run(side: 'ours' | 'reference', workload: string, reps: number, env: Record<string, string> = {}): Sample {
+  const cmd = side === 'ours' ? process.execPath : '/usr/bin/python3';
+  const args = side === 'ours' ? ['--import=tsx', join(here, 'node_worker.ts'), workload, String(reps), String(threads)] : [join(here, 'torch_worker.py'), workload, String(reps), String(threads)];
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${side} ${workload} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+const plan: { name: string; workload: string; reps: number; target: string; ours?: Record<string, string> }[] = [
+  { name: 'search step (C=16, 8 cells, batch 2, exact)', workload: 'search_step', reps: 2, target: '<= 0.5' },
+  { name: 'search step, fast mode (TRAIN.FAST_SEARCH)', workload: 'search_step', reps: 2, target: '<= 0.2', ours: { BENCH_FAST: '1' } },
+  { name: 'derived-network training step (C=32, 8 cells, batch 16)', workload: 'train_step', reps: 4, target: '<= 0.8' },
+  { name: 'verification evaluation (40 utterances x 3 windows, 300 trials, C=32)', workload: 'verify', reps: 1, target: '<= 0.04 (>= 25x)' },
+];
+
+const rows: string[] = [];
+for (const p of plan) {
+  const ours: number[] = [], ref: number[] = [];
+  let rssOurs = 0, rssRef = 0;
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? ['reference', 'ours'] : ['ours', 'reference'];
+    for (const side of order as ('ours' | 'reference')[]) {
+      const s = run(side, p.workload, p.reps, side === 'ours' ? p.ours : {});
+      (side === 'ours' ? ours : ref).push(...s.times_ms);
+      if (side === 'ours') rssOurs = Math.max(rssOurs, s.peak_rss_kb); else rssRef = Math.max(rssRef, s.peak_rss_kb);
+    }
+    process.stderr.write(`${p.name}: round ${r + 1}/${rounds}\n`);
+  }
+  const mo = median(ours), mr = median(ref);
+  rows.push(`| ${p.name} | ${mo.toFixed(0)} | ${mr.toFixed(0)} | **${(mo / mr).toFixed(2)}** | ${p.target} | ${(rssOurs / 1024).toFixed(0)} / ${(rssRef / 1024).toFixed(0)} MB (${(rssOurs / rssRef).toFixed(2)}) |`);
+}
+
+const torchVersion = spawnSync('/usr/bin/python3', ['-c', 'import torch;print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim();
+const out = [
+  '# Benchmarks: ours vs a plain-PyTorch implementation of the same math',
+  '',
+  `Command: \`npm run bench\` (BENCH_ROUNDS=${rounds}, ${threads} threads on both sides). Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; libtorch/torch ${torchVersion} (Debian) on both sides; node ${process.version}.`,
+  `Generated ${new Date().toISOString()}. Each side runs in its own process, rounds alternate which goes first, one warm-up step is excluded; times are medians of all repetitions.`,
+  '',
+  '| workload | ours (ms) | reference (ms) | ratio | target | peak RSS ours / ref |',
+  '|---|---|---|---|---|---|',
+  ...rows,
+  '',
+  'The reference side is `bench/torch_reference.py`, written for this repo from the reference description (no reference code), run by `/usr/bin/python3` on the same libtorch build. The verification workload of the reference side re-embeds both utterances of every trial, as the reference does; ours embeds each utterance once.',
+  '',
+];
+writeFileSync(join(here, 'results.md'), out.join('\n'));
+process.stdout.write(out.join('\n'));

@@ -1,0 +1,84 @@
+// Run directories of a real (tiny) training run: TensorBoard files decode with valid CRCs and the
+// expected tags, checkpoints are checksummed, and bad inputs end with one clear error line.
+import test from 'ava';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { crc32c } from '../lib/run/crc32c.ts';
+import { EventWriter, readEvents } from '../lib/run/tensorboard.ts';
+import { cli } from './helpers/cli.ts';
+import { tinyDemoSet } from './helpers/demo_set.ts';
+import { manifest } from './helpers/fixtures.ts';
+
+const G = manifest('derived').scalars.genotype.value as string;
+
+test('crc32c known vectors', (t) => {
+  t.is(crc32c(Buffer.from('123456789')), 0xe3069283);
+  t.is(crc32c(new Uint8Array(32)), 0x8a9136aa);
+});
+
+test('event writer and reader round-trip; a flipped byte is detected', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tb-'));
+  const w = new EventWriter(dir, 1_700_000_000_000);
+  w.scalar('train_loss', 2.5, 0);
+  w.scalar('lr', 0.01, 1);
+  w.flush();
+  const r = readEvents(w.path);
+  t.is(r.fileVersion, 'brain.Event:2');
+  t.deepEqual(r.scalars.map((s) => [s.tag, s.step, s.value]), [['train_loss', 0, 2.5], ['lr', 1, Math.fround(0.01)]]);
+  const bytes = readFileSync(w.path);
+  bytes[bytes.length - 6] ^= 0xff;
+  writeFileSync(w.path, bytes);
+  t.throws(() => readEvents(w.path), { message: /bad data CRC/ });
+});
+
+test.serial('a training run writes the reference layout, TensorBoard scalars and checkpoints; corrupt checkpoints and bad inputs are one-line errors', async (t) => {
+  const data = await tinyDemoSet();
+  const root = mkdtempSync(join(tmpdir(), 'run-'));
+  const args = ['train', '--cfg', 'exps/demo/scratch_iden.yaml', '--text_arch', G, 'DATASET.DATA_DIR', data, 'MODEL.NUM_CLASSES', '8',
+    'MODEL.INIT_CHANNELS', '8', 'MODEL.LAYERS', '3', 'TRAIN.END_EPOCH', '2', 'TRAIN.BATCH_SIZE', '8', 'VAL_FREQ', '1', 'OUTPUT_DIR', root];
+  const r = cli(args);
+  t.is(r.status, 0, r.stderr);
+  const [name] = readdirSync(root);
+  t.regex(name, /^scratch_iden_\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d$/);
+  const run = join(root, name);
+  for (const f of ['config.yaml', 'versions.json', 'Model/last.ckpt', 'Model/checkpoint_0.ckpt', 'Model/checkpoint_1.ckpt', 'Model/checkpoint_best.ckpt', 'Log/metrics.jsonl'])
+    t.true(existsSync(join(run, f)), f);
+  const versions = JSON.parse(readFileSync(join(run, 'versions.json'), 'utf8'));
+  t.is(versions.libtorch, '1.13.0');
+  const eventsFile = readdirSync(join(run, 'Log')).find((f) => f.startsWith('events.out.tfevents.'))!;
+  const ev = readEvents(join(run, 'Log', eventsFile));
+  const tags = new Set(ev.scalars.map((s) => s.tag));
+  for (const tag of ['lr', 'train_loss', 'train_acc1', 'train_acc5', 'valid_top1', 'valid_top1_per_utterance']) t.true(tags.has(tag), tag);
+  const losses = ev.scalars.filter((s) => s.tag === 'train_loss');
+  t.is(losses.length, 16); // 64 training utterances / batch 8 x 2 epochs
+  t.deepEqual(losses.map((s) => s.step), [...Array(16).keys()]);
+  const jsonl = readFileSync(join(run, 'Log', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  t.is(Math.fround(jsonl.find((m) => m.step === 3 && m.train_loss !== undefined).train_loss), losses[3].value);
+
+  // A corrupt checkpoint is one clear error, and the run is left as it was.
+  const last = join(run, 'Model', 'last.ckpt');
+  const bytes = readFileSync(last);
+  writeFileSync(last, bytes.subarray(0, bytes.length - 100));
+  const bad = cli([...args, '--resume', run]);
+  t.is(bad.status, 2);
+  t.regex(bad.stderr, /checkpoint .*last.ckpt is corrupt: checksum mismatch/);
+  t.is(bad.stderr.split('\n').filter((l) => l.startsWith('autospeech: error:')).length, 1);
+  t.false(bad.stderr.includes('    at '));
+
+  const cases: [string[], RegExp][] = [
+    [['train', '--cfg', 'exps/demo/scratch_iden.yaml', '--text_arch', G, 'DATASET.DATA_DIR', '/nonexistent/data'], /DATASET.DATA_DIR \/nonexistent\/data does not exist/],
+    [['train', '--cfg', 'exps/demo/scratch_iden.yaml', 'DATASET.DATA_DIR', data], /train needs --text_arch/],
+    [['train', '--cfg', 'exps/demo/scratch_iden.yaml', '--text_arch', "Genotype(normal=[('sep_conv_3x3', 5)])", 'DATASET.DATA_DIR', data], /input index 5 of normal gene 0/],
+    [['train', '--cfg', 'exps/demo/scratch_iden.yaml', '--text_arch', G, 'DATASET.DATA_DIR', data, 'MODEL.NUM_CLASSES', '4'], /8 speakers .* MODEL.NUM_CLASSES is 4/],
+    [['search', '--cfg', 'exps/demo/search.yaml', 'TRAIN.BATCH_SIZ', '4'], /did you mean TRAIN.BATCH_SIZE/],
+    [['search', '--cfg', 'exps/demo/scratch_iden.yaml'], /search needs MODEL.NAME model_search/],
+  ];
+  for (const [a, message] of cases) {
+    const out = cli(a);
+    t.not(out.status, 0, a.join(' '));
+    t.regex(out.stderr, message, a.join(' '));
+    t.false(out.stderr.includes('    at '), a.join(' '));
+  }
+});
