@@ -11,6 +11,8 @@ const COMMANDS: Array<() => Promise<{ register: Register }>> = [
   () => import('./demo_data.ts'),
   () => import('./preprocess.ts'),
   () => import('./train_commands.ts'),
+  () => import('./evaluate.ts'),
+  () => import('./features.ts'),
   () => import('./model_info.ts'),
   () => import('./forward.ts'),
   () => import('./genotype.ts'),

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 
-import { preprocess } from '../data/store.ts';
+import { FILES_PER_SHARD, preprocess } from '../data/store.ts';
 import { UserError } from '../errors.ts';
 import { Progress } from '../run/progress.ts';
 import { emit } from './output.ts';
@@ -13,15 +13,18 @@ export function register(program: Command): void {
     .description('extract the reference features of every wav into a sharded feature store with the global mean/std (resumable)')
     .argument('<root>', 'data root in the VoxCeleb1 layout (dev/wav, test/wav, iden_split.txt, veri_test.txt)')
     .option('--out <dir>', 'store directory (default <root>/store)')
+    .option('--shard-files <n>', 'wav files per shard (the unit of resumption)', String(FILES_PER_SHARD))
     .option('--json', 'machine-readable summary')
-    .action((root: string, opts: { out?: string; json?: boolean }) => {
+    .action((root: string, opts: { out?: string; shardFiles: string; json?: boolean }) => {
+      const perShard = Number(opts.shardFiles);
+      if (!Number.isInteger(perShard) || perShard < 1) throw new UserError(`--shard-files must be a positive integer, got '${opts.shardFiles}'`);
       const out = opts.out ?? join(root, 'store');
       let progress: Progress | undefined;
       const t0 = Date.now();
       const r = preprocess(root, out, (done, total) => {
         progress ??= new Progress('preprocess', total);
         progress.update(Math.min(done, total));
-      });
+      }, perShard);
       const seconds = (Date.now() - t0) / 1000;
       const audio = r.index.utterances.reduce((a, u) => a + u.frames, 0) / 100;
       const summary = {

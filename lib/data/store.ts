@@ -13,7 +13,7 @@ import { scanVoxCeleb, readIdenSplit, type Utterance } from './voxceleb.ts';
 import { WavError, decodeWav } from './wav.ts';
 
 export const STORE_VERSION = 1;
-const FILES_PER_SHARD = 256;
+export const FILES_PER_SHARD = 256;
 
 export interface StoredUtterance {
   path: string; // spk/video/nnnnn.wav
@@ -37,7 +37,8 @@ interface ShardRecord { utterances: Omit<StoredUtterance, 'iden'>[]; skipped: St
 
 export interface PreprocessResult { index: StoreIndex; reusedShards: number; shards: number }
 
-export function preprocess(root: string, out: string, onProgress?: (done: number, total: number) => void): PreprocessResult {
+export function preprocess(root: string, out: string, onProgress?: (done: number, total: number) => void, filesPerShard = FILES_PER_SHARD): PreprocessResult {
+  const FILES_PER_SHARD = filesPerShard;
   const utts = scanVoxCeleb(root);
   const split = existsSync(join(root, 'iden_split.txt')) ? readIdenSplit(join(root, 'iden_split.txt')) : new Map<string, 1 | 2 | 3>();
   mkdirSync(out, { recursive: true });
