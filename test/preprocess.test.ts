@@ -29,3 +29,28 @@ test('preprocess: SIGKILL mid-run, rerun, byte-identical store', async (t) => {
   t.true(files.length > 20);
   for (const f of files) t.true(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f);
 });
+
+test('export to the reference layout and import back: identical arrays, splits and mean/std', async (t) => {
+  const data = await tinyDemoSet();
+  const root = mkdtempSync(join(tmpdir(), 'reflayout-'));
+  const back = mkdtempSync(join(tmpdir(), 'store-back-'));
+  t.is(cli(['store', 'export', join(data, 'store'), root]).status, 0);
+  const spk = readdirSync(join(root, 'feature', 'dev'))[0];
+  t.true(existsSync(join(root, 'feature', 'dev', spk, '_sources_train.txt')));
+  t.regex(readFileSync(join(root, 'feature', 'dev', spk, '_sources.txt'), 'utf8').split('\n')[0], new RegExp(`^[\\w-]{11}_\\d{5}\\.npy,dev/wav/${spk}/`));
+  const r = cli(['store', 'import', root, back]);
+  t.is(r.status, 0, r.stderr);
+  const { FeatureStore } = await import('../lib/data/store.ts');
+  const a = new FeatureStore(join(data, 'store'));
+  const b = new FeatureStore(back);
+  const key = (u: { path: string }) => u.path;
+  const ib = new Map(b.index.utterances.map((u, i) => [key(u), i]));
+  t.is(b.index.utterances.length, a.index.utterances.length);
+  a.index.utterances.forEach((u, i) => {
+    const j = ib.get(key(u))!;
+    t.is(b.index.utterances[j].iden, u.iden);
+    t.is(b.index.utterances[j].speaker, u.speaker);
+    t.deepEqual(b.read(j), a.read(i));
+  });
+  t.deepEqual(b.meanStd(), a.meanStd());
+});

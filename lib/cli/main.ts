@@ -10,6 +10,7 @@ const COMMANDS: Array<() => Promise<{ register: Register }>> = [
   () => import('./demo.ts'),
   () => import('./demo_data.ts'),
   () => import('./preprocess.ts'),
+  () => import('./store.ts'),
   () => import('./train_commands.ts'),
   () => import('./evaluate.ts'),
   () => import('./features.ts'),
