@@ -9,6 +9,7 @@ import type { FeatureStore } from './data/store.ts';
 import { readTrials, type Trial } from './data/voxceleb.ts';
 import { writeFileAtomic } from './io/atomic.ts';
 import { type Split, windowsOf } from './job/data.ts';
+import { detSvg } from './metrics/det.ts';
 import { computeEer, cosine, minDcf } from './metrics/eer.ts';
 import { type IdentificationResult, identificationAccuracy } from './metrics/identification.ts';
 import type { NativeTrainer } from './native.ts';
@@ -85,6 +86,9 @@ export async function evaluateVerification(trainer: NativeTrainer, store: Featur
   }
   const eer = computeEer(scores, labels).eer;
   const dcf = Object.fromEntries(cfg.EVAL.P_TARGETS.map((p) => [`minDCF_${p}`, minDcf(scores, labels, p)]));
-  if (scoresOut) writeFileAtomic(scoresOut, usable.map((t, i) => `${t.label} ${scores[i].toPrecision(9)} ${t.a} ${t.b}`).join('\n') + '\n');
+  if (scoresOut) {
+    writeFileAtomic(scoresOut, usable.map((t, i) => `${t.label} ${scores[i].toPrecision(9)} ${t.a} ${t.b}`).join('\n') + '\n');
+    writeFileAtomic(scoresOut.replace(/\.txt$/, '') + '_det.svg', detSvg(scores, labels, eer, `DET, ${usable.length} trials`));
+  }
   return { eer, minDcf: dcf, trials: usable.length, skipped: trials.length - usable.length, scoresFile: scoresOut };
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import type { Config } from './config/index.ts';
 import { evaluateIdentification } from './evaluate.ts';
-import { deriveFromAlphas, formatGenotype } from './genotype/index.ts';
+import { alphaHeatmapSvg, deriveFromAlphas, formatGenotype } from './genotype/index.ts';
 import { writeFileAtomic } from './io/atomic.ts';
 import { batcher, openStore, split } from './job/data.ts';
 import { Job } from './job/job.ts';
@@ -46,6 +46,8 @@ export async function runSearch(cfg: Config, job: Job): Promise<SearchResult> {
     dropPath: (e) => searchDropPath(e, cfg.TRAIN.DROPPATH_PROB, cfg.TRAIN.END_EPOCH),
     onEpochStart: (e) => {
       const g = currentGenotype(model);
+      const sm = (n: string) => native.softmax(model.getTensor(n).data as Float32Array, model.getTensor(n).shape as [number, number]);
+      writeFileAtomic(join(job.paths.log, `alphas_${e}.svg`), alphaHeatmapSvg(sm('alphas_normal'), sm('alphas_reduce'), `softmax(alphas) at the start of epoch ${e}`));
       job.log(`epoch ${e} genotype = ${g}`);
       job.metrics.write({ epoch: e, genotype: g });
     },

@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.."
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 # ---- 1. system packages -------------------------------------------------------------------
-# Audio tools generate the built-in demo speakers (see lib/data/demo).
-PACKAGES=(cmake g++ make pkg-config espeak-ng sox)
-# `bootstrap.sh --bench`: also the Python side of the benchmarks (same libtorch build as Debian's).
-[ "${1:-}" = "--bench" ] && PACKAGES+=(python3-torch python3-numpy)
+# Audio tools generate the built-in demo speakers (lib/data/demo.ts); librsvg2-bin renders cell
+# drawings to PNG; python3-torch (the same libtorch build) checks .pth exports and runs the benchmarks.
+PACKAGES=(cmake g++ make pkg-config espeak-ng sox librsvg2-bin python3-torch python3-numpy)
+
 if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
   PACKAGES+=(libtorch-dev)
 fi

@@ -1,7 +1,7 @@
 // The issue's "Must show" checks through the CLI: model-info parameter counts, forward on the
 // fixtures, genotype commands, and one-line errors.
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -67,5 +67,22 @@ test('bad inputs end with one clear error line and a non-zero exit', (t) => {
     t.not(r.status, 0, args.join(' '));
     t.regex(r.stderr, message, args.join(' '));
     t.false(r.stderr.includes('    at '), `no stack trace: ${args.join(' ')}`);
+  }
+});
+
+test('genotype draw writes SVGs with every op and readable PNGs', (t) => {
+  const prefix = join(mkdtempSync(join(tmpdir(), 'draw-')), 'cell');
+  const r = cli(['genotype', 'draw', G, '--out', prefix]);
+  t.is(r.status, 0, r.stderr);
+  for (const cell of ['normal', 'reduce']) {
+    const svg = readFileSync(`${prefix}_${cell}.svg`, 'utf8');
+    t.regex(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg".*<\/svg>\n$/s);
+    const ops = (G.match(cell === 'normal' ? /normal=\[(.*?)\]/ : /reduce=\[(.*?)\]/)![1].match(/'(\w+)'/g) ?? []).map((o) => o.slice(1, -1));
+    for (const op of ops) t.true(svg.includes(`>${op}</text>`), `${cell}: ${op}`);
+    t.is((svg.match(/<line [^>]*marker-end/g) ?? []).length, 8 + 4);
+    const png = readFileSync(`${prefix}_${cell}.png`);
+    t.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    t.is(png.toString('latin1', 12, 16), 'IHDR');
+    t.true(png.readUInt32BE(16) >= 600 && png.readUInt32BE(20) >= 300);
   }
 });

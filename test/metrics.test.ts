@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { detSvg, probit } from '../lib/metrics/det.ts';
 import { computeEer, minDcf } from '../lib/metrics/eer.ts';
 import { cli, cliJson } from './helpers/cli.ts';
 import { identificationAccuracy } from '../lib/metrics/identification.ts';
@@ -73,4 +74,14 @@ test('autospeech eer reproduces every fixture to 1e-7 and rejects malformed scor
     t.is(r.status, 2);
     t.regex(r.stderr, message);
   });
+});
+
+test('DET curve: probit axis and a well-formed SVG marking the EER', (t) => {
+  t.true(Math.abs(probit(0.975) - 1.959963985) < 1e-8);
+  t.true(Math.abs(probit(0.01) + 2.326347874) < 1e-8);
+  t.is(probit(0.5), 0);
+  const scores = fixture('eer', 'random', 'scores.npy').data as Float32Array;
+  const labels = Array.from(fixture('eer', 'random', 'labels.npy').data as BigInt64Array, Number);
+  const svg = detSvg(scores, labels, computeEer(scores, labels).eer, 'random <set>');
+  t.regex(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*>.*<polyline[^>]*points="[0-9., ]+"\/>.*EER 21.00 %.*random &lt;set>.*<\/svg>\n$/s);
 });

@@ -54,3 +54,17 @@ test('export to the reference layout and import back: identical arrays, splits a
   });
   t.deepEqual(b.meanStd(), a.meanStd());
 });
+
+test('data check: counts, durations and the MFCC baseline', async (t) => {
+  const data = await tinyDemoSet();
+  const r = cli(['data', 'check', data, '--json']);
+  t.is(r.status, 0, r.stderr);
+  const x = JSON.parse(r.stdout);
+  t.is(x.utterances, 96);
+  t.is(x.speakers, 8);
+  t.deepEqual(x.parts, { dev: { utterances: 72, speakers: 6 }, test: { utterances: 24, speakers: 2 } });
+  t.deepEqual(x.iden, { train: 64, val: 16, test: 16, none: 0 });
+  t.true(x.minSeconds >= 3 && x.maxSeconds < 6);
+  t.true(x.baseline.eer >= 0 && x.baseline.eer < 0.5);
+  t.true(x.baseline.top1 > 1 / 8, `nearest-centroid top-1 ${x.baseline.top1} above chance`);
+});

@@ -75,5 +75,9 @@ for (const kind of ['search', 'train'] as const) {
     t.is(wb.size, wa.size);
     for (const [name, bytes] of wa) t.deepEqual(wb.get(name), bytes, name);
     t.is(metricSteps(dirB), 2 * perEpoch);
+    if (kind === 'search') {
+      t.regex(readFileSync(join(dirB, 'Log', 'alphas_0.svg'), 'utf8'), /^<svg .*sep_conv_3x3.*<\/svg>\n$/s);
+      t.regex(readFileSync(join(dirB, 'genotype.txt'), 'utf8'), /^Genotype\(normal=\[/);
+    }
   });
 }

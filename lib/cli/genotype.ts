@@ -2,7 +2,10 @@
 import type { Command } from 'commander';
 
 import { UserError } from '../errors.ts';
-import { type Genotype, deriveFromAlphas, formatGenotype, genotypeToJson, loadGenotypeArg } from '../genotype/index.ts';
+import { spawnSync } from 'node:child_process';
+
+import { type Genotype, cellSvg, deriveFromAlphas, formatGenotype, genotypeToJson, loadGenotypeArg } from '../genotype/index.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
 import { readNpy } from '../io/npy.ts';
 import { loadNative } from '../native.ts';
 import { emit, table } from './output.ts';
@@ -47,5 +50,24 @@ export function register(program: Command): void {
       const g = loadGenotypeArg(text);
       if (opts.json) emit({ ...genotypeToJson(g), text: formatGenotype(g) }, true, () => '');
       else emit(g, false, describe);
+    });
+  geno
+    .command('draw')
+    .description('draw the normal and reduction cells: <prefix>_normal.svg/.png and <prefix>_reduce.svg/.png')
+    .argument('<genotype>', 'Genotype(...) string, JSON, or a file')
+    .requiredOption('--out <prefix>', 'output path prefix')
+    .option('--no-png', 'SVG only (PNG needs rsvg-convert from librsvg2-bin)')
+    .action((text: string, opts: { out: string; png: boolean }) => {
+      const g = loadGenotypeArg(text);
+      for (const cell of ['normal', 'reduce'] as const) {
+        const svg = `${opts.out}_${cell}.svg`;
+        writeFileAtomic(svg, cellSvg(g, cell));
+        if (opts.png) {
+          const r = spawnSync('rsvg-convert', ['-o', `${opts.out}_${cell}.png`, svg], { encoding: 'utf8' });
+          if (r.error) throw new UserError('rsvg-convert not found: install librsvg2-bin (npm run setup does) or pass --no-png');
+          if (r.status !== 0) throw new UserError(`rsvg-convert failed: ${r.stderr.trim()}`);
+        }
+        process.stdout.write(`${svg}${opts.png ? ` ${opts.out}_${cell}.png` : ''}\n`);
+      }
     });
 }

@@ -4,3 +4,5 @@ export { type ParsedGenotype, parseGenotype } from './parse.ts';
 export { formatGenotype } from './format.ts';
 export { type GenotypeJson, genotypeFromJson, genotypeToJson, loadGenotypeArg } from './json.ts';
 export { type DeriveOptions, type Softmax, deriveFromAlphas, deriveGenotype } from './derive.ts';
+export { cellSvg } from './draw.ts';
+export { alphaHeatmapSvg } from './heatmap.ts';

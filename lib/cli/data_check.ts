@@ -1,0 +1,33 @@
+// `autospeech data check <root>`: what a data set holds and how hard it is without training.
+import type { Command } from 'commander';
+import { join } from 'node:path';
+
+import { checkData } from '../data/check.ts';
+import { FeatureStore } from '../data/store.ts';
+import { emit, table } from './output.ts';
+
+export function register(program: Command): void {
+  program
+    .command('data')
+    .description('inspect a data set')
+    .command('check')
+    .description('counts, durations and a training-free MFCC baseline (cosine EER, nearest-centroid top-1)')
+    .argument('<root>', 'data root (preprocessed: <root>/store)')
+    .option('--store <dir>', 'feature store (default <root>/store)')
+    .option('--trials <file>', 'trial list under <root>', 'veri_test.txt')
+    .option('--json', 'machine-readable output')
+    .action((root: string, opts: { store?: string; trials: string; json?: boolean }) => {
+      const store = new FeatureStore(opts.store ?? join(root, 'store'));
+      const r = checkData(store, root, opts.trials);
+      store.close();
+      emit(r, opts.json, (x) => table([
+        ['utterances / speakers', `${x.utterances} / ${x.speakers}`],
+        ['audio', `${x.hours.toFixed(2)} h, ${x.minSeconds.toFixed(1)}-${x.maxSeconds.toFixed(1)} s (mean ${x.meanSeconds.toFixed(1)} s)`],
+        ...Object.entries(x.parts).map(([p, v]) => [`part ${p}`, `${v.utterances} utterances, ${v.speakers} speakers`]),
+        ['iden split train/val/test/none', `${x.iden.train}/${x.iden.val}/${x.iden.test}/${x.iden.none}`],
+        ['skipped (< 300 frames) / errors', `${x.skipped} / ${x.errors}`],
+        ['MFCC baseline EER (cosine)', x.baseline.eer === null ? 'no trials' : `${(100 * x.baseline.eer).toFixed(2)} % on ${x.baseline.trials} trials`],
+        ['MFCC baseline top-1 (nearest centroid)', x.baseline.top1 === null ? 'no iden split' : `${(100 * x.baseline.top1).toFixed(2)} % on ${x.baseline.testUtterances} test utterances`],
+      ], ['data check', '']));
+    });
+}
