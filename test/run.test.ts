@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { crc32c } from '../lib/run/crc32c.ts';
+import { crc32, crc32c } from '../lib/io/crc.ts';
 import { EventWriter, readEvents } from '../lib/run/tensorboard.ts';
 import { cli } from './helpers/cli.ts';
 import { tinyDemoSet } from './helpers/demo_set.ts';
@@ -13,9 +13,10 @@ import { manifest } from './helpers/fixtures.ts';
 
 const G = manifest('derived').scalars.genotype.value as string;
 
-test('crc32c known vectors', (t) => {
+test('crc32 and crc32c known vectors', (t) => {
   t.is(crc32c(Buffer.from('123456789')), 0xe3069283);
   t.is(crc32c(new Uint8Array(32)), 0x8a9136aa);
+  t.is(crc32(Buffer.from('123456789')), 0xcbf43926);
 });
 
 test('event writer and reader round-trip; a flipped byte is detected', (t) => {

@@ -5,18 +5,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, stringify, type Node } from 'yaml';
 
 import { UserError } from '../errors.ts';
+import { editDistance } from '../util/edit_distance.ts';
 import { CHOICES, type Config, DEFAULTS } from './schema.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length][b.length];
-}
 
 function allKeys(obj: Record<string, unknown> = DEFAULTS, prefix = ''): string[] {
   return Object.entries(obj).flatMap(([k, v]) =>

@@ -3,6 +3,7 @@
 // reduce_concat=...). Whitespace anywhere between tokens, either quote style, trailing commas where
 // Python allows them, keyword fields in any order (as Python's eval would). Errors point at the
 // offending token with line, column and a caret excerpt.
+import { editDistance } from '../util/edit_distance.ts';
 import type { Gene, Genotype } from './types.ts';
 import { GenotypeError, checkOp, validateConcat, validateGenes } from './validate.ts';
 
@@ -73,14 +74,6 @@ function fail(src: string, pos: number, message: string): GenotypeError {
 const FIELDS = ['normal', 'normal_concat', 'reduce', 'reduce_concat'] as const;
 type Field = (typeof FIELDS)[number];
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length][b.length];
-}
 
 export interface ParsedGenotype extends Genotype {
   /** Whether each concat was written as range(a, b) (for a byte-identical print). */

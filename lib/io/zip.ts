@@ -1,22 +1,7 @@
 // A minimal ZIP writer (stored entries, no compression) for PyTorch's serialization format.
 // Entry data is aligned to 64 bytes with an extra field, as torch.save does (mmap-friendly).
 import { writeFileAtomic } from './atomic.ts';
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+import { crc32 } from './crc.ts';
 
 export function writeStoredZip(path: string, entries: { name: string; data: Uint8Array }[]): void {
   const parts: Uint8Array[] = [];

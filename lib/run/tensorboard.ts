@@ -6,7 +6,7 @@ import { appendFileSync, closeSync, fsyncSync, openSync, readFileSync } from 'no
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
-import { maskedCrc32c } from './crc32c.ts';
+import { maskedCrc32c } from '../io/crc.ts';
 
 function varint(n: number | bigint): number[] {
   let v = BigInt(n);
