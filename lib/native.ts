@@ -130,6 +130,8 @@ export interface TrainerOptions {
   secondOrderArch?: boolean;
   /** Fast search mode: the weight step computes only each edge's sampled op (BN stats of the others not updated). */
   fastSearch?: boolean;
+  /** Exact-preserving (default true): skip the gradients each half of a search step throws away. */
+  skipUnusedGrads?: boolean;
 }
 
 export interface StepStats {

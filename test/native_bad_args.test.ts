@@ -114,3 +114,41 @@ test('a second forward while one is running is refused, not raced', async (t) =>
   await first;
   await t.notThrowsAsync(model.forward(x, [2, 300, 257]));
 });
+
+test('trainer, RNG, allocator and feature entry points reject bad arguments', async (t) => {
+  const n = native as any;
+  t.throws(() => new n.Trainer(), { message: /model is required/ });
+  t.throws(() => new n.Trainer({}), { message: /must be a Model/ });
+  t.throws(() => new n.Trainer(new Float32Array(3)), { message: /must be a Model/ });
+  const model = new native.Model(tiny);
+  t.throws(() => new n.Trainer(model, { weights: { lr: -1 } }), { message: /lr >= 0/ });
+  t.throws(() => new n.Trainer(model, { arch: { beta1: 1.5 } }), { message: /betas in \[0, 1\)/ });
+  t.throws(() => new n.Trainer(model, { labelSmoothing: 2 }), { message: /labelSmoothing/ });
+  const tr = new n.Trainer(model);
+  const x = new Float32Array(2 * 300 * 257);
+  t.throws(() => tr.step(x, [2, 300, 257]), { message: /needs x, shape and y/ });
+  t.throws(() => tr.step(x, [2, 300, 257], new Float32Array(2)), { message: /Int32Array or BigInt64Array/ });
+  t.throws(() => tr.step(x, [2, 300], new Int32Array(2)), { message: /\[batch, frames, bins\]/ });
+  t.throws(() => tr.step(x, [2, 300, 257], new Int32Array(3)), { message: /3 elements/ });
+  t.throws(() => tr.step(x, [2, 300, 257], new Int32Array(2), x, [2, 300, 257], new Int32Array(2)), { message: /only the search supernet takes a validation batch/ });
+  await t.throwsAsync(tr.step(x, [2, 300, 257], new Int32Array([0, 99])), { message: /labels must be in \[0, 5\)/ });
+  t.throws(() => tr.setLr(NaN), { message: /lr must be a finite number/ });
+  t.throws(() => tr.setLr(0.1, 0.1), { message: /only the search supernet has an architecture optimizer/ });
+  t.throws(() => tr.embedUtterances(x, [2, 300, 257], [1, 1]), { message: /counts must be an Int32Array/ });
+  t.throws(() => tr.embedUtterances(x, [2, 300, 257], new Int32Array([1, 2])), { message: /sum to 3/ });
+  t.throws(() => tr.embedUtterances(x, [2, 300, 257], new Int32Array([2]), 0), { message: /maxBatch must be >= 1/ });
+  t.throws(() => tr.loadOptimizerState({}), { message: /missing 'weights\.stem0\.0\.weight\.step'/ });
+  t.throws(() => tr.loadOptimizerState(42), { message: /must be an object/ });
+  const state = tr.optimizerState();
+  t.notThrows(() => tr.loadOptimizerState(state));
+  t.throws(() => n.setRngState(new Float32Array(4)), { message: /Uint8Array from rngState/ });
+  await t.throwsAsync(async () => n.setRngState(new Uint8Array(3)), { message: /.+/ });
+  t.throws(() => n.setHugePages('yes'), { message: /must be a boolean/ });
+  t.throws(() => n.spectrogram(new Float64Array(1000)), { message: /Float32Array/ });
+  t.throws(() => n.spectrogram(new Float32Array(100)), { message: /at least 257/ });
+  const nan = new Float32Array(1000);
+  nan[5] = NaN;
+  t.throws(() => n.spectrogram(nan), { message: /NaN or infinite/ });
+  // still usable after all that
+  t.is(n.spectrogram(new Float32Array(16000)).frames, 101);
+});

@@ -170,3 +170,23 @@ test.serial('fast search mode (only the sampled op in the weight step) keeps eve
   for (const e of exact.m.stateDict().filter((e) => e.kind === 'parameter'))
     t.deepEqual(fast.m.getTensor(e.name).data, exact.m.getTensor(e.name).data, e.name);
 });
+
+test.serial('skipping the gradients each half of a search step throws away keeps every update bit-identical', async (t) => {
+  const B = 2, T = 40, F = 33;
+  const xs = new Float32Array(B * T * F).map((_, i) => Math.sin(i * 0.031) - 0.3 * Math.cos(i * 0.7));
+  const ys = new Int32Array([3, 0]);
+  const s: [number, number, number] = [B, T, F];
+  const run = async (skipUnusedGrads: boolean) => {
+    const m = new native.Model({ kind: 'search', C: 2, layers: 3, numClasses: 4 }, { seed: 8 });
+    m.setDropPathProb(0.1);
+    const tr = new native.Trainer(m, { skipUnusedGrads });
+    native.manualSeed(5);
+    const stats = [];
+    for (let i = 0; i < 3; i++) stats.push(await tr.step(xs, s, ys, xs, s, ys));
+    return { m, stats };
+  };
+  const full = await run(false);
+  const skip = await run(true);
+  t.deepEqual(skip.stats, full.stats);
+  for (const e of full.m.stateDict()) t.deepEqual(skip.m.getTensor(e.name).data, full.m.getTensor(e.name).data, e.name);
+});

@@ -23,10 +23,26 @@ double topkAccuracy(const at::Tensor& logits, const at::Tensor& labels, int64_t 
   return correct.narrow(0, 0, k).reshape(-1).to(at::kFloat).sum().item<double>() * (100.0 / logits.size(0));
 }
 
+namespace {
+// Temporarily stops autograd from computing gradients for `params` (restored on scope exit).
+struct FrozenParams {
+  std::vector<at::Tensor> params;
+  FrozenParams(const std::vector<at::Tensor>& p, bool on) {
+    if (!on) return;
+    params = p;
+    for (auto& t : params) t.set_requires_grad(false);
+  }
+  ~FrozenParams() {
+    for (auto& t : params) t.set_requires_grad(true);
+  }
+};
+}  // namespace
+
 StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tensor& xv, const at::Tensor& yv) {
   StepStats stats;
   model_->train(true);
   if (arch_) {
+    FrozenParams frozen(weights_.params(), options_.skipUnusedGrads && !options_.secondOrderArch);
     TORCH_CHECK(xv.defined() && yv.defined(), "a search step needs a validation batch for the alpha step");
     arch_->zeroGrad();
     if (options_.secondOrderArch) {
@@ -41,6 +57,7 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
       stats.archEntropy = search->archEntropy().mean().item<double>();
   }
   auto* search = dynamic_cast<models::SearchNetwork*>(model_.get());
+  FrozenParams frozenAlphas(arch_ ? arch_->params() : std::vector<at::Tensor>{}, options_.skipUnusedGrads);
   if (search && options_.fastSearch) search->setSampledOnly(true);
   at::Tensor logits = model_->forward(x);
   if (search) search->setSampledOnly(false);

@@ -25,6 +25,9 @@ struct TrainerOptions {
   bool secondOrderArch = false;
   // Fast search mode: the weight step computes only the sampled op per edge (see SearchNetwork).
   bool fastSearch = false;
+  // Exact-preserving: no weight gradients in the alpha step, no alpha gradients in the weight step
+  // (the reference computes both and throws one away). Off only to prove the updates are identical.
+  bool skipUnusedGrads = true;
 };
 
 struct StepStats {
