@@ -33,6 +33,10 @@ async function main() {
     const trainer = new native.Trainer(model);
     const t = batch(cfg.batch, cfg.frames, cfg.classes, 1);
     fn = () => trainer.step(t.x, t.shape, t.y);
+  } else if (cfg.kind === 'features') {
+    const files = (cfg as unknown as { files: number; seconds: number }).files, n = (cfg as unknown as { seconds: number }).seconds * 16000;
+    const wavs = Array.from({ length: files }, (_, f) => hashFloats(n, 1000 + f).map((v) => Math.fround(v * Math.fround(0.01))));
+    fn = async () => { for (const w of wavs) native.spectrogram(w); };
   } else {
     // verification: every utterance embedded once (cached), then cosine per trial
     const model = new native.Model({ kind: 'network', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes, genotype: parseGenotype(README) });

@@ -29,7 +29,9 @@ const plan: { name: string; workload: string; reps: number; target: string; ours
   { name: 'search step, fast mode (TRAIN.FAST_SEARCH)', workload: 'search_step', reps: 2, target: '<= 0.2', ours: { BENCH_FAST: '1' } },
   { name: 'derived-network training step (C=32, 8 cells, batch 16)', workload: 'train_step', reps: 4, target: '<= 0.8' },
   { name: 'verification evaluation (40 utterances x 3 windows, 300 trials, C=32)', workload: 'verify', reps: 1, target: '<= 0.04 (>= 25x)' },
+  { name: 'feature extraction (100 wavs of 5 s; reference: librosa-0.7.2-equivalent numpy)', workload: 'features', reps: 3, target: '<= 0.33 (>= 3x)' },
 ];
+const medians: Record<string, { ours: number; ref: number }> = {};
 
 const rows: string[] = [];
 for (const p of plan) {
@@ -45,9 +47,22 @@ for (const p of plan) {
     process.stderr.write(`${p.name}: round ${r + 1}/${rounds}\n`);
   }
   const mo = median(ours), mr = median(ref);
+  medians[p.name] = { ours: mo, ref: mr };
   rows.push(`| ${p.name} | ${mo.toFixed(0)} | ${mr.toFixed(0)} | **${(mo / mr).toFixed(2)}** | ${p.target} | ${(rssOurs / 1024).toFixed(0)} / ${(rssRef / 1024).toFixed(0)} MB (${(rssOurs / rssRef).toFixed(2)}) |`);
 }
 
+function py(args: string[]): any {
+  const r = spawnSync('/usr/bin/python3', [join(here, 'torch_worker.py'), ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+const peak = py(['peak', '0', String(threads)]) as { gemm: number; conv3x3: number };
+const flopRows = [['search step (C=16, 8 cells, batch 2, exact)', 'search_step'], ['derived-network training step (C=32, 8 cells, batch 16)', 'train_step']].map(([name, w]) => {
+  const f = py(['flops', w]).flops as number;
+  const m = medians[name];
+  const ours = f / (m.ours / 1000) / 1e9, ref = f / (m.ref / 1000) / 1e9;
+  return `| ${name} | ${(f / 1e9).toFixed(1)} | ${ours.toFixed(1)} (${(100 * ours / peak.conv3x3).toFixed(0)} %) | ${ref.toFixed(1)} (${(100 * ref / peak.conv3x3).toFixed(0)} %) |`;
+});
 const torchVersion = spawnSync('/usr/bin/python3', ['-c', 'import torch;print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim();
 const out = [
   '# Benchmarks: ours vs a plain-PyTorch implementation of the same math',
@@ -58,6 +73,12 @@ const out = [
   '| workload | ours (ms) | reference (ms) | ratio | target | peak RSS ours / ref |',
   '|---|---|---|---|---|---|',
   ...rows,
+  '',
+  `Machine peak through libtorch (${threads} threads): GEMM 2048^3 ${peak.gemm.toFixed(0)} GFLOP/s, 3x3 convolution (16x64x128x128, 64 filters) ${peak.conv3x3.toFixed(0)} GFLOP/s.`,
+  '',
+  '| workload | conv + linear GFLOP per step | ours GFLOP/s (% of 3x3-conv peak) | reference GFLOP/s (% of peak) |',
+  '|---|---|---|---|',
+  ...flopRows,
   '',
   'The reference side is `bench/torch_reference.py`, written for this repo from the reference description (no reference code), run by `/usr/bin/python3` on the same libtorch build. The verification workload of the reference side re-embeds both utterances of every trial, as the reference does; ours embeds each utterance once.',
   '',

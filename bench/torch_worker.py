@@ -76,11 +76,79 @@ def verify(cfg):
     return run
 
 
+def features(cfg):
+    """librosa 0.7.2's path: float32 wav, reflect pad, frames x periodic Hann (float64), numpy rfft,
+    complex64, abs; plus the -30 dBFS increase-only gain."""
+    import numpy as np
+    n = cfg['seconds'] * 16000
+    wavs = [W._hash_floats(n, 1000 + f) * np.float32(0.01) for f in range(cfg['files'])]
+    win = np.zeros(512)
+    win[56:456] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(400) / 400)
+
+    def one(w):
+        rms = np.sqrt(np.mean((w * 32767) ** 2))
+        change = -30 - 20 * np.log10(rms / 32767)
+        if change >= 0:
+            w = w * np.float32(10 ** (change / 20))
+        y = np.pad(w, 256, mode='reflect')
+        frames = np.lib.stride_tricks.as_strided(y, shape=(1 + (len(y) - 512) // 160, 512), strides=(y.strides[0] * 160, y.strides[0]))
+        spec = np.fft.rfft(frames * win, axis=1).astype(np.complex64)
+        return np.abs(spec).astype(np.float32)
+
+    def run():
+        for w in wavs:
+            one(w)
+    return run
+
+
+def peak(_cfg):
+    """Peak float32 throughput through libtorch: a large GEMM and a large 3x3 convolution."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    x, w = torch.randn(16, 64, 128, 128), torch.randn(64, 64, 3, 3)
+    out = {}
+    for name, fn, flops in [('gemm', lambda: a @ b, 2 * 2048 ** 3), ('conv3x3', lambda: torch.nn.functional.conv2d(x, w, padding=1), 2 * 16 * 64 * 128 * 128 * 64 * 9)]:
+        ts = timed(fn, 5)
+        out[name] = flops / (sorted(ts)[2] / 1000) / 1e9
+    return out
+
+
+def model_flops(name):
+    """Convolution + linear FLOPs of one training step of the workload (forward x3 for fwd+bwd)."""
+    cfg = W.CONFIGS[name]
+    torch.manual_seed(0)
+    if cfg['kind'] == 'search_step':
+        model = R.SearchNetwork(cfg['C'], cfg['classes'], cfg['layers'])
+    else:
+        model = R.Network(cfg['C'], cfg['classes'], cfg['layers'], R.README_GENOTYPE)
+    total = [0]
+
+    def hook(m, inp, out):
+        if isinstance(m, torch.nn.Conv2d):
+            total[0] += 2 * out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, torch.nn.Linear):
+            total[0] += 2 * out.numel() * m.in_features
+    for m in model.modules():
+        m.register_forward_hook(hook)
+    x, _ = W.batch(cfg['batch'], cfg['frames'], cfg['classes'], 1)
+    model.train()
+    with torch.no_grad():
+        model(x)
+    passes = 2 if cfg['kind'] == 'search_step' else 1  # alpha step + weight step
+    return 3 * passes * total[0]
+
+
 def main():
+    if sys.argv[1] == 'peak':
+        torch.set_num_threads(int(sys.argv[3]))
+        print(json.dumps(peak(None)))
+        return
+    if sys.argv[1] == 'flops':
+        print(json.dumps({'flops': model_flops(sys.argv[2])}))
+        return
     name, reps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
     cfg = W.CONFIGS[name]
-    fn = {'search_step': search_step, 'train_step': train_step, 'verify': verify}[cfg['kind']](cfg)
+    fn = {'search_step': search_step, 'train_step': train_step, 'verify': verify, 'features': features}[cfg['kind']](cfg)
     times = timed(fn, reps)
     print(json.dumps({'times_ms': times, 'peak_rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                       'threads': torch.get_num_threads(), 'torch': torch.__version__}))

@@ -6,6 +6,7 @@
 #include "binding/guard.h"
 #include "binding/registry.h"
 #include "features/spectrogram.h"
+#include "system/compute_thread.h"
 
 namespace autospeech {
 namespace {
@@ -22,10 +23,16 @@ Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
       if (!std::isfinite(s)) throw ArgumentError("spectrogram: the waveform contains NaN or infinite samples");
     if (wav.size() <= static_cast<size_t>(features::kFft / 2))
       throw ArgumentError("spectrogram: the waveform has " + std::to_string(wav.size()) + " samples; at least 257 are needed");
-    features::GainInfo g = features::normalizeVolume(wav);
     int64_t T = features::frameCount(static_cast<int64_t>(wav.size()));
     Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(T * features::kBins));
-    features::magnitudeStft(wav.data(), static_cast<int64_t>(wav.size()), out.Data());
+    float* dst = out.Data();
+    features::GainInfo g;
+    // On the compute thread, whose OpenMP team spreads the frames over the cores.
+    // On the compute thread, whose OpenMP team spreads the frames over the cores.
+    runOnComputeThread([&] {
+      g = features::normalizeVolume(wav);
+      features::magnitudeStft(wav.data(), static_cast<int64_t>(wav.size()), dst);
+    });
     Napi::Object r = Napi::Object::New(env);
     r.Set("data", out);
     r.Set("frames", static_cast<double>(T));

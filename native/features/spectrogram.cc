@@ -1,5 +1,7 @@
 #include "features/spectrogram.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -31,39 +33,52 @@ float pairwiseSum(const float* a, int64_t n) {
   return pairwiseSum(a, n2) + pairwiseSum(a + n2, n - n2);
 }
 
-// Radix-2 complex FFT of size 512 in double precision, with exact-as-possible twiddles.
-struct Fft512 {
-  std::array<std::complex<double>, kFft / 2> twiddle;
-  std::array<int, kFft> bitrev;
-  Fft512() {
-    for (int k = 0; k < kFft / 2; ++k) {
-      double a = -2.0 * M_PI * k / kFft;
-      twiddle[k] = {std::cos(a), std::sin(a)};
-    }
-    for (int i = 0; i < kFft; ++i) {
+// Real FFT of size 512 in double precision: the 512 real samples packed as 256 complex ones,
+// a radix-2 complex FFT of size 256, then the standard split into the 257 one-sided bins.
+// Written on separate re/im arrays (std::complex products go through the slow, NaN-aware
+// __muldc3 without -ffast-math).
+struct RealFft512 {
+  static constexpr int kHalf = kFft / 2;
+  double twRe[kHalf], twIm[kHalf];          // e^{-2 pi i k / 256}
+  double spRe[kHalf + 1], spIm[kHalf + 1];  // e^{-2 pi i k / 512}
+  int bitrev[kHalf];
+  RealFft512() {
+    for (int k = 0; k < kHalf; ++k) { twRe[k] = std::cos(-2.0 * M_PI * k / kHalf); twIm[k] = std::sin(-2.0 * M_PI * k / kHalf); }
+    for (int k = 0; k <= kHalf; ++k) { spRe[k] = std::cos(-2.0 * M_PI * k / kFft); spIm[k] = std::sin(-2.0 * M_PI * k / kFft); }
+    for (int i = 0; i < kHalf; ++i) {
       int r = 0;
-      for (int b = 0; b < 9; ++b) r |= ((i >> b) & 1) << (8 - b);
+      for (int b = 0; b < 8; ++b) r |= ((i >> b) & 1) << (7 - b);
       bitrev[i] = r;
     }
   }
-  void run(std::array<std::complex<double>, kFft>& x) const {
-    for (int i = 0; i < kFft; ++i)
-      if (i < bitrev[i]) std::swap(x[i], x[bitrev[i]]);
-    for (int len = 2; len <= kFft; len <<= 1) {
-      int step = kFft / len;
-      for (int i = 0; i < kFft; i += len)
-        for (int j = 0; j < len / 2; ++j) {
-          std::complex<double> w = twiddle[j * step];
-          std::complex<double> u = x[i + j], v = x[i + j + len / 2] * w;
-          x[i + j] = u + v;
-          x[i + j + len / 2] = u - v;
+  // x: 512 real samples (already windowed) -> re/im of the 257 one-sided bins
+  void run(const double* x, double* outRe, double* outIm) const {
+    double zr[kHalf], zi[kHalf];
+    for (int n = 0; n < kHalf; ++n) { zr[bitrev[n]] = x[2 * n]; zi[bitrev[n]] = x[2 * n + 1]; }
+    for (int len = 2; len <= kHalf; len <<= 1) {
+      const int step = kHalf / len, half = len / 2;
+      for (int i = 0; i < kHalf; i += len)
+        for (int j = 0; j < half; ++j) {
+          const double wr = twRe[j * step], wi = twIm[j * step];
+          const int p = i + j, q = p + half;
+          const double vr = zr[q] * wr - zi[q] * wi, vi = zr[q] * wi + zi[q] * wr;
+          zr[q] = zr[p] - vr; zi[q] = zi[p] - vi;
+          zr[p] += vr; zi[p] += vi;
         }
+    }
+    for (int k = 0; k <= kHalf; ++k) {
+      const int a = k % kHalf, b = (kHalf - k) % kHalf;
+      // even = (Z[k] + conj(Z[N-k])) / 2, odd = -i (Z[k] - conj(Z[N-k])) / 2
+      const double er = 0.5 * (zr[a] + zr[b]), ei = 0.5 * (zi[a] - zi[b]);
+      const double or_ = 0.5 * (zi[a] + zi[b]), oi = -0.5 * (zr[a] - zr[b]);
+      outRe[k] = er + spRe[k] * or_ - spIm[k] * oi;
+      outIm[k] = ei + spRe[k] * oi + spIm[k] * or_;
     }
   }
 };
 
-const Fft512& fft() {
-  static const Fft512 f;
+const RealFft512& fft() {
+  static const RealFft512 f;
   return f;
 }
 
@@ -107,26 +122,27 @@ int64_t frameCount(int64_t samples) { return 1 + samples / kHop; }
 void magnitudeStft(const float* y, int64_t n, float* out) {
   const int64_t pad = kFft / 2;
   if (n <= pad) throw std::invalid_argument("waveform too short for reflect padding (needs more than 256 samples)");
-  // numpy 'reflect' padding: the edge sample is not repeated.
-  auto at = [&](int64_t i) -> float {
+  // numpy 'reflect' padding (the edge sample is not repeated), once for the whole signal
+  std::vector<float> padded(static_cast<size_t>(n + 2 * pad));
+  for (int64_t i = 0; i < n + 2 * pad; ++i) {
     int64_t j = i - pad;
     if (j < 0) j = -j;
     if (j >= n) j = 2 * (n - 1) - j;
-    return y[j];
-  };
+    padded[i] = y[j];
+  }
   const auto& w = window();
   const int64_t T = frameCount(n);
-  std::array<std::complex<double>, kFft> buf;
-  for (int64_t t = 0; t < T; ++t) {
-    const int64_t start = t * kHop;
-    for (int i = 0; i < kFft; ++i) buf[i] = {static_cast<double>(at(start + i)) * w[i], 0.0};
-    fft().run(buf);
-    float* row = out + t * kBins;
-    for (int k = 0; k < kBins; ++k) {
-      float re = static_cast<float>(buf[k].real()), im = static_cast<float>(buf[k].imag());
-      row[k] = std::hypot(re, im);
+  // Frames are independent: spread them over the intra-op threads.
+  at::parallel_for(0, T, 32, [&](int64_t begin, int64_t end) {
+    double frame[kFft], re[kBins], im[kBins];
+    for (int64_t t = begin; t < end; ++t) {
+      const float* src = padded.data() + t * kHop;
+      for (int i = 0; i < kFft; ++i) frame[i] = static_cast<double>(src[i]) * w[i];
+      fft().run(frame, re, im);
+      float* row = out + t * kBins;
+      for (int k = 0; k < kBins; ++k) row[k] = std::hypot(static_cast<float>(re[k]), static_cast<float>(im[k]));
     }
-  }
+  });
 }
 
 }  // namespace autospeech::features
