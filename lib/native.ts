@@ -40,6 +40,8 @@ export interface SystemBinding {
   manualSeed(seed: number): void;
   /** Row-wise float32 softmax with libtorch's kernel. */
   softmax(data: Float32Array, shape: [number, number]): Float32Array;
+  /** The reference's CUDNN.* keys and DETERMINISTIC (deterministic algorithms only). */
+  setDeterminism(options: { deterministic?: boolean; cudnnBenchmark?: boolean; cudnnDeterministic?: boolean; cudnnEnabled?: boolean }): void;
   /** Backs tensors >= 2 MiB with transparent huge pages (values unchanged; fewer page faults). */
   setHugePages(on: boolean): void;
   info(): BuildInfo;

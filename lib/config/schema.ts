@@ -61,7 +61,7 @@ export const DEFAULTS = {
   DEVICE: 'cpu', // cpu | cuda | cuda:N
   THREADS: 0, // 0 = all cores
   OUTPUT_DIR: '', // '' = the reference's per-script roots (logs_search, logs_scratch, logs)
-  DETERMINISTIC: false,
+  DETERMINISTIC: false, // only deterministic algorithms (CPU runs with fixed THREADS are already reproducible)
 };
 
 type Widen<T> = T extends boolean ? boolean : T extends number ? number : T extends string ? string

@@ -12,6 +12,7 @@ export interface BuiltModel {
 export function buildModel(cfg: Config, textArch?: string, seed?: number): BuiltModel {
   const native = loadNative();
   if (cfg.THREADS > 0) native.setThreads(cfg.THREADS);
+  native.setDeterminism({ deterministic: cfg.DETERMINISTIC, cudnnBenchmark: cfg.CUDNN.BENCHMARK, cudnnDeterministic: cfg.CUDNN.DETERMINISTIC, cudnnEnabled: cfg.CUDNN.ENABLED });
   const genotype = textArch !== undefined ? loadGenotypeArg(textArch) : undefined;
   const spec = modelSpecFromConfig(cfg, genotype);
   const model = new native.Model(spec, { device: cfg.DEVICE, seed: seed ?? cfg.SEED });

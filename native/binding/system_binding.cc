@@ -87,6 +87,20 @@ Napi::Value SetHugePages(const Napi::CallbackInfo& info) {
   });
 }
 
+// setDeterminism({ deterministic, cudnnBenchmark, cudnnDeterministic, cudnnEnabled }): the reference's
+// CUDNN.* keys and our DETERMINISTIC key (deterministic algorithms only; errors on ops without one).
+Napi::Value SetDeterminism(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Object o = asObject(info.Length() ? info[0] : info.Env().Undefined(), "options");
+    auto& ctx = at::globalContext();
+    ctx.setDeterministicAlgorithms(getBoolOr(o, "deterministic", false, "options"), /*warn_only=*/false);
+    ctx.setBenchmarkCuDNN(getBoolOr(o, "cudnnBenchmark", true, "options"));
+    ctx.setDeterministicCuDNN(getBoolOr(o, "cudnnDeterministic", false, "options"));
+    ctx.setUserEnabledCuDNN(getBoolOr(o, "cudnnEnabled", true, "options"));
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -119,6 +133,7 @@ Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   exports.Set("setHugePages", Napi::Function::New(env, SetHugePages, "setHugePages"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setDeterminism", Napi::Function::New(env, SetDeterminism, "setDeterminism"));
   exports.Set("computeThreadInfo", Napi::Function::New(env, ComputeThreadInfo, "computeThreadInfo"));
 });
 
