@@ -12,21 +12,21 @@ test('preprocess: SIGKILL mid-run, rerun, byte-identical store', async (t) => {
   const data = await tinyDemoSet();
   const a = mkdtempSync(join(tmpdir(), 'store-a-'));
   const b = mkdtempSync(join(tmpdir(), 'store-b-'));
-  t.is(cli(['preprocess', data, '--out', a, '--shard-files', '4']).status, 0);
+  t.is(cli(['preprocess', data, '--out', a, '--shard-files', '1']).status, 0);
   await new Promise<void>((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, 'preprocess', data, '--out', b, '--shard-files', '4'], { stdio: 'ignore' });
+    const p = spawn(process.execPath, [BIN, 'preprocess', data, '--out', b, '--shard-files', '1'], { stdio: 'ignore' });
     const timer = setInterval(() => {
-      if (readdirSync(b).filter((f) => f.endsWith('.json') && f.startsWith('shard_')).length >= 5) { clearInterval(timer); p.kill('SIGKILL'); }
+      if (readdirSync(b).filter((f) => f.endsWith('.json') && f.startsWith('shard_')).length >= 3) { clearInterval(timer); p.kill('SIGKILL'); }
     }, 5);
     p.on('exit', (_code, signal) => { clearInterval(timer); signal === 'SIGKILL' ? resolve() : reject(new Error('preprocess finished before it was killed')); });
   });
   t.false(existsSync(join(b, 'index.json')), 'killed before the index was written');
-  const rerun = cli(['preprocess', data, '--out', b, '--shard-files', '4', '--json']);
+  const rerun = cli(['preprocess', data, '--out', b, '--shard-files', '1', '--json']);
   t.is(rerun.status, 0, rerun.stderr);
-  t.true(JSON.parse(rerun.stdout).reusedShards >= 5);
+  t.true(JSON.parse(rerun.stdout).reusedShards >= 3);
   const files = readdirSync(a).filter((f) => !f.startsWith('.')).sort();
   t.deepEqual(readdirSync(b).filter((f) => !f.startsWith('.')).sort(), files);
-  t.true(files.length > 20);
+  t.true(files.length > 100);
   for (const f of files) t.true(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f);
 });
 
