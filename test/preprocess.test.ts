@@ -8,17 +8,20 @@ import { join } from 'node:path';
 import { BIN, cli } from './helpers/cli.ts';
 import { tinyDemoSet } from './helpers/demo_set.ts';
 
-test('preprocess: SIGKILL mid-run, rerun, byte-identical store', async (t) => {
+test.serial('preprocess: SIGKILL mid-run, rerun, byte-identical store', async (t) => {
   const data = await tinyDemoSet();
   const a = mkdtempSync(join(tmpdir(), 'store-a-'));
   const b = mkdtempSync(join(tmpdir(), 'store-b-'));
   t.is(cli(['preprocess', data, '--out', a, '--shard-files', '1']).status, 0);
   await new Promise<void>((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, 'preprocess', data, '--out', b, '--shard-files', '1'], { stdio: 'ignore' });
+    // Serial tests only: a concurrent test's spawnSync would block this polling loop.
+    const p = spawn(process.execPath, [BIN, 'preprocess', data, '--out', b, '--shard-files', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (d) => (err += d));
     const timer = setInterval(() => {
       if (readdirSync(b).filter((f) => f.endsWith('.json') && f.startsWith('shard_')).length >= 3) { clearInterval(timer); p.kill('SIGKILL'); }
     }, 5);
-    p.on('exit', (_code, signal) => { clearInterval(timer); signal === 'SIGKILL' ? resolve() : reject(new Error('preprocess finished before it was killed')); });
+    p.on('exit', (code, signal) => { clearInterval(timer); signal === 'SIGKILL' ? resolve() : reject(new Error(`preprocess ended (${code}) before it was killed: ${err}`)); });
   });
   t.false(existsSync(join(b, 'index.json')), 'killed before the index was written');
   const rerun = cli(['preprocess', data, '--out', b, '--shard-files', '1', '--json']);
@@ -30,7 +33,7 @@ test('preprocess: SIGKILL mid-run, rerun, byte-identical store', async (t) => {
   for (const f of files) t.true(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f);
 });
 
-test('export to the reference layout and import back: identical arrays, splits and mean/std', async (t) => {
+test.serial('export to the reference layout and import back: identical arrays, splits and mean/std', async (t) => {
   const data = await tinyDemoSet();
   const root = mkdtempSync(join(tmpdir(), 'reflayout-'));
   const back = mkdtempSync(join(tmpdir(), 'store-back-'));
@@ -55,7 +58,7 @@ test('export to the reference layout and import back: identical arrays, splits a
   t.deepEqual(b.meanStd(), a.meanStd());
 });
 
-test('data check: counts, durations and the MFCC baseline', async (t) => {
+test.serial('data check: counts, durations and the MFCC baseline', async (t) => {
   const data = await tinyDemoSet();
   const r = cli(['data', 'check', data, '--json']);
   t.is(r.status, 0, r.stderr);
