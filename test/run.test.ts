@@ -76,10 +76,12 @@ test.serial('a training run writes the reference layout, TensorBoard scalars and
     [['search', '--cfg', 'exps/demo/search.yaml', 'TRAIN.BATCH_SIZ', '4'], /did you mean TRAIN.BATCH_SIZE/],
     [['search', '--cfg', 'exps/demo/scratch_iden.yaml'], /search needs MODEL.NAME model_search/],
   ];
+  const cwd = mkdtempSync(join(tmpdir(), 'cwd-'));
   for (const [a, message] of cases) {
-    const out = cli(a);
+    const out = cli(a.map((x) => (x.startsWith('exps/') ? join(process.cwd(), x) : x)), { cwd });
     t.not(out.status, 0, a.join(' '));
     t.regex(out.stderr, message, a.join(' '));
     t.false(out.stderr.includes('    at '), a.join(' '));
   }
+  t.deepEqual(readdirSync(cwd), [], 'no run directory was left behind by a failed start');
 });

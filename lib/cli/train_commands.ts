@@ -3,7 +3,10 @@ import type { Command } from 'commander';
 
 import type { Config } from '../config/index.ts';
 import { UserError } from '../errors.ts';
+import { loadGenotypeArg } from '../genotype/index.ts';
+import { openStore, split, subDir } from '../job/data.ts';
 import { Job } from '../job/job.ts';
+import { modelSpecFromConfig } from '../models/spec.ts';
 import { loadNative } from '../native.ts';
 import { expNameOf } from '../run/run_dir.ts';
 import { runSearch } from '../search.ts';
@@ -13,7 +16,16 @@ import { emit } from './output.ts';
 
 interface TrainOptions extends CfgOptions { resume?: string; load_path?: string }
 
+/** Everything that can be wrong with the inputs is checked before a run directory is created. */
+function preflight(cfg: Config, textArch?: string): void {
+  const store = openStore(cfg);
+  split(store, cfg, subDir(cfg) === 'dev' ? undefined : 'train');
+  store.close();
+  modelSpecFromConfig(cfg, textArch !== undefined ? loadGenotypeArg(textArch) : undefined);
+}
+
 function job(cfg: Config, opts: TrainOptions, defaultRoot: string): Job {
+  preflight(cfg, opts.text_arch);
   const native = loadNative();
   if (cfg.THREADS > 0) native.setThreads(cfg.THREADS);
   const info = native.info();
