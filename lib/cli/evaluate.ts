@@ -7,6 +7,7 @@ import { evaluateIdentification, evaluateVerification } from '../evaluate.ts';
 import { UserError } from '../errors.ts';
 import { openStore, split } from '../job/data.ts';
 import { buildModel } from '../models/build.ts';
+import { loadWeights, modelTensorsOf } from '../models/weights.ts';
 import { loadNative } from '../native.ts';
 import { loadCheckpoint } from '../run/checkpoint.ts';
 import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
@@ -20,12 +21,7 @@ async function evaluate(kind: 'identification' | 'verification', overrides: stri
   const textArch = opts.text_arch ?? (cfg.MODEL.NAME === 'model' ? ckpt.meta.genotype : undefined);
   if (cfg.MODEL.NAME === 'model' && !textArch) throw new UserError(`${opts.load_path} holds no genotype: pass --text_arch`);
   const { model } = buildModel(cfg, textArch);
-  const names = new Set(model.stateDict().map((e) => e.name));
-  for (const [name, t] of ckpt.tensors) {
-    if (!name.startsWith('model/')) continue;
-    if (!names.has(name.slice(6))) throw new UserError(`${opts.load_path}: tensor '${name.slice(6)}' does not belong to the configured model`);
-    model.setTensor(name.slice(6), t.data, t.shape);
-  }
+  loadWeights(model, modelTensorsOf(ckpt.tensors), opts.load_path);
   model.setDropPathProb(0);
   const trainer = new (loadNative().Trainer)(model);
   const store = openStore(cfg);

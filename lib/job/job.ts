@@ -7,6 +7,7 @@ import { type Config, configToYaml } from '../config/index.ts';
 import type { BatcherState, TrainBatcher } from '../data/sampler.ts';
 import { UserError } from '../errors.ts';
 import type { NpyData, NpyDType } from '../io/npy.ts';
+import { loadWeights, modelTensorsOf } from '../models/weights.ts';
 import { type NativeModel, type NativeTrainer, loadNative } from '../native.ts';
 import { type CheckpointTensor, loadCheckpoint, saveCheckpoint } from '../run/checkpoint.ts';
 import { MetricsLog } from '../run/metrics_log.ts';
@@ -67,16 +68,9 @@ export class Job {
   restore(model: NativeModel, trainer: NativeTrainer, batchers: Record<string, TrainBatcher>): JobMeta | null {
     if (!this.resumeFile) return null;
     const ckpt = loadCheckpoint<JobMeta>(this.resumeFile);
-    const model_: [string, CheckpointTensor][] = [];
+    loadWeights(model, modelTensorsOf(ckpt.tensors), `checkpoint ${this.resumeFile}`);
     const optim: Record<string, { data: NpyData; shape: number[] }> = {};
-    for (const [name, t] of ckpt.tensors) {
-      if (name.startsWith('model/')) model_.push([name.slice(6), t]);
-      else if (name.startsWith('optim/')) optim[name.slice(6)] = t;
-    }
-    const expected = new Set(model.stateDict().map((e) => e.name));
-    for (const [name] of model_) if (!expected.has(name)) throw new UserError(`checkpoint ${this.resumeFile}: tensor '${name}' does not belong to this model (config changed?)`);
-    if (model_.length !== expected.size) throw new UserError(`checkpoint ${this.resumeFile}: has ${model_.length} model tensors, the model has ${expected.size}`);
-    for (const [name, t] of model_) model.setTensor(name, t.data, t.shape);
+    for (const [name, t] of ckpt.tensors) if (name.startsWith('optim/')) optim[name.slice('optim/'.length)] = t;
     trainer.loadOptimizerState(optim);
     const rng = ckpt.tensors.get('rng/torch');
     if (rng) loadNative().setRngState(rng.data as Uint8Array);

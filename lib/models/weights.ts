@@ -47,6 +47,13 @@ export function loadWeights(model: NativeModel, tensors: Map<string, NpyArray>, 
   }
 }
 
+/** The `model/<name>` tensors of a checkpoint, keyed by state_dict name. */
+export function modelTensorsOf(tensors: Map<string, NpyArray>): Map<string, NpyArray> {
+  const out = new Map<string, NpyArray>();
+  for (const [name, t] of tensors) if (name.startsWith('model/')) out.set(name.slice('model/'.length), t);
+  return out;
+}
+
 export function loadWeightsDir(model: NativeModel, dir: string): void {
   loadWeights(model, readWeightsDir(dir), dir);
 }
