@@ -9,12 +9,8 @@ namespace autospeech::models {
 
 Cell::Cell(const GenotypeSpec& genotype, int64_t Cpp, int64_t Cp, int64_t C, bool reduction, bool reductionPrev,
            const ops::OperationOptions& options) {
-  if (reductionPrev)
-    preprocess0_ = registerModule<nn::Layer>(
-        "preprocess0", std::make_shared<ops::FactorizedReduce>(Cpp, C, true, options.shiftedFactorizedReduce));
-  else
-    preprocess0_ = registerModule("preprocess0", ops::reluConvBn(Cpp, C, 1, 1, 0, true));
-  preprocess1_ = registerModule("preprocess1", ops::reluConvBn(Cp, C, 1, 1, 0, true));
+  preprocess0_ = registerModule("preprocess0", ops::cellPreprocess0(Cpp, C, reductionPrev, true, options));
+  preprocess1_ = registerModule("preprocess1", ops::cellPreprocess1(Cp, C, true));
 
   const auto& genes = reduction ? genotype.reduce : genotype.normal;
   concat_ = reduction ? genotype.reduceConcat : genotype.normalConcat;

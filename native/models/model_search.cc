@@ -34,12 +34,8 @@ SearchCell::SearchCell(int64_t steps, int64_t multiplier, int64_t Cpp, int64_t C
                        bool reductionPrev, const std::vector<std::string>& primitives,
                        const ops::OperationOptions& options)
     : reduction_(reduction), steps_(steps), multiplier_(multiplier) {
-  if (reductionPrev)
-    preprocess0_ = registerModule<nn::Layer>(
-        "preprocess0", std::make_shared<ops::FactorizedReduce>(Cpp, C, false, options.shiftedFactorizedReduce));
-  else
-    preprocess0_ = registerModule("preprocess0", ops::reluConvBn(Cpp, C, 1, 1, 0, false));
-  preprocess1_ = registerModule("preprocess1", ops::reluConvBn(Cp, C, 1, 1, 0, false));
+  preprocess0_ = registerModule("preprocess0", ops::cellPreprocess0(Cpp, C, reductionPrev, false, options));
+  preprocess1_ = registerModule("preprocess1", ops::cellPreprocess1(Cp, C, false));
   auto list = registerModule("_ops", std::make_shared<nn::ModuleList>());
   for (int64_t i = 0; i < steps; ++i)
     for (int64_t j = 0; j < 2 + i; ++j)

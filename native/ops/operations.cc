@@ -75,6 +75,13 @@ LayerPtr sepConv(int64_t in, int64_t out, Pair kernel, int64_t stride, Pair padd
       std::make_shared<nn::BatchNorm2d>(out, affine)});
 }
 
+LayerPtr cellPreprocess0(int64_t Cpp, int64_t C, bool reductionPrev, bool affine, const OperationOptions& options) {
+  if (reductionPrev) return std::make_shared<FactorizedReduce>(Cpp, C, affine, options.shiftedFactorizedReduce);
+  return reluConvBn(Cpp, C, 1, 1, 0, affine);
+}
+
+LayerPtr cellPreprocess1(int64_t Cp, int64_t C, bool affine) { return reluConvBn(Cp, C, 1, 1, 0, affine); }
+
 namespace {
 
 using Factory = std::function<LayerPtr(int64_t C, int64_t stride, bool affine, const OperationOptions&)>;

@@ -62,6 +62,11 @@ struct OperationOptions {
   bool shiftedFactorizedReduce = false;
 };
 
+// A cell's input preprocessing: preprocess0 halves the map with a FactorizedReduce when the
+// previous cell was a reduction (ReLUConvBN 1x1 otherwise); preprocess1 is always a ReLUConvBN 1x1.
+LayerPtr cellPreprocess0(int64_t Cpp, int64_t C, bool reductionPrev, bool affine, const OperationOptions& options);
+LayerPtr cellPreprocess1(int64_t Cp, int64_t C, bool affine);
+
 // Builds the op `name` of the reference OPS table for C channels, stride and affine flag.
 // Throws a clear error for an unknown name.
 LayerPtr makeOperation(const std::string& name, int64_t C, int64_t stride, bool affine,
