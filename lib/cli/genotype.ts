@@ -8,7 +8,7 @@ import { type Genotype, cellSvg, deriveFromAlphas, formatGenotype, genotypeToJso
 import { writeFileAtomic } from '../io/atomic.ts';
 import { readNpy } from '../io/npy.ts';
 import { loadNative } from '../native.ts';
-import { emit, table } from './output.ts';
+import { emit, printJson, table } from './output.ts';
 
 function alphas(path: string): Float32Array {
   const a = readNpy(path);
@@ -28,6 +28,12 @@ function describe(g: Genotype): string {
   ].join('\n');
 }
 
+/** --json: the JSON form plus the canonical string; otherwise the human form. */
+function printGenotype(g: Genotype, json: boolean | undefined, human: (g: Genotype) => string): void {
+  if (json) printJson({ ...genotypeToJson(g), text: formatGenotype(g) });
+  else emit(g, false, human);
+}
+
 export function register(program: Command): void {
   const geno = program.command('genotype').description('derive, validate and show genotypes');
   geno
@@ -38,8 +44,7 @@ export function register(program: Command): void {
     .option('--json', 'print the JSON form')
     .action((opts: { alphasNormal: string; alphasReduce: string; json?: boolean }) => {
       const g = deriveFromAlphas(alphas(opts.alphasNormal), alphas(opts.alphasReduce), loadNative().softmax);
-      if (opts.json) emit({ ...genotypeToJson(g), text: formatGenotype(g) }, true, () => '');
-      else emit(g, false, formatGenotype);
+      printGenotype(g, opts.json, formatGenotype);
     });
   geno
     .command('show')
@@ -48,8 +53,7 @@ export function register(program: Command): void {
     .option('--json', 'print the JSON form')
     .action((text: string, opts: { json?: boolean }) => {
       const g = loadGenotypeArg(text);
-      if (opts.json) emit({ ...genotypeToJson(g), text: formatGenotype(g) }, true, () => '');
-      else emit(g, false, describe);
+      printGenotype(g, opts.json, describe);
     });
   geno
     .command('draw')
