@@ -166,6 +166,16 @@ export interface TrainerBinding {
 export interface FeaturesBinding {
   /** -30 dBFS increase-only gain + the reference |STFT|: (frames, 257) float32, row-major. */
   spectrogram(wav: Float32Array): { data: Float32Array; frames: number; rms: number; dbfs: number; gain: number; gainApplied: boolean };
+  /** Kaldi-style log-mel fbank (25/10 ms, povey, pre-emphasis, no dither): (frames, melBins) float32. */
+  fbank(wav: Float32Array, opts?: FbankOptions): { data: Float32Array; frames: number; melBins: number };
+}
+
+export interface FbankOptions {
+  melBins?: number; // 80
+  lowFreq?: number; // 20 Hz
+  highFreq?: number; // 0 = nyquist (negative: offset from nyquist)
+  preemphasis?: number; // 0.97
+  scale?: number; // 32768: [-1, 1) samples into the int16 range Kaldi reads
 }
 
 export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding;

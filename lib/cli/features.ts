@@ -1,23 +1,31 @@
-// `autospeech features <file.wav> --out x.npy`: the reference feature matrix of one file.
+// `autospeech features <file.wav> --out x.npy [--frontend stft|fbank]`: the feature matrix of one file.
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 
-import { spectrogram } from '../data/features.ts';
+import { FRONTENDS, fbank, spectrogram, type Frontend } from '../data/features.ts';
 import { WavError, decodeWav } from '../data/wav.ts';
 import { UserError } from '../errors.ts';
 import { writeNpy } from '../io/npy.ts';
+import { suggest } from '../util/edit_distance.ts';
 import { emit } from './output.ts';
+
+interface Options { out: string; frontend: string; melBins: string; json?: boolean }
 
 export function register(program: Command): void {
   program
     .command('features')
-    .description('write the (T, 257) float32 magnitude spectrogram of one wav exactly as the reference preprocessing computes it')
+    .description('write the feature matrix of one wav: the reference (T, 257) magnitude spectrogram (stft), or a Kaldi-style log-mel fbank')
     .argument('<wav>', '16 kHz mono wav')
     .requiredOption('--out <npy>', 'output .npy')
-    .option('--frontend <name>', 'stft (the reference); no other front-end yet', 'stft')
+    .option('--frontend <name>', `front-end: ${FRONTENDS.join(' | ')} (stft = the reference's)`, 'stft')
+    .option('--mel-bins <n>', 'fbank: number of mel bins', '80')
     .option('--json', 'machine-readable summary')
-    .action((file: string, opts: { out: string; frontend: string; json?: boolean }) => {
-      if (opts.frontend !== 'stft') throw new UserError(`--frontend '${opts.frontend}' is not available (stft is)`);
+    .action((file: string, opts: Options) => {
+      if (!(FRONTENDS as readonly string[]).includes(opts.frontend))
+        throw new UserError(`--frontend '${opts.frontend}' is not a front-end (${FRONTENDS.join(', ')})${suggest(opts.frontend, FRONTENDS)}`);
+      const frontend = opts.frontend as Frontend;
+      const melBins = Number(opts.melBins);
+      if (!Number.isInteger(melBins) || melBins < 1 || melBins > 256) throw new UserError(`--mel-bins must be an integer in [1, 256], got '${opts.melBins}'`);
       let samples: Float32Array;
       try {
         samples = decodeWav(readFileSync(file), file).samples;
@@ -26,9 +34,16 @@ export function register(program: Command): void {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${file} not found`);
         throw err;
       }
+      if (frontend === 'fbank') {
+        if (samples.length < 400) throw new UserError(`${file}: ${samples.length} samples, shorter than one 25 ms fbank frame (400)`);
+        const f = fbank(samples, { melBins });
+        writeNpy(opts.out, { data: f.data, shape: [f.frames, f.melBins] });
+        emit({ out: opts.out, frontend, frames: f.frames, bins: f.melBins }, opts.json, (r) => `${r.out}: ${r.frames} x ${r.bins} log-mel fbank`);
+        return;
+      }
       const s = spectrogram(samples);
       writeNpy(opts.out, { data: s.data, shape: [s.frames, 257] });
-      emit({ out: opts.out, frames: s.frames, dbfs: s.dbfs, gainApplied: s.gainApplied, gain: s.gain }, opts.json, (r) =>
+      emit({ out: opts.out, frontend, frames: s.frames, bins: 257, dbfs: s.dbfs, gainApplied: s.gainApplied, gain: s.gain }, opts.json, (r) =>
         `${r.out}: ${r.frames} x 257 (level ${r.dbfs.toFixed(1)} dBFS${r.gainApplied ? `, raised by x${r.gain.toFixed(3)} to -30 dBFS` : ''})`);
     });
 }

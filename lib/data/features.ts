@@ -1,6 +1,6 @@
 // Features of one waveform through the native reference-exact spectrogram, and the reference's
 // global mean/std (float32 sums accumulated frame by frame, file by file, in the given order).
-import { loadNative } from '../native.ts';
+import { loadNative, type FbankOptions } from '../native.ts';
 
 export const BINS = 257;
 /** The reference preprocessing drops utterances shorter than this many frames (3 s). */
@@ -18,6 +18,14 @@ export interface Spectrogram {
 export function spectrogram(samples: Float32Array): Spectrogram {
   return loadNative().spectrogram(samples);
 }
+
+/** The Kaldi-style 80-dim log-mel fbank front-end (no gain normalisation, as Kaldi). */
+export function fbank(samples: Float32Array, opts?: FbankOptions): { data: Float32Array; frames: number; melBins: number } {
+  return loadNative().fbank(samples, opts);
+}
+
+export const FRONTENDS = ['stft', 'fbank'] as const;
+export type Frontend = (typeof FRONTENDS)[number];
 
 /** compute_mean_std: float32 per-bin sums of x and x^2 over frames, then files. */
 export class MeanStdAccumulator {

@@ -5,6 +5,7 @@
 
 #include "binding/guard.h"
 #include "binding/registry.h"
+#include "features/fbank.h"
 #include "features/spectrogram.h"
 #include "system/compute_thread.h"
 
@@ -28,7 +29,6 @@ Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
     float* dst = out.Data();
     features::GainInfo g;
     // On the compute thread, whose OpenMP team spreads the frames over the cores.
-    // On the compute thread, whose OpenMP team spreads the frames over the cores.
     runOnComputeThread([&] {
       g = features::normalizeVolume(wav);
       features::magnitudeStft(wav.data(), static_cast<int64_t>(wav.size()), dst);
@@ -44,8 +44,54 @@ Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
   });
 }
 
+double numberOption(const Napi::Object& o, const char* key, double fallback) {
+  if (!o.Has(key) || o.Get(key).IsUndefined()) return fallback;
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
+    throw ArgumentError(std::string("fbank: option '") + key + "' must be a finite number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+// fbank(wav: Float32Array, opts?: { melBins, lowFreq, highFreq, preemphasis, scale })
+//   -> { data: Float32Array (T*melBins), frames, melBins }
+Napi::Value Fbank(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw ArgumentError("fbank(wav, opts?): wav must be a Float32Array");
+    features::FbankOptions opt;
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      if (!info[1].IsObject()) throw ArgumentError("fbank(wav, opts?): opts must be an object");
+      Napi::Object o = info[1].As<Napi::Object>();
+      double bins = numberOption(o, "melBins", opt.numMelBins);
+      if (bins != std::floor(bins) || bins < 1 || bins > 256) throw ArgumentError("fbank: melBins must be an integer in [1, 256]");
+      opt.numMelBins = static_cast<int>(bins);
+      opt.lowFreq = numberOption(o, "lowFreq", opt.lowFreq);
+      opt.highFreq = numberOption(o, "highFreq", opt.highFreq);
+      opt.preemphasis = numberOption(o, "preemphasis", opt.preemphasis);
+      opt.scale = numberOption(o, "scale", opt.scale);
+    }
+    Napi::Float32Array in = info[0].As<Napi::Float32Array>();
+    const float* wav = in.Data();
+    const int64_t n = static_cast<int64_t>(in.ElementLength());
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(wav[i])) throw ArgumentError("fbank: the waveform contains NaN or infinite samples");
+    const int64_t T = features::fbankFrameCount(n);
+    if (T == 0) throw ArgumentError("fbank: the waveform has " + std::to_string(n) + " samples; at least 400 (one 25 ms frame) are needed");
+    Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(T * opt.numMelBins));
+    float* dst = out.Data();
+    runOnComputeThread([&] { features::fbank(wav, n, opt, dst); });
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("data", out);
+    r.Set("frames", static_cast<double>(T));
+    r.Set("melBins", opt.numMelBins);
+    return r;
+  });
+}
+
 Registrar reg("features", [](Napi::Env env, Napi::Object exports) {
   exports.Set("spectrogram", Napi::Function::New(env, Spectrogram, "spectrogram"));
+  exports.Set("fbank", Napi::Function::New(env, Fbank, "fbank"));
 });
 
 }  // namespace

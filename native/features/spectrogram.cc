@@ -1,5 +1,7 @@
 #include "features/spectrogram.h"
 
+#include "features/real_fft.h"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -31,55 +33,6 @@ float pairwiseSum(const float* a, int64_t n) {
   int64_t n2 = n / 2;
   n2 -= n2 % 8;
   return pairwiseSum(a, n2) + pairwiseSum(a + n2, n - n2);
-}
-
-// Real FFT of size 512 in double precision: the 512 real samples packed as 256 complex ones,
-// a radix-2 complex FFT of size 256, then the standard split into the 257 one-sided bins.
-// Written on separate re/im arrays (std::complex products go through the slow, NaN-aware
-// __muldc3 without -ffast-math).
-struct RealFft512 {
-  static constexpr int kHalf = kFft / 2;
-  double twRe[kHalf], twIm[kHalf];          // e^{-2 pi i k / 256}
-  double spRe[kHalf + 1], spIm[kHalf + 1];  // e^{-2 pi i k / 512}
-  int bitrev[kHalf];
-  RealFft512() {
-    for (int k = 0; k < kHalf; ++k) { twRe[k] = std::cos(-2.0 * M_PI * k / kHalf); twIm[k] = std::sin(-2.0 * M_PI * k / kHalf); }
-    for (int k = 0; k <= kHalf; ++k) { spRe[k] = std::cos(-2.0 * M_PI * k / kFft); spIm[k] = std::sin(-2.0 * M_PI * k / kFft); }
-    for (int i = 0; i < kHalf; ++i) {
-      int r = 0;
-      for (int b = 0; b < 8; ++b) r |= ((i >> b) & 1) << (7 - b);
-      bitrev[i] = r;
-    }
-  }
-  // x: 512 real samples (already windowed) -> re/im of the 257 one-sided bins
-  void run(const double* x, double* outRe, double* outIm) const {
-    double zr[kHalf], zi[kHalf];
-    for (int n = 0; n < kHalf; ++n) { zr[bitrev[n]] = x[2 * n]; zi[bitrev[n]] = x[2 * n + 1]; }
-    for (int len = 2; len <= kHalf; len <<= 1) {
-      const int step = kHalf / len, half = len / 2;
-      for (int i = 0; i < kHalf; i += len)
-        for (int j = 0; j < half; ++j) {
-          const double wr = twRe[j * step], wi = twIm[j * step];
-          const int p = i + j, q = p + half;
-          const double vr = zr[q] * wr - zi[q] * wi, vi = zr[q] * wi + zi[q] * wr;
-          zr[q] = zr[p] - vr; zi[q] = zi[p] - vi;
-          zr[p] += vr; zi[p] += vi;
-        }
-    }
-    for (int k = 0; k <= kHalf; ++k) {
-      const int a = k % kHalf, b = (kHalf - k) % kHalf;
-      // even = (Z[k] + conj(Z[N-k])) / 2, odd = -i (Z[k] - conj(Z[N-k])) / 2
-      const double er = 0.5 * (zr[a] + zr[b]), ei = 0.5 * (zi[a] - zi[b]);
-      const double or_ = 0.5 * (zi[a] + zi[b]), oi = -0.5 * (zr[a] - zr[b]);
-      outRe[k] = er + spRe[k] * or_ - spIm[k] * oi;
-      outIm[k] = ei + spRe[k] * oi + spIm[k] * or_;
-    }
-  }
-};
-
-const RealFft512& fft() {
-  static const RealFft512 f;
-  return f;
 }
 
 // scipy.signal.get_window('hann', 400, fftbins=True), zero-padded centrally to 512.
@@ -138,7 +91,7 @@ void magnitudeStft(const float* y, int64_t n, float* out) {
     for (int64_t t = begin; t < end; ++t) {
       const float* src = padded.data() + t * kHop;
       for (int i = 0; i < kFft; ++i) frame[i] = static_cast<double>(src[i]) * w[i];
-      fft().run(frame, re, im);
+      realFft512().run(frame, re, im);
       float* row = out + t * kBins;
       for (int k = 0; k < kBins; ++k) row[k] = std::hypot(static_cast<float>(re[k]), static_cast<float>(im[k]));
     }
