@@ -51,9 +51,9 @@ export async function runDemo(opts: { dataDir: string; outDir: string; log: (s: 
     const s = await generateDemoData(data, { ...PRESETS.default, seed: 1 });
     opts.log(`${s.name}: ${s.utterances} utterances, ${(s.seconds / 60).toFixed(1)} min of audio, ${s.trials} trials`);
   });
-  await stage('preprocess', () => {
-    const r = preprocess(data, join(data, 'store'));
-    opts.log(`${r.index.utterances.length} utterances in ${r.shards} shards (${r.reusedShards} reused)`);
+  await stage('preprocess', async () => {
+    const r = await preprocess(data, join(data, 'store'));
+    opts.log(`${r.index.utterances.length} utterances in ${r.shards} shards (${r.reusedShards} reused, ${r.workers} worker(s))`);
   });
   mkdirSync(opts.outDir, { recursive: true });
   const cfgOf = (name: string) => loadConfig(join(exps, `${name}.yaml`), ['DATASET.DATA_DIR', data, 'OUTPUT_DIR', opts.outDir]);

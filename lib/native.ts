@@ -168,6 +168,8 @@ export interface FeaturesBinding {
   spectrogram(wav: Float32Array): { data: Float32Array; frames: number; rms: number; dbfs: number; gain: number; gainApplied: boolean };
   /** Kaldi-style log-mel fbank (25/10 ms, povey, pre-emphasis, no dither): (frames, melBins) float32. */
   fbank(wav: Float32Array, opts?: FbankOptions): { data: Float32Array; frames: number; melBins: number };
+  /** Per-bin float32 sums of x and x*x over `frames` rows, in row order. */
+  frameSums(x: Float32Array, frames: number, bins: number): { sum: Float32Array; sumSq: Float32Array };
 }
 
 export interface FbankOptions {

@@ -15,7 +15,7 @@ test.serial('preprocess: SIGKILL mid-run, rerun, byte-identical store', async (t
   t.is(cli(['preprocess', data, '--out', a, '--shard-files', '1']).status, 0);
   await new Promise<void>((resolve, reject) => {
     // Serial tests only: a concurrent test's spawnSync would block this polling loop.
-    const p = spawn(process.execPath, [BIN, 'preprocess', data, '--out', b, '--shard-files', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [BIN, 'preprocess', data, '--out', b, '--shard-files', '1', '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr!.on('data', (d) => (err += d));
     const timer = setInterval(() => {
@@ -31,6 +31,23 @@ test.serial('preprocess: SIGKILL mid-run, rerun, byte-identical store', async (t
   t.deepEqual(readdirSync(b).filter((f) => !f.startsWith('.')).sort(), files);
   t.true(files.length > 100);
   for (const f of files) t.true(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), f);
+});
+
+test.serial('preprocess with 1 and 3 worker processes writes byte-identical stores', (t) => {
+  return tinyDemoSet().then((data) => {
+    const one = mkdtempSync(join(tmpdir(), 'store-w1-'));
+    const three = mkdtempSync(join(tmpdir(), 'store-w3-'));
+    t.is(cli(['preprocess', data, '--out', one, '--shard-files', '7', '--workers', '1']).status, 0);
+    const r = cli(['preprocess', data, '--out', three, '--shard-files', '7', '--workers', '3', '--json']);
+    t.is(r.status, 0, r.stderr);
+    t.is(JSON.parse(r.stdout).workers, 3);
+    const files = readdirSync(one).sort();
+    t.deepEqual(readdirSync(three).sort(), files);
+    for (const f of files) t.true(readFileSync(join(one, f)).equals(readFileSync(join(three, f))), f);
+    const bad = cli(['preprocess', data, '--out', three, '--workers', '0']);
+    t.is(bad.status, 2);
+    t.regex(bad.stderr, /--workers must be a positive integer/);
+  });
 });
 
 test.serial('export to the reference layout and import back: identical arrays, splits and mean/std', async (t) => {

@@ -1,5 +1,6 @@
 // `autospeech preprocess <root>`: VoxCeleb1-layout wavs -> feature store (+ mean/std).
 import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 import { FILES_PER_SHARD, preprocess } from '../data/store.ts';
@@ -14,26 +15,32 @@ export function register(program: Command): void {
     .argument('<root>', 'data root in the VoxCeleb1 layout (dev/wav, test/wav, iden_split.txt, veri_test.txt)')
     .option('--out <dir>', 'store directory (default <root>/store)')
     .option('--shard-files <n>', 'wav files per shard (the unit of resumption)', String(FILES_PER_SHARD))
+    .option('--workers <n>', 'worker processes extracting shards in parallel (default: one per core)', String(availableParallelism()))
     .option('--json', 'machine-readable summary')
-    .action((root: string, opts: { out?: string; shardFiles: string; json?: boolean }) => {
+    .action(async (root: string, opts: { out?: string; shardFiles: string; workers: string; json?: boolean }) => {
       const perShard = Number(opts.shardFiles);
       if (!Number.isInteger(perShard) || perShard < 1) throw new UserError(`--shard-files must be a positive integer, got '${opts.shardFiles}'`);
+      const workers = Number(opts.workers);
+      if (!Number.isInteger(workers) || workers < 1) throw new UserError(`--workers must be a positive integer, got '${opts.workers}'`);
       const out = opts.out ?? join(root, 'store');
       let progress: Progress | undefined;
       const t0 = Date.now();
-      const r = preprocess(root, out, (done, total) => {
-        progress ??= new Progress('preprocess', total);
-        progress.update(Math.min(done, total));
-      }, perShard);
+      const r = await preprocess(root, out, {
+        filesPerShard: perShard, workers,
+        onProgress: (done, total) => {
+          progress ??= new Progress('preprocess', total);
+          progress.update(Math.min(done, total));
+        },
+      });
       const seconds = (Date.now() - t0) / 1000;
       const audio = r.index.utterances.reduce((a, u) => a + u.frames, 0) / 100;
       const summary = {
         store: out, utterances: r.index.utterances.length, speakers: new Set(r.index.utterances.map((u) => u.speaker)).size,
-        skippedShort: r.index.skipped.length, errors: r.index.errors, shards: r.shards, reusedShards: r.reusedShards,
+        skippedShort: r.index.skipped.length, errors: r.index.errors, shards: r.shards, reusedShards: r.reusedShards, workers: r.workers,
         audioSeconds: Math.round(audio), seconds: Number(seconds.toFixed(2)),
       };
       emit(summary, opts.json, (s) => [
-        `${s.utterances} utterances of ${s.speakers} speakers (${(s.audioSeconds / 3600).toFixed(2)} h) in ${s.shards} shard(s) at ${s.store} (${s.reusedShards} reused) in ${s.seconds} s`,
+        `${s.utterances} utterances of ${s.speakers} speakers (${(s.audioSeconds / 3600).toFixed(2)} h) in ${s.shards} shard(s) at ${s.store} (${s.reusedShards} reused) in ${s.seconds} s with ${s.workers} worker(s)`,
         s.skippedShort ? `${s.skippedShort} utterance(s) shorter than 300 frames skipped, as the reference does` : '',
         ...s.errors.map((e) => `error: ${e.file}: ${e.reason}`),
       ].filter(Boolean).join('\n'));

@@ -34,16 +34,8 @@ export class MeanStdAccumulator {
   private count = 0;
 
   add(features: Float32Array, frames: number): void {
-    const s = new Float32Array(BINS);
-    const s2 = new Float32Array(BINS);
-    for (let t = 0; t < frames; t++) {
-      const row = t * BINS;
-      for (let k = 0; k < BINS; k++) {
-        const v = features[row + k];
-        s[k] = Math.fround(s[k] + v);
-        s2[k] = Math.fround(s2[k] + Math.fround(v * v));
-      }
-    }
+    // This file's float32 sums over its frames (native, same order and rounding), then the totals.
+    const { sum: s, sumSq: s2 } = loadNative().frameSums(features, frames, BINS);
     for (let k = 0; k < BINS; k++) {
       this.sum[k] = Math.fround(this.sum[k] + s[k]);
       this.sumSq[k] = Math.fround(this.sumSq[k] + s2[k]);

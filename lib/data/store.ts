@@ -2,8 +2,11 @@
 // an index (utterance, speaker, split, shard, offset, frames) and the global mean/std. Written shard
 // by shard, each file atomically, with the shard's index file as its completion marker, so a killed
 // preprocess resumes and ends byte-identical to an uninterrupted run.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { type ChildProcess, fork } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
@@ -33,38 +36,49 @@ export interface StoreIndex {
   errors: { file: string; reason: string }[];
 }
 
-interface ShardRecord { utterances: Omit<StoredUtterance, 'iden'>[]; skipped: StoreIndex['skipped']; errors: StoreIndex['errors'] }
+export interface ShardRecord { utterances: Omit<StoredUtterance, 'iden'>[]; skipped: StoreIndex['skipped']; errors: StoreIndex['errors'] }
 
-export interface PreprocessResult { index: StoreIndex; reusedShards: number; shards: number }
+export interface PreprocessResult { index: StoreIndex; reusedShards: number; shards: number; workers: number }
 
-export function preprocess(root: string, out: string, onProgress?: (done: number, total: number) => void, filesPerShard = FILES_PER_SHARD): PreprocessResult {
-  const FILES_PER_SHARD = filesPerShard;
+export interface PreprocessOptions {
+  filesPerShard?: number;
+  /** Worker processes extracting shards in parallel (default: one per core; 1 = in this process). */
+  workers?: number;
+  onProgress?: (doneFiles: number, totalFiles: number) => void;
+}
+
+export const shardName = (s: number, ext: string) => `shard_${String(s).padStart(4, '0')}.${ext}`;
+
+export async function preprocess(root: string, out: string, opts: PreprocessOptions = {}): Promise<PreprocessResult> {
+  const perShard = opts.filesPerShard ?? FILES_PER_SHARD;
   const utts = scanVoxCeleb(root);
   const split = existsSync(join(root, 'iden_split.txt')) ? readIdenSplit(join(root, 'iden_split.txt')) : new Map<string, 1 | 2 | 3>();
   mkdirSync(out, { recursive: true });
-  const shards = Math.ceil(utts.length / FILES_PER_SHARD);
-  let reused = 0;
-  const records: ShardRecord[] = [];
-  for (let s = 0; s < shards; s++) {
-    const marker = join(out, `shard_${String(s).padStart(4, '0')}.json`);
-    const chunk = utts.slice(s * FILES_PER_SHARD, (s + 1) * FILES_PER_SHARD);
-    if (existsSync(marker)) {
-      const rec = JSON.parse(readFileSync(marker, 'utf8')) as ShardRecord & { files: string[] };
-      if (rec.files.join('\n') === chunk.map((u) => u.path).join('\n')) {
-        records.push(rec);
-        reused++;
-        onProgress?.((s + 1) * FILES_PER_SHARD, utts.length);
-        continue;
-      }
-    }
-    records.push(buildShard(s, chunk, out, marker));
-    onProgress?.(Math.min((s + 1) * FILES_PER_SHARD, utts.length), utts.length);
-  }
+  removeStaleTemps(out);
+  const shards = Math.ceil(utts.length / perShard);
+  const chunks = Array.from({ length: shards }, (_, s) => utts.slice(s * perShard, (s + 1) * perShard));
+  const records: (ShardRecord | undefined)[] = new Array(shards);
+  let reused = 0, doneFiles = 0;
+  const pending: number[] = [];
+  chunks.forEach((chunk, s) => {
+    const rec = completedShard(out, s, chunk);
+    if (rec) { records[s] = rec; reused++; doneFiles += chunk.length; } else pending.push(s);
+  });
+  opts.onProgress?.(doneFiles, utts.length);
+  const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), pending.length));
+  const finished = (s: number, rec: ShardRecord) => {
+    records[s] = rec;
+    doneFiles += chunks[s].length;
+    opts.onProgress?.(doneFiles, utts.length);
+  };
+  if (workers <= 1) for (const s of pending) finished(s, buildShard(s, chunks[s], out));
+  else await buildShardsInWorkers(pending, chunks, out, workers, finished);
+  const done = records as ShardRecord[];
   const index: StoreIndex = {
     version: STORE_VERSION, bins: BINS,
-    utterances: records.flatMap((r) => r.utterances.map((u) => ({ ...u, iden: split.get(u.path) ?? 0 }))),
-    skipped: records.flatMap((r) => r.skipped),
-    errors: records.flatMap((r) => r.errors),
+    utterances: done.flatMap((r) => r.utterances.map((u) => ({ ...u, iden: split.get(u.path) ?? 0 }))),
+    skipped: done.flatMap((r) => r.skipped),
+    errors: done.flatMap((r) => r.errors),
   };
   if (index.utterances.length === 0) throw new UserError(`${root}: no utterance of at least ${MIN_FRAMES} frames could be read`);
   // Global per-bin mean/std over every kept utterance, in index order.
@@ -76,10 +90,83 @@ export function preprocess(root: string, out: string, onProgress?: (done: number
   writeNpy(join(out, 'mean.npy'), { data: mean, shape: [BINS] });
   writeNpy(join(out, 'std.npy'), { data: std, shape: [BINS] });
   writeFileAtomic(join(out, 'index.json'), JSON.stringify(index));
-  return { index, reusedShards: reused, shards };
+  return { index, reusedShards: reused, shards, workers };
 }
 
-function buildShard(s: number, chunk: Utterance[], out: string, marker: string): ShardRecord {
+/** The shard's record if its marker exists and lists exactly these files (else it is rebuilt). */
+function completedShard(out: string, s: number, chunk: Utterance[]): ShardRecord | undefined {
+  const marker = join(out, shardName(s, 'json'));
+  if (!existsSync(marker) || !existsSync(join(out, shardName(s, 'f32')))) return undefined;
+  try {
+    const rec = JSON.parse(readFileSync(marker, 'utf8')) as ShardRecord & { files: string[] };
+    if (rec.files.join('\n') !== chunk.map((u) => u.path).join('\n')) return undefined;
+    return { utterances: rec.utterances, skipped: rec.skipped, errors: rec.errors };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Temp files left by a killed run (named .<file>.tmp-<pid>-<n>) whose writer is gone. */
+function removeStaleTemps(out: string): void {
+  for (const name of readdirSync(out)) {
+    const m = /^\..+\.tmp-(\d+)-\d+$/.exec(name);
+    if (!m) continue;
+    let alive = true;
+    try { process.kill(Number(m[1]), 0); } catch { alive = false; }
+    if (!alive) rmSync(join(out, name), { force: true });
+  }
+}
+
+/** Shards handed out one at a time to `workers` child processes (one compute thread each). */
+function buildShardsInWorkers(pending: number[], chunks: Utterance[][], out: string, workers: number,
+  finished: (s: number, rec: ShardRecord) => void): Promise<void> {
+  const queue = [...pending];
+  const tsx = import.meta.resolve('tsx');
+  const script = fileURLToPath(new URL('./preprocess_worker.ts', import.meta.url));
+  return new Promise((resolve, reject) => {
+    let running = 0, failed = false;
+    const children: ChildProcess[] = [];
+    const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      for (const c of children) c.kill();
+      reject(err);
+    };
+    const feed = (child: ChildProcess) => {
+      const s = queue.shift();
+      if (s === undefined) { child.disconnect(); return; }
+      child.send({ shard: s, files: chunks[s], out } satisfies ShardJob);
+    };
+    for (let w = 0; w < workers; w++) {
+      const child = fork(script, [], {
+        execArgv: ['--import', tsx],
+        env: { ...process.env, AUTOSPEECH_THREADS: '1' },
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      });
+      children.push(child);
+      running++;
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      child.on('message', (m: ShardDone) => {
+        if ('error' in m) return fail(new Error(`preprocess worker, shard ${m.shard}: ${m.error}`));
+        finished(m.shard, m.record);
+        feed(child);
+      });
+      child.on('exit', (code, signal) => {
+        running--;
+        if (code !== 0) return fail(new Error(`preprocess worker ${child.pid} ended with ${signal ?? `exit code ${code}`}${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+        if (running === 0 && !failed) queue.length ? fail(new Error('preprocess workers ended with shards left')) : resolve();
+      });
+      child.on('error', (err) => fail(err));
+      feed(child);
+    }
+  });
+}
+
+export interface ShardJob { shard: number; files: Utterance[]; out: string }
+export type ShardDone = { shard: number; record: ShardRecord } | { shard: number; error: string };
+
+export function buildShard(s: number, chunk: Utterance[], out: string): ShardRecord {
   const rec: ShardRecord = { utterances: [], skipped: [], errors: [] };
   const parts: Float32Array[] = [];
   let offset = 0;
@@ -103,8 +190,8 @@ function buildShard(s: number, chunk: Utterance[], out: string, marker: string):
     parts.push(frames);
     offset += count;
   }
-  writeFileAtomic(join(out, `shard_${String(s).padStart(4, '0')}.f32`), parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength)));
-  writeFileAtomic(marker, JSON.stringify({ files: chunk.map((u) => u.path), ...rec }));
+  writeFileAtomic(join(out, shardName(s, 'f32')), parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength)));
+  writeFileAtomic(join(out, shardName(s, 'json')), JSON.stringify({ files: chunk.map((u) => u.path), ...rec }));
   return rec;
 }
 
@@ -128,7 +215,7 @@ export class FeatureStore {
     const u = this.index.utterances[i];
     let fd = this.fds.get(u.shard);
     if (fd === undefined) {
-      fd = openSync(join(this.dir, `shard_${String(u.shard).padStart(4, '0')}.f32`), 'r');
+      fd = openSync(join(this.dir, shardName(u.shard, 'f32')), 'r');
       this.fds.set(u.shard, fd);
     }
     const out = into ?? new Float32Array(u.frames * BINS);

@@ -1,5 +1,9 @@
 // WAV decoding as librosa.load(sr=None) sees 16 kHz mono PCM: int16/32768, int24/2^23, int32/2^31,
 // float32 as is. Anything else is a WavError naming the file and the reason.
+import { endianness } from 'node:os';
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 export class WavError extends Error {
   constructor(readonly path: string, readonly reason: string) {
     super(`${path}: ${reason}`);
@@ -56,7 +60,13 @@ export function decodeWav(bytes: Uint8Array, path: string, options: { anyRate?: 
   const n = d.length / width;
   if (n === 0) fail('no samples');
   const out = new Float32Array(n);
-  if (format === 'pcm16') for (let i = 0; i < n; i++) out[i] = d.readInt16LE(2 * i) / 32768;
+  if (format === 'pcm16') {
+    // A typed view when the bytes are 2-aligned (they are for canonical 44-byte headers) on a
+    // little-endian host: ~5x faster than readInt16LE per sample; same values.
+    const pcm = LITTLE_ENDIAN ? (d.byteOffset % 2 === 0 ? new Int16Array(d.buffer, d.byteOffset, n) : new Int16Array(Uint8Array.prototype.slice.call(d).buffer)) : null;
+    if (pcm) for (let i = 0; i < n; i++) out[i] = pcm[i] / 32768;
+    else for (let i = 0; i < n; i++) out[i] = d.readInt16LE(2 * i) / 32768;
+  }
   else if (format === 'pcm24') for (let i = 0; i < n; i++) out[i] = d.readIntLE(3 * i, 3) / 8388608;
   else if (format === 'pcm32') for (let i = 0; i < n; i++) out[i] = d.readInt32LE(4 * i) / 2147483648;
   else {

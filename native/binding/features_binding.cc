@@ -1,6 +1,7 @@
 // Feature extraction for JS: waveform (float32) -> gain info + (T, 257) magnitude spectrogram.
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "binding/guard.h"
@@ -89,9 +90,42 @@ Napi::Value Fbank(const Napi::CallbackInfo& info) {
   });
 }
 
+// frameSums(x: Float32Array (frames*bins), frames, bins) -> { sum, sumSq } (Float32Array bins each):
+// per-bin float32 sums of x and x*x over the frames in order, as the reference's compute_mean_std.
+Napi::Value FrameSums(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        !info[1].IsNumber() || !info[2].IsNumber())
+      throw ArgumentError("frameSums(x: Float32Array, frames, bins)");
+    Napi::Float32Array x = info[0].As<Napi::Float32Array>();
+    const double framesD = info[1].As<Napi::Number>().DoubleValue(), binsD = info[2].As<Napi::Number>().DoubleValue();
+    if (framesD < 0 || binsD < 1 || framesD != std::floor(framesD) || binsD != std::floor(binsD) || framesD * binsD > static_cast<double>(x.ElementLength()))
+      throw ArgumentError("frameSums: frames x bins exceeds the array (" + std::to_string(x.ElementLength()) + " values)");
+    const int64_t frames = static_cast<int64_t>(framesD), bins = static_cast<int64_t>(binsD);
+    Napi::Float32Array sum = Napi::Float32Array::New(env, static_cast<size_t>(bins));
+    Napi::Float32Array sumSq = Napi::Float32Array::New(env, static_cast<size_t>(bins));
+    float* s = sum.Data();
+    float* s2 = sumSq.Data();
+    std::fill(s, s + bins, 0.f);
+    std::fill(s2, s2 + bins, 0.f);
+    const float* p = x.Data();
+    for (int64_t t = 0; t < frames; ++t, p += bins)
+      for (int64_t k = 0; k < bins; ++k) {
+        s[k] += p[k];
+        s2[k] += p[k] * p[k];
+      }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("sum", sum);
+    r.Set("sumSq", sumSq);
+    return r;
+  });
+}
+
 Registrar reg("features", [](Napi::Env env, Napi::Object exports) {
   exports.Set("spectrogram", Napi::Function::New(env, Spectrogram, "spectrogram"));
   exports.Set("fbank", Napi::Function::New(env, Fbank, "fbank"));
+  exports.Set("frameSums", Napi::Function::New(env, FrameSums, "frameSums"));
 });
 
 }  // namespace

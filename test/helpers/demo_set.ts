@@ -12,7 +12,7 @@ export function tinyDemoSet(): Promise<string> {
   cached ??= (async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'voxlike-')), 'data');
     await generateDemoData(dir, { ...PRESETS.tiny, seed: 3 });
-    if (!existsSync(join(dir, 'store', 'index.json'))) preprocess(dir, join(dir, 'store'));
+    if (!existsSync(join(dir, 'store', 'index.json'))) await preprocess(dir, join(dir, 'store'));
     return dir;
   })();
   return cached;
