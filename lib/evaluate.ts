@@ -22,27 +22,31 @@ export async function embedUtterances(trainer: NativeTrainer, store: FeatureStor
   const P = cfg.DATASET.PARTIAL_N_FRAMES;
   const embeddings: Float32Array[] = [], logits: Float32Array[] = [], windows: number[] = [];
   const maxWindows = cfg.EVAL.MAX_BATCH * 4;
+  // Groups of about maxWindows windows; the next group's windows are assembled on the prefetch
+  // thread while the current one is embedded.
+  const groups: number[][] = [];
   let group: number[] = [], groupWindows = 0;
-  const flush = async () => {
-    if (group.length === 0) return;
-    const w = windowsOf(store, group, P, norm);
-    const r = await trainer.embedUtterances(w.data, [w.data.length / (P * 257), P, 257], w.counts, cfg.EVAL.MAX_BATCH);
+  for (const i of items) {
+    group.push(i);
+    groupWindows += Math.max(1, Math.floor(store.index.utterances[i].frames / (P / 2)));
+    if (groupWindows >= maxWindows) { groups.push(group); group = []; groupWindows = 0; }
+  }
+  if (group.length) groups.push(group);
+  let next = groups.length ? windowsOf(store, groups[0], P, norm) : undefined;
+  for (let g = 0; g < groups.length; g++) {
+    const w = await next!;
+    next = g + 1 < groups.length ? windowsOf(store, groups[g + 1], P, norm) : undefined;
+    next?.catch(() => {}); // surfaced when awaited
+    const bins = store.index.bins;
+    const r = await trainer.embedUtterances(w.data, [w.data.length / (P * bins), P, bins], w.counts, cfg.EVAL.MAX_BATCH);
     const D = r.shape[1], K = r.logits.shape[1];
-    for (let u = 0; u < group.length; u++) {
+    for (let u = 0; u < groups[g].length; u++) {
       embeddings.push((r.data as Float32Array).slice(u * D, (u + 1) * D));
       logits.push((r.logits.data as Float32Array).slice(u * K, (u + 1) * K));
       windows.push(w.counts[u]);
     }
     onProgress?.(embeddings.length);
-    group = [];
-    groupWindows = 0;
-  };
-  for (const i of items) {
-    group.push(i);
-    groupWindows += Math.max(1, Math.floor(store.index.utterances[i].frames / (P / 2)));
-    if (groupWindows >= maxWindows) await flush();
   }
-  await flush();
   return { embeddings, logits, windows };
 }
 

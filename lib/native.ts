@@ -180,7 +180,24 @@ export interface FbankOptions {
   scale?: number; // 32768: [-1, 1) samples into the int16 range Kaldi reads
 }
 
-export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding;
+// ---- reader (native/binding/reader_binding.cc) ----
+/** Memory-mapped feature-store shards; batches and windows are assembled on the prefetch thread. */
+export interface NativeFeatureReader {
+  /** Copy of `frames` rows of `bins` floats at a frame offset of a shard. */
+  read(shard: number, offset: number, frames: number): Float32Array;
+  /** Rows [shard, offset, frames, start, flip]: normalised crops of P frames (start ignored when frames <= P). */
+  trainBatch(plan: Int32Array, P: number, mean: Float32Array, std: Float32Array): Promise<Float32Array>;
+  /** Rows [shard, offset, frames]: every utterance's normalised test windows, stacked. */
+  windows(plan: Int32Array, P: number, mean: Float32Array, std: Float32Array): Promise<{ data: Float32Array; counts: Int32Array }>;
+  /** Unmaps the shards (after pending jobs finish). */
+  close(): void;
+}
+
+export interface ReaderBinding {
+  FeatureReader: new (shardFiles: string[], bins: number) => NativeFeatureReader;
+}
+
+export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding & ReaderBinding;
 
 let cached: Addon | undefined;
 

@@ -91,11 +91,21 @@ export interface Batch { x: Float32Array; y: Int32Array; shape: [number, number,
 
 export interface BatcherState { rng: PrngState; order: number[]; position: number; epoch: number }
 
-/** Shuffled, drop_last batches of normalised, randomly cropped and flipped training items. */
+/** A batch being assembled on the native prefetch thread, and the generator state before it was planned. */
+interface Pending { kind: 'next' | 'fresh'; rngBefore: PrngState; batch: Promise<Batch> }
+
+/**
+ * Shuffled, drop_last batches of normalised, randomly cropped and flipped training items. The
+ * random choices (permutation, crop starts, flips) are drawn here in the order the reference's
+ * loader makes them; the crops are assembled natively from the memory-mapped shards, and the next
+ * batch is planned and assembled while the caller's step runs. A planned-but-unused batch is
+ * discarded with its draws rewound, so the sequence never depends on prefetching.
+ */
 export class TrainBatcher {
   private rng: Prng;
   private order: number[] = [];
   private position = 0;
+  private pending?: Pending;
   epoch = -1;
 
   constructor(private store: FeatureStore, private items: number[], private labels: number[], readonly batchSize: number,
@@ -110,6 +120,7 @@ export class TrainBatcher {
 
   /** Starts the next epoch with a fresh permutation (the DataLoader's shuffle=True). */
   startEpoch(): void {
+    this.discard();
     this.order = this.rng.permutation(this.items.length);
     this.position = 0;
     this.epoch++;
@@ -119,38 +130,76 @@ export class TrainBatcher {
     return this.position + this.batchSize <= this.order.length;
   }
 
-  next(): Batch {
+  /** The epoch's next batch; the one after it starts assembling at once. */
+  async next(): Promise<Batch> {
     if (!this.hasNext()) throw new Error('TrainBatcher: epoch exhausted');
-    const picks = this.order.slice(this.position, this.position + this.batchSize);
+    const batch = this.take('next') ?? this.planNext();
     this.position += this.batchSize;
-    return this.build(picks);
+    if (this.hasNext()) this.prefetch('next');
+    return batch;
   }
 
   /** A batch from a fresh permutation's first items: the search's next(iter(val_loader)). */
-  sampleFresh(): Batch {
+  async sampleFresh(): Promise<Batch> {
+    const batch = this.take('fresh') ?? this.planFresh();
+    this.prefetch('fresh');
+    return batch;
+  }
+
+  /** The batch at the current position (the caller advances the position when it takes it). */
+  private planNext(): Promise<Batch> {
+    return this.build(this.order.slice(this.position, this.position + this.batchSize));
+  }
+
+  private planFresh(): Promise<Batch> {
     return this.build(this.rng.permutation(this.items.length).slice(0, this.batchSize));
   }
 
-  private build(picks: number[]): Batch {
+  private prefetch(kind: Pending['kind']): void {
+    const rngBefore = this.rng.state();
+    const batch = kind === 'next' ? this.planNext() : this.planFresh();
+    batch.catch(() => {}); // surfaced when taken
+    this.pending = { kind, rngBefore, batch };
+  }
+
+  private take(kind: Pending['kind']): Promise<Batch> | undefined {
+    if (this.pending?.kind === kind) {
+      const b = this.pending.batch;
+      this.pending = undefined;
+      return b;
+    }
+    this.discard();
+    return undefined;
+  }
+
+  /** Forgets a planned batch and rewinds the draws made for it. */
+  private discard(): void {
+    if (!this.pending) return;
+    this.rng = new Prng(this.pending.rngBefore);
+    this.pending = undefined;
+  }
+
+  /** Draws each pick's crop start and flip (in the reference's order) and assembles natively. */
+  private build(picks: number[]): Promise<Batch> {
     const P = this.P;
-    const x = new Float32Array(picks.length * P * BINS);
+    const plan = new Int32Array(picks.length * 5);
     const y = new Int32Array(picks.length);
     picks.forEach((k, b) => {
-      const i = this.items[k];
-      const frames = this.store.index.utterances[i].frames;
-      let crop = normalize(trainCrop(this.store.read(i), frames, P, this.rng), this.mean, this.std);
-      if (this.rng.next() < 0.5) crop = timeReverse(crop, P);
-      x.set(crop, b * P * BINS);
+      const u = this.store.index.utterances[this.items[k]];
+      plan.set([u.shard, u.offset, u.frames, cropStart(u.frames, P, this.rng), this.rng.next() < 0.5 ? 1 : 0], b * 5);
       y[b] = this.labels[k];
     });
-    return { x, y, shape: [picks.length, P, BINS] };
+    const bins = this.store.index.bins;
+    return this.store.reader.trainBatch(plan, P, this.mean, this.std).then((x) => ({ x, y, shape: [picks.length, P, bins] }));
   }
 
   state(): BatcherState {
-    return { rng: this.rng.state(), order: [...this.order], position: this.position, epoch: this.epoch };
+    const rng = this.pending ? this.pending.rngBefore : this.rng.state();
+    return { rng, order: [...this.order], position: this.position, epoch: this.epoch };
   }
 
   restore(s: BatcherState): void {
+    this.pending = undefined;
     this.rng = new Prng(s.rng);
     this.order = [...s.order];
     this.position = s.position;

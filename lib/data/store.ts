@@ -1,9 +1,9 @@
-// The feature store: float32 (T, 257) frames of every kept utterance in a few large shard files,
+// The feature store: float32 (T, bins) frames of every kept utterance in a few large shard files,
 // an index (utterance, speaker, split, shard, offset, frames) and the global mean/std. Written shard
 // by shard, each file atomically, with the shard's index file as its completion marker, so a killed
 // preprocess resumes and ends byte-identical to an uninterrupted run.
 import { type ChildProcess, fork } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { readNpy, writeNpy } from '../io/npy.ts';
+import { type NativeFeatureReader, loadNative } from '../native.ts';
 import { BINS, MIN_FRAMES, MeanStdAccumulator, spectrogram } from './features.ts';
 import { scanVoxCeleb, readIdenSplit, type Utterance } from './voxceleb.ts';
 import { WavError, decodeWav } from './wav.ts';
@@ -195,10 +196,10 @@ export function buildShard(s: number, chunk: Utterance[], out: string): ShardRec
   return rec;
 }
 
-/** Random access to stored utterances (positioned reads; the page cache does the rest). */
+/** Random access to stored utterances through the native memory-mapped reader. */
 export class FeatureStore {
   readonly index: StoreIndex;
-  private fds = new Map<number, number>();
+  private native?: NativeFeatureReader;
 
   constructor(readonly dir: string, index?: StoreIndex) {
     if (index) this.index = index;
@@ -210,19 +211,26 @@ export class FeatureStore {
     }
   }
 
-  /** (frames, 257) float32 of utterance i. */
-  read(i: number, into?: Float32Array): Float32Array {
-    const u = this.index.utterances[i];
-    let fd = this.fds.get(u.shard);
-    if (fd === undefined) {
-      fd = openSync(join(this.dir, shardName(u.shard, 'f32')), 'r');
-      this.fds.set(u.shard, fd);
+  /** The native reader over every shard (mapped on first use). */
+  get reader(): NativeFeatureReader {
+    if (!this.native) {
+      const shards = this.index.utterances.reduce((m, u) => Math.max(m, u.shard), -1) + 1;
+      const files = Array.from({ length: shards }, (_, s) => join(this.dir, shardName(s, 'f32')));
+      for (const f of files) if (!existsSync(f)) throw new UserError(`${this.dir}: shard file ${f} is missing; re-run preprocess`);
+      const { FeatureReader } = loadNative();
+      this.native = new FeatureReader(files, this.index.bins);
     }
-    const out = into ?? new Float32Array(u.frames * BINS);
-    const bytes = u.frames * BINS * 4;
-    const got = readSync(fd, new Uint8Array(out.buffer, out.byteOffset, bytes), 0, bytes, u.offset * BINS * 4);
-    if (got !== bytes) throw new UserError(`${this.dir}: shard ${u.shard} is truncated (utterance ${u.path})`);
-    return out;
+    return this.native;
+  }
+
+  /** (frames, bins) float32 of utterance i. */
+  read(i: number): Float32Array {
+    const u = this.index.utterances[i];
+    try {
+      return this.reader.read(u.shard, u.offset, u.frames);
+    } catch (err) {
+      throw new UserError(`${this.dir}: cannot read utterance ${u.path}: ${(err as Error).message}`);
+    }
   }
 
   meanStd(override?: string): { mean: Float32Array; std: Float32Array } {
@@ -236,7 +244,7 @@ export class FeatureStore {
   }
 
   close(): void {
-    for (const fd of this.fds.values()) closeSync(fd);
-    this.fds.clear();
+    this.native?.close();
+    this.native = undefined;
   }
 }

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 
 import type { Config } from '../config/index.ts';
 import { UserError } from '../errors.ts';
-import { BINS } from '../data/features.ts';
-import { type Partition, type SubDir, TrainBatcher, normalize, selectUtterances, testWindows } from '../data/sampler.ts';
+import { type Partition, type SubDir, TrainBatcher, selectUtterances } from '../data/sampler.ts';
 import { FeatureStore } from '../data/store.ts';
 
 export function storeDir(cfg: Config): string {
@@ -39,12 +38,12 @@ export function batcher(store: FeatureStore, cfg: Config, s: Split, seed: number
   return new TrainBatcher(store, s.items, s.labels, cfg.TRAIN.BATCH_SIZE, cfg.DATASET.PARTIAL_N_FRAMES, norm.mean, norm.std, seed);
 }
 
-/** Normalised test windows of several utterances stacked, with their window counts. */
-export function windowsOf(store: FeatureStore, items: number[], P: number, norm: { mean: Float32Array; std: Float32Array }): { data: Float32Array; counts: Int32Array } {
-  const parts = items.map((i) => testWindows(normalize(store.read(i), norm.mean, norm.std), store.index.utterances[i].frames, P));
-  const total = parts.reduce((a, p) => a + p.count, 0);
-  const data = new Float32Array(total * P * BINS);
-  let off = 0;
-  for (const p of parts) { data.set(p.data, off); off += p.data.length; }
-  return { data, counts: Int32Array.from(parts, (p) => p.count) };
+/** Normalised test windows of several utterances stacked, with their window counts (native, off the main thread). */
+export function windowsOf(store: FeatureStore, items: number[], P: number, norm: { mean: Float32Array; std: Float32Array }): Promise<{ data: Float32Array; counts: Int32Array }> {
+  const plan = new Int32Array(items.length * 3);
+  items.forEach((i, k) => {
+    const u = store.index.utterances[i];
+    plan.set([u.shard, u.offset, u.frames], k * 3);
+  });
+  return store.reader.windows(plan, P, norm.mean, norm.std);
 }

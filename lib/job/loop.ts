@@ -38,10 +38,10 @@ export async function runLoop(cfg: Config, job: Job, model: NativeModel, trainer
     const progress = new Progress(`${hooks.kind} epoch ${epoch}`, perEpoch);
     let sums = { loss: 0, acc1: 0, n: 0 };
     while (meta.stepInEpoch < perEpoch) {
-      const b = train.next();
+      const b = await train.next();
       let stats: StepStats;
       if (val) {
-        const v = val.sampleFresh();
+        const v = await val.sampleFresh();
         stats = await trainer.step(b.x, b.shape, b.y, v.x, v.shape, v.y);
       } else {
         stats = await trainer.step(b.x, b.shape, b.y);

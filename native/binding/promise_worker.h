@@ -1,6 +1,6 @@
 // AsyncWorker base for long native calls: the JS side gets a Promise. Run() executes on the single
-// compute thread (see system/compute_thread.h) and must not touch N-API; Resolve() builds the JS
-// result on the main thread.
+// compute thread, or the prefetch thread for data jobs (see system/compute_thread.h), and must not
+// touch N-API; Resolve() builds the JS result on the main thread.
 #pragma once
 #include <napi.h>
 
@@ -13,8 +13,9 @@ namespace autospeech {
 
 class PromiseWorker : public Napi::AsyncWorker {
  public:
-  explicit PromiseWorker(Napi::Env env)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  using Runner = void (*)(const std::function<void()>&);
+  explicit PromiseWorker(Napi::Env env, Runner runner = runOnComputeThread)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), runner_(runner) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -25,7 +26,7 @@ class PromiseWorker : public Napi::AsyncWorker {
  private:
   void Execute() override {
     try {
-      runOnComputeThread([this] { Run(); });
+      runner_([this] { Run(); });
     } catch (...) {
       SetError(currentExceptionMessage());
     }
@@ -43,6 +44,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
   Napi::Promise::Deferred deferred_;
+  Runner runner_;
 };
 
 }  // namespace autospeech

@@ -11,4 +11,8 @@ namespace autospeech {
 // Runs `job` on the compute thread and blocks until it finishes; rethrows its exception.
 void runOnComputeThread(const std::function<void()>& job);
 
+// Runs `job` on the data prefetch thread (no libtorch there: batch assembly from memory-mapped
+// shards), so the next batch is built while the compute thread runs the current step.
+void runOnPrefetchThread(const std::function<void()>& job);
+
 }  // namespace autospeech
