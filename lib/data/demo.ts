@@ -12,6 +12,7 @@ import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { Prng } from '../util/prng.ts';
 import { applyChannel, type Channel, randomChannel } from './audio_effects.ts';
+import { REAL_SPEAKERS, type Clip, decodeClip, ensureRealVoicePackages, listClips } from './real_voices.ts';
 import { encodeWav16 } from './wav.ts';
 
 export interface DemoOptions {
@@ -25,6 +26,8 @@ export interface DemoOptions {
   /** sessions per speaker: all but the last two train, then one val and one test */
   sessions?: number;
   concurrency?: number;
+  /** Add the 9 recorded human voices from Debian main (real_voices.ts), fetched into `cache`. */
+  real?: { cache: string; clean?: boolean; log?: (msg: string) => void };
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -49,7 +52,11 @@ const WORDS = ('the of and to in is was that for on with as by at from his her t
   'side feet car mile night walk white sea began grow took river four carry state once book hear stop without second later miss idea enough ' +
   'eat face watch far really almost let above girl sometimes mountains cut young talk soon list song being leave family').split(' ');
 
-interface Speaker { id: string; accent: string; variant: string; pitch: number; speed: number; gap: number; gender: string; set: 'dev' | 'test' }
+interface Speaker {
+  id: string; accent: string; variant: string; pitch: number; speed: number; gap: number; gender: string; set: 'dev' | 'test';
+  /** a recorded speaker (real_voices.ts) instead of a synthetic voice */
+  real?: { key: string; person: string; language: string; packages: string[] };
+}
 
 function videoId(rng: Prng): string {
   const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -85,10 +92,10 @@ export interface DemoSummary { name: string; speakers: number; utterances: numbe
 
 export async function generateDemoData(dir: string, o: DemoOptions): Promise<DemoSummary> {
   const sessions = o.sessions ?? 6;
-  const nTest = o.testSpeakers ?? Math.max(2, Math.floor(o.speakers / 5));
-  if (o.speakers < 4) throw new UserError('demo-data: need at least 4 speakers');
+  const nTest = o.speakers === 0 ? 0 : o.testSpeakers ?? Math.max(2, Math.floor(o.speakers / 5));
+  if (o.speakers < 4 && !(o.real && o.speakers === 0)) throw new UserError('demo-data: need at least 4 synthetic speakers (or 0 with --real)');
   if (o.utterances < sessions) throw new UserError(`demo-data: need at least ${sessions} utterances per speaker (one per session)`);
-  if (nTest >= o.speakers) throw new UserError('demo-data: more test speakers than speakers');
+  if (o.speakers > 0 && nTest >= o.speakers) throw new UserError('demo-data: more test speakers than speakers');
   if (!(o.minSeconds > 0 && o.maxSeconds >= o.minSeconds)) throw new UserError('demo-data: need 0 < minSeconds <= maxSeconds');
   const rng = new Prng(o.seed);
   const used = new Set<string>();
@@ -102,7 +109,7 @@ export async function generateDemoData(dir: string, o: DemoOptions): Promise<Dem
       gender: /^f\d|Annie|belinda|linda|steph/.test(variant) ? 'f' : 'm', set: i >= o.speakers - nTest ? 'test' : 'dev',
     });
   }
-  interface Job { sp: Speaker; session: number; video: string; index: number; path: string; channel: Channel; text: string; uttSeed: number }
+  interface Job { sp: Speaker; session: number; video: string; index: number; path: string; channel: Channel | null; text: string; clip?: Clip; uttSeed: number }
   const jobs: Job[] = [];
   for (const sp of speakers) {
     const videos = Array.from({ length: sessions }, () => videoId(rng));
@@ -118,20 +125,57 @@ export async function generateDemoData(dir: string, o: DemoOptions): Promise<Dem
       jobs.push({ sp, session, video: videos[session], index, path: rel, channel: channels[session], text, uttSeed: seedOf(o.seed, rel) });
     }
   }
+  if (o.real) {
+    ensureRealVoicePackages(o.real.cache, REAL_SPEAKERS, o.real.log);
+    const minSeconds = Math.max(o.minSeconds, 3.05); // the reference drops utterances under 300 frames
+    REAL_SPEAKERS.forEach((r, k) => {
+      const sp: Speaker = {
+        id: `id${10001 + o.speakers + k}`, accent: '', variant: '', pitch: 0, speed: 0, gap: 0, gender: r.gender, set: r.test ? 'test' : 'dev',
+        real: { key: r.key, person: r.person, language: r.language, packages: r.packages },
+      };
+      speakers.push(sp);
+      const clips = listClips(o.real!.cache, r).filter((c) => c.seconds >= minSeconds);
+      if (clips.length < o.utterances) throw new UserError(`demo-data --real: ${r.key} has ${clips.length} clips of at least ${minSeconds} s, fewer than --utterances ${o.utterances}`);
+      // Fold the recording sessions (levels, prompt groups, database blocks) into `sessions` videos.
+      const names = [...new Set(clips.map((c) => c.session))].sort();
+      const order = rng.permutation(names.length);
+      const bucketOf = new Map(order.map((n, i) => [names[n], i % sessions]));
+      const buckets: Clip[][] = Array.from({ length: sessions }, () => []);
+      for (const c of clips) buckets[bucketOf.get(c.session)!].push(c);
+      const videos = Array.from({ length: sessions }, () => videoId(rng));
+      const channels = videos.map(() => (o.real!.clean ? null : randomChannel(rng)));
+      const counters = new Array(sessions).fill(0);
+      for (let u = 0; u < o.utterances; u++) {
+        let session = u % sessions;
+        while (buckets[session].length === 0) session = (session + 1) % sessions;
+        const clip = buckets[session].splice(rng.int(0, buckets[session].length), 1)[0];
+        const index = ++counters[session];
+        const rel = `${sp.id}/${videos[session]}/${String(index).padStart(5, '0')}.wav`;
+        jobs.push({ sp, session, video: videos[session], index, path: rel, channel: channels[session], text: '', clip, uttSeed: seedOf(o.seed, rel) });
+      }
+    });
+  }
   let done = 0;
   let audioSeconds = 0;
   const worker = async (queue: Job[]) => {
     for (let job = queue.shift(); job; job = queue.shift()) {
       const uttRng = new Prng(job.uttSeed);
-      // Word counts only estimate durations: extend the text until the minimum length is reached.
-      let text = job.text;
-      let speech = await synthesize(job.sp, text);
-      for (let tries = 0; speech.length < o.minSeconds * 16000 && tries < 5; tries++) {
-        const missing = Math.ceil(((o.minSeconds * 16000 - speech.length) / 16000) * (job.sp.speed / 60)) + 1;
-        text += ' ' + Array.from({ length: missing }, () => uttRng.pick(WORDS)).join(' ');
+      let speech: Float64Array;
+      if (job.clip) {
+        // A recorded clip, cut to the longest allowed length.
+        speech = await decodeClip(job.clip.file);
+        speech = speech.subarray(0, Math.min(speech.length, Math.round(o.maxSeconds * 16000)));
+      } else {
+        // Word counts only estimate durations: extend the text until the minimum length is reached.
+        let text = job.text;
         speech = await synthesize(job.sp, text);
+        for (let tries = 0; speech.length < o.minSeconds * 16000 && tries < 5; tries++) {
+          const missing = Math.ceil(((o.minSeconds * 16000 - speech.length) / 16000) * (job.sp.speed / 60)) + 1;
+          text += ' ' + Array.from({ length: missing }, () => uttRng.pick(WORDS)).join(' ');
+          speech = await synthesize(job.sp, text);
+        }
       }
-      const pcm = applyChannel(speech, job.channel, uttRng);
+      const pcm = job.channel ? applyChannel(speech, job.channel, uttRng) : Int16Array.from(speech, (v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))));
       const file = join(dir, job.sp.set, 'wav', job.path);
       mkdirSync(join(file, '..'), { recursive: true });
       writeFileAtomic(file, encodeWav16(pcm));
@@ -156,15 +200,26 @@ export async function generateDemoData(dir: string, o: DemoOptions): Promise<Dem
   }
   writeFileAtomic(join(dir, 'veri_test.txt'), trials.join('\n') + '\n');
   const meta = ['VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet',
-    ...speakers.map((s) => `${s.id}\tespeak_${s.accent}_${s.variant}_p${s.pitch}_s${s.speed}\t${s.gender}\tSynthetic\t${s.set}`)];
+    ...speakers.map((s) => s.real
+      ? `${s.id}\treal_${s.real.key}\t${s.gender}\t${s.real.language}\t${s.set}`
+      : `${s.id}\tespeak_${s.accent}_${s.variant}_p${s.pitch}_s${s.speed}\t${s.gender}\tSynthetic\t${s.set}`)];
   writeFileAtomic(join(dir, 'vox1_meta.csv'), meta.join('\n') + '\n');
-  const name = `VoxLike-Synth-${o.speakers}`;
+  // Provenance of every speaker (DEMO_DATA.md: record the voice pool used).
+  writeFileAtomic(join(dir, 'speakers.tsv'), ['id\tset\tsource_kind\tsource\tvoice\tpackages',
+    ...speakers.map((s) => s.real
+      ? `${s.id}\t${s.set}\treal-recording\t${s.real.key}\t${s.real.person}\t${s.real.packages.join(',')}`
+      : `${s.id}\t${s.set}\tformant-synth-no-real-speaker\tespeak-ng\t${s.accent}+${s.variant} pitch ${s.pitch} rate ${s.speed}\tespeak-ng`)].join('\n') + '\n');
+  const nReal = o.real ? REAL_SPEAKERS.length : 0;
+  const name = o.speakers === 0 ? `VoxLike-Real-${nReal}` : nReal ? `VoxLike-Synth-${o.speakers}+Real-${nReal}` : `VoxLike-Synth-${o.speakers}`;
   writeFileAtomic(join(dir, 'README.txt'), [
     `${name}: a synthetic speaker-recognition set in the VoxCeleb1 layout (NOT VoxCeleb).`,
     `Generated by autospeech demo-data with seed ${o.seed}: ${o.speakers} speakers (${nTest} verification test speakers, kept out of dev),`,
     `${o.utterances} utterances each of ${o.minSeconds}-${o.maxSeconds} s, ${sessions} sessions per speaker with their own channel`,
     '(band limits, reverb, noise at 3-20 dB SNR, level), synthesized with espeak-ng and resampled with sox.',
+    ...(nReal ? [`Plus ${nReal} recorded human speakers from Debian main packages (speakers.tsv: Fish Fillets NG dubs, Asterisk prompts,`,
+      `festvox-ru), decoded with ffmpeg${o.real!.clean ? ', without channel effects' : ' and given the same per-session channel effects'}; each is tied to one production and language,`,
+      'so they check behaviour on real voices but cannot rank architectures on their own.'] : []),
     'iden_split.txt holds out whole sessions: the second-to-last session of each speaker is val (2), the last is test (3).',
   ].join('\n') + '\n');
-  return { name, speakers: o.speakers, utterances: jobs.length, trials: trials.length, seconds: audioSeconds };
+  return { name, speakers: speakers.length, utterances: jobs.length, trials: trials.length, seconds: audioSeconds };
 }
