@@ -170,6 +170,8 @@ export interface FeaturesBinding {
   fbank(wav: Float32Array, opts?: FbankOptions): { data: Float32Array; frames: number; melBins: number };
   /** Per-bin float32 sums of x and x*x over `frames` rows, in row order. */
   frameSums(x: Float32Array, frames: number, bins: number): { sum: Float32Array; sumSq: Float32Array };
+  /** librosa.load's resampling (resampy kaiser_best, then fix_length to ceil(n * to / from)). */
+  resample(x: Float32Array, fromRate: number, toRate: number): Float32Array;
 }
 
 export interface FbankOptions {

@@ -16,8 +16,9 @@ export function register(program: Command): void {
     .option('--out <dir>', 'store directory (default <root>/store)')
     .option('--shard-files <n>', 'wav files per shard (the unit of resumption)', String(FILES_PER_SHARD))
     .option('--workers <n>', 'worker processes extracting shards in parallel (default: one per core)', String(availableParallelism()))
+    .option('--resample', 'convert wavs at other sample rates to 16 kHz as librosa.load does (resampy kaiser_best) instead of rejecting them')
     .option('--json', 'machine-readable summary')
-    .action(async (root: string, opts: { out?: string; shardFiles: string; workers: string; json?: boolean }) => {
+    .action(async (root: string, opts: { out?: string; shardFiles: string; workers: string; resample?: boolean; json?: boolean }) => {
       const perShard = Number(opts.shardFiles);
       if (!Number.isInteger(perShard) || perShard < 1) throw new UserError(`--shard-files must be a positive integer, got '${opts.shardFiles}'`);
       const workers = Number(opts.workers);
@@ -26,7 +27,7 @@ export function register(program: Command): void {
       let progress: Progress | undefined;
       const t0 = Date.now();
       const r = await preprocess(root, out, {
-        filesPerShard: perShard, workers,
+        filesPerShard: perShard, workers, resample: !!opts.resample,
         onProgress: (done, total) => {
           progress ??= new Progress('preprocess', total);
           progress.update(Math.min(done, total));
@@ -36,11 +37,13 @@ export function register(program: Command): void {
       const audio = r.index.utterances.reduce((a, u) => a + u.frames, 0) / 100;
       const summary = {
         store: out, utterances: r.index.utterances.length, speakers: new Set(r.index.utterances.map((u) => u.speaker)).size,
+        resampled: r.index.utterances.filter((u) => u.resampledFrom).length,
         skippedShort: r.index.skipped.length, errors: r.index.errors, shards: r.shards, reusedShards: r.reusedShards, workers: r.workers,
         audioSeconds: Math.round(audio), seconds: Number(seconds.toFixed(2)),
       };
       emit(summary, opts.json, (s) => [
         `${s.utterances} utterances of ${s.speakers} speakers (${(s.audioSeconds / 3600).toFixed(2)} h) in ${s.shards} shard(s) at ${s.store} (${s.reusedShards} reused) in ${s.seconds} s with ${s.workers} worker(s)`,
+        s.resampled ? `${s.resampled} file(s) resampled to 16 kHz (--resample; their rates are in index.json)` : '',
         s.skippedShort ? `${s.skippedShort} utterance(s) shorter than 300 frames skipped, as the reference does` : '',
         ...s.errors.map((e) => `error: ${e.file}: ${e.reason}`),
       ].filter(Boolean).join('\n'));

@@ -14,7 +14,8 @@ import { readNpy, writeNpy } from '../io/npy.ts';
 import { type NativeFeatureReader, loadNative } from '../native.ts';
 import { BINS, MIN_FRAMES, MeanStdAccumulator, spectrogram } from './features.ts';
 import { scanVoxCeleb, readIdenSplit, type Utterance } from './voxceleb.ts';
-import { WavError, decodeWav } from './wav.ts';
+import { loadAudio16k } from './load_audio.ts';
+import { WavError } from './wav.ts';
 
 export const STORE_VERSION = 1;
 export const FILES_PER_SHARD = 256;
@@ -27,6 +28,8 @@ export interface StoredUtterance {
   shard: number;
   offset: number; // in frames
   frames: number;
+  /** the wav's own sample rate when preprocess --resample converted it to 16 kHz */
+  resampledFrom?: number;
 }
 
 export interface StoreIndex {
@@ -43,6 +46,8 @@ export interface PreprocessResult { index: StoreIndex; reusedShards: number; sha
 
 export interface PreprocessOptions {
   filesPerShard?: number;
+  /** Convert other sample rates to 16 kHz (librosa.load's resampling) instead of rejecting the files. */
+  resample?: boolean;
   /** Worker processes extracting shards in parallel (default: one per core; 1 = in this process). */
   workers?: number;
   onProgress?: (doneFiles: number, totalFiles: number) => void;
@@ -62,7 +67,7 @@ export async function preprocess(root: string, out: string, opts: PreprocessOpti
   let reused = 0, doneFiles = 0;
   const pending: number[] = [];
   chunks.forEach((chunk, s) => {
-    const rec = completedShard(out, s, chunk);
+    const rec = completedShard(out, s, chunk, !!opts.resample);
     if (rec) { records[s] = rec; reused++; doneFiles += chunk.length; } else pending.push(s);
   });
   opts.onProgress?.(doneFiles, utts.length);
@@ -72,8 +77,8 @@ export async function preprocess(root: string, out: string, opts: PreprocessOpti
     doneFiles += chunks[s].length;
     opts.onProgress?.(doneFiles, utts.length);
   };
-  if (workers <= 1) for (const s of pending) finished(s, buildShard(s, chunks[s], out));
-  else await buildShardsInWorkers(pending, chunks, out, workers, finished);
+  if (workers <= 1) for (const s of pending) finished(s, buildShard(s, chunks[s], out, !!opts.resample));
+  else await buildShardsInWorkers(pending, chunks, out, workers, !!opts.resample, finished);
   const done = records as ShardRecord[];
   const index: StoreIndex = {
     version: STORE_VERSION, bins: BINS,
@@ -95,12 +100,12 @@ export async function preprocess(root: string, out: string, opts: PreprocessOpti
 }
 
 /** The shard's record if its marker exists and lists exactly these files (else it is rebuilt). */
-function completedShard(out: string, s: number, chunk: Utterance[]): ShardRecord | undefined {
+function completedShard(out: string, s: number, chunk: Utterance[], resample: boolean): ShardRecord | undefined {
   const marker = join(out, shardName(s, 'json'));
   if (!existsSync(marker) || !existsSync(join(out, shardName(s, 'f32')))) return undefined;
   try {
-    const rec = JSON.parse(readFileSync(marker, 'utf8')) as ShardRecord & { files: string[] };
-    if (rec.files.join('\n') !== chunk.map((u) => u.path).join('\n')) return undefined;
+    const rec = JSON.parse(readFileSync(marker, 'utf8')) as ShardRecord & { files: string[]; resample?: boolean };
+    if (rec.files.join('\n') !== chunk.map((u) => u.path).join('\n') || !!rec.resample !== resample) return undefined;
     return { utterances: rec.utterances, skipped: rec.skipped, errors: rec.errors };
   } catch {
     return undefined;
@@ -119,7 +124,7 @@ function removeStaleTemps(out: string): void {
 }
 
 /** Shards handed out one at a time to `workers` child processes (one compute thread each). */
-function buildShardsInWorkers(pending: number[], chunks: Utterance[][], out: string, workers: number,
+function buildShardsInWorkers(pending: number[], chunks: Utterance[][], out: string, workers: number, resample: boolean,
   finished: (s: number, rec: ShardRecord) => void): Promise<void> {
   const queue = [...pending];
   const tsx = import.meta.resolve('tsx');
@@ -136,7 +141,7 @@ function buildShardsInWorkers(pending: number[], chunks: Utterance[][], out: str
     const feed = (child: ChildProcess) => {
       const s = queue.shift();
       if (s === undefined) { child.disconnect(); return; }
-      child.send({ shard: s, files: chunks[s], out } satisfies ShardJob);
+      child.send({ shard: s, files: chunks[s], out, resample } satisfies ShardJob);
     };
     for (let w = 0; w < workers; w++) {
       const child = fork(script, [], {
@@ -164,18 +169,20 @@ function buildShardsInWorkers(pending: number[], chunks: Utterance[][], out: str
   });
 }
 
-export interface ShardJob { shard: number; files: Utterance[]; out: string }
+export interface ShardJob { shard: number; files: Utterance[]; out: string; resample: boolean }
 export type ShardDone = { shard: number; record: ShardRecord } | { shard: number; error: string };
 
-export function buildShard(s: number, chunk: Utterance[], out: string): ShardRecord {
+export function buildShard(s: number, chunk: Utterance[], out: string, resample = false): ShardRecord {
   const rec: ShardRecord = { utterances: [], skipped: [], errors: [] };
   const parts: Float32Array[] = [];
   let offset = 0;
   for (const u of chunk) {
     let frames: Float32Array;
     let count: number;
+    let resampledFrom: number | undefined;
     try {
-      const wav = decodeWav(readFileSync(u.file), u.file);
+      const wav = loadAudio16k(readFileSync(u.file), u.file, resample);
+      resampledFrom = wav.resampledFrom;
       const spec = spectrogram(wav.samples);
       frames = spec.data;
       count = spec.frames;
@@ -187,12 +194,12 @@ export function buildShard(s: number, chunk: Utterance[], out: string): ShardRec
       rec.skipped.push({ path: u.path, frames: count });
       continue;
     }
-    rec.utterances.push({ path: u.path, speaker: u.speaker, part: u.part, shard: s, offset, frames: count });
+    rec.utterances.push({ path: u.path, speaker: u.speaker, part: u.part, shard: s, offset, frames: count, ...(resampledFrom ? { resampledFrom } : {}) });
     parts.push(frames);
     offset += count;
   }
   writeFileAtomic(join(out, shardName(s, 'f32')), parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength)));
-  writeFileAtomic(join(out, shardName(s, 'json')), JSON.stringify({ files: chunk.map((u) => u.path), ...rec }));
+  writeFileAtomic(join(out, shardName(s, 'json')), JSON.stringify({ files: chunk.map((u) => u.path), ...(resample ? { resample } : {}), ...rec }));
   return rec;
 }
 

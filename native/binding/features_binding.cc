@@ -7,6 +7,7 @@
 #include "binding/guard.h"
 #include "binding/registry.h"
 #include "features/fbank.h"
+#include "features/resample.h"
 #include "features/spectrogram.h"
 #include "system/compute_thread.h"
 
@@ -122,10 +123,33 @@ Napi::Value FrameSums(const Napi::CallbackInfo& info) {
   });
 }
 
+// resample(x: Float32Array, fromRate, toRate) -> Float32Array: librosa.load's resampy kaiser_best path.
+Napi::Value Resample(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        !info[1].IsNumber() || !info[2].IsNumber())
+      throw ArgumentError("resample(x: Float32Array, fromRate: number, toRate: number)");
+    const double from = info[1].As<Napi::Number>().DoubleValue(), to = info[2].As<Napi::Number>().DoubleValue();
+    if (from != std::floor(from) || to != std::floor(to) || from < 1 || to < 1 || from > 1e7 || to > 1e7)
+      throw ArgumentError("resample: sample rates must be positive integers");
+    Napi::Float32Array x = info[0].As<Napi::Float32Array>();
+    for (size_t i = 0; i < x.ElementLength(); ++i)
+      if (!std::isfinite(x.Data()[i])) throw ArgumentError("resample: the waveform contains NaN or infinite samples");
+    std::vector<float> y;
+    // Plain loops (no libtorch): run on the calling thread.
+    y = features::resampleKaiserBest(x.Data(), static_cast<int64_t>(x.ElementLength()), static_cast<int64_t>(from), static_cast<int64_t>(to));
+    Napi::Float32Array out = Napi::Float32Array::New(env, y.size());
+    std::copy(y.begin(), y.end(), out.Data());
+    return out;
+  });
+}
+
 Registrar reg("features", [](Napi::Env env, Napi::Object exports) {
   exports.Set("spectrogram", Napi::Function::New(env, Spectrogram, "spectrogram"));
   exports.Set("fbank", Napi::Function::New(env, Fbank, "fbank"));
   exports.Set("frameSums", Napi::Function::New(env, FrameSums, "frameSums"));
+  exports.Set("resample", Napi::Function::New(env, Resample, "resample"));
 });
 
 }  // namespace
