@@ -21,20 +21,23 @@ Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       throw ArgumentError("spectrogram(wav): wav must be a Float32Array");
     Napi::Float32Array in = info[0].As<Napi::Float32Array>();
-    std::vector<float> wav(in.Data(), in.Data() + in.ElementLength());
-    for (float s : wav)
-      if (!std::isfinite(s)) throw ArgumentError("spectrogram: the waveform contains NaN or infinite samples");
-    if (wav.size() <= static_cast<size_t>(features::kFft / 2))
-      throw ArgumentError("spectrogram: the waveform has " + std::to_string(wav.size()) + " samples; at least 257 are needed");
-    int64_t T = features::frameCount(static_cast<int64_t>(wav.size()));
+    const float* wav = in.Data();  // read in place: the main thread waits for the job
+    const int64_t n = static_cast<int64_t>(in.ElementLength());
+    if (n <= features::kFft / 2)
+      throw ArgumentError("spectrogram: the waveform has " + std::to_string(n) + " samples; at least 257 are needed");
+    int64_t T = features::frameCount(n);
     Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(T * features::kBins));
     float* dst = out.Data();
     features::GainInfo g;
-    // On the compute thread, whose OpenMP team spreads the frames over the cores.
-    runOnComputeThread([&] {
-      g = features::normalizeVolume(wav);
-      features::magnitudeStft(wav.data(), static_cast<int64_t>(wav.size()), dst);
-    });
+    // On the compute thread, whose OpenMP team spreads the work over the cores.
+    try {
+      runOnComputeThread([&] {
+        g = features::volumeGain(wav, n);
+        features::magnitudeStft(wav, n, g.applied ? g.gain : 1.f, dst);
+      });
+    } catch (const std::invalid_argument& e) {
+      throw ArgumentError(std::string("spectrogram: ") + e.what());
+    }
     Napi::Object r = Napi::Object::New(env);
     r.Set("data", out);
     r.Set("frames", static_cast<double>(T));

@@ -10,11 +10,19 @@ namespace autospeech::features {
 // __muldc3 without -ffast-math).
 struct RealFft512 {
   static constexpr int kHalf = 256;
-  double twRe[kHalf], twIm[kHalf];          // e^{-2 pi i k / 256}
+  // Per-stage twiddles, contiguous so the butterfly loops vectorise: stage with half-length h
+  // uses e^{-2 pi i j / (2h)}, j < h, stored at [h, 2h).
+  double twRe[kHalf], twIm[kHalf];
   double spRe[kHalf + 1], spIm[kHalf + 1];  // e^{-2 pi i k / 512}
   int bitrev[kHalf];
   RealFft512() {
-    for (int k = 0; k < kHalf; ++k) { twRe[k] = std::cos(-2.0 * M_PI * k / kHalf); twIm[k] = std::sin(-2.0 * M_PI * k / kHalf); }
+    for (int h = 1; h < kHalf; h <<= 1)
+      for (int j = 0; j < h; ++j) {
+        // the same values as e^{-2 pi i (j * step) / 256} with step = 256 / (2h)
+        const int k = j * (kHalf / (2 * h));
+        twRe[h + j] = std::cos(-2.0 * M_PI * k / kHalf);
+        twIm[h + j] = std::sin(-2.0 * M_PI * k / kHalf);
+      }
     for (int k = 0; k <= kHalf; ++k) { spRe[k] = std::cos(-2.0 * M_PI * k / 512); spIm[k] = std::sin(-2.0 * M_PI * k / 512); }
     for (int i = 0; i < kHalf; ++i) {
       int r = 0;
@@ -23,19 +31,29 @@ struct RealFft512 {
     }
   }
   // x: 512 real samples (already windowed) -> re/im of the 257 one-sided bins
-  void run(const double* x, double* outRe, double* outIm) const {
-    double zr[kHalf], zi[kHalf];
+  __attribute__((always_inline)) inline void run(const double* x, double* outRe, double* outIm) const {
+    alignas(64) double zr[kHalf], zi[kHalf];
     for (int n = 0; n < kHalf; ++n) { zr[bitrev[n]] = x[2 * n]; zi[bitrev[n]] = x[2 * n + 1]; }
-    for (int len = 2; len <= kHalf; len <<= 1) {
-      const int step = kHalf / len, half = len / 2;
-      for (int i = 0; i < kHalf; i += len)
-        for (int j = 0; j < half; ++j) {
-          const double wr = twRe[j * step], wi = twIm[j * step];
-          const int p = i + j, q = p + half;
-          const double vr = zr[q] * wr - zi[q] * wi, vi = zr[q] * wi + zi[q] * wr;
-          zr[q] = zr[p] - vr; zi[q] = zi[p] - vi;
-          zr[p] += vr; zi[p] += vi;
+    // Radix-2 stages. Twiddle 1 (h = 1) needs no product.
+    for (int i = 0; i < kHalf; i += 2) {
+      const double ar = zr[i], ai = zi[i], br = zr[i + 1], bi = zi[i + 1];
+      zr[i] = ar + br; zi[i] = ai + bi;
+      zr[i + 1] = ar - br; zi[i + 1] = ai - bi;
+    }
+    for (int h = 2; h < kHalf; h <<= 1) {
+      const double* __restrict wr = twRe + h;
+      const double* __restrict wi = twIm + h;
+      for (int i = 0; i < kHalf; i += 2 * h) {
+        double* __restrict pr = zr + i;
+        double* __restrict pi = zi + i;
+        double* __restrict qr = zr + i + h;
+        double* __restrict qi = zi + i + h;
+        for (int j = 0; j < h; ++j) {
+          const double vr = qr[j] * wr[j] - qi[j] * wi[j], vi = qr[j] * wi[j] + qi[j] * wr[j];
+          qr[j] = pr[j] - vr; qi[j] = pi[j] - vi;
+          pr[j] += vr; pi[j] += vi;
         }
+      }
     }
     for (int k = 0; k <= kHalf; ++k) {
       const int a = k % kHalf, b = (kHalf - k) % kHalf;

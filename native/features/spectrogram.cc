@@ -5,10 +5,12 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <cmath>
 #include <complex>
 #include <stdexcept>
+#include <vector>
 
 namespace autospeech::features {
 namespace {
@@ -46,62 +48,83 @@ const std::array<double, kFft>& window() {
   return w;
 }
 
+// Frames [begin, end) of the padded signal -> magnitude rows. Compiled for AVX2 and for the
+// baseline, picked at load time; no FMA (-ffp-contract=off), so both give the same bits.
+__attribute__((target_clones("avx2", "default")))
+void stftFrames(const float* padded, int64_t begin, int64_t end, float* out) {
+  const auto& w = window();
+  const RealFft512& fft = realFft512();
+  alignas(64) double frame[kFft], re[kBins], im[kBins];
+  for (int64_t t = begin; t < end; ++t) {
+    const float* src = padded + t * kHop;
+    for (int i = 0; i < kFft; ++i) frame[i] = static_cast<double>(src[i]) * w[i];
+    fft.run(frame, re, im);
+    float* row = out + t * kBins;
+    for (int k = 0; k < kBins; ++k) {
+      // np.abs of complex64 is glibc's hypotf, which is exactly this (float products are exact
+      // in double; one rounding for the sum, the sqrt and the float result): same bits, but
+      // vectorisable instead of a libm call per bin.
+      const double a = static_cast<float>(re[k]), b = static_cast<float>(im[k]);
+      row[k] = static_cast<float>(std::sqrt(a * a + b * b));
+    }
+  }
+}
+
 }  // namespace
 
-GainInfo normalizeVolume(std::vector<float>& wav) {
+GainInfo volumeGain(const float* wav, int64_t n) {
   GainInfo info{};
-  std::vector<float> sq(wav.size());
-  for (size_t i = 0; i < wav.size(); ++i) {
-    float s = wav[i] * 32767.f;
-    sq[i] = s * s;
-  }
-  // np.add.reduce: start from the identity 0 and add the pairwise sum of each 8192-element buffer.
+  // np.add.reduce of the float32 squares: the identity 0 plus the pairwise sum of each 8192-element
+  // buffer, in order. The buffers are independent: compute them in parallel, add them in order.
+  constexpr int64_t kBlock = 8192;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<float> partial(static_cast<size_t>(blocks));
+  std::atomic<bool> finite{true};
+  at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+    float sq[kBlock];
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t start = b * kBlock, len = std::min(kBlock, n - start);
+      bool ok = true;
+      for (int64_t i = 0; i < len; ++i) {
+        const float v = wav[start + i];
+        ok &= std::isfinite(v);
+        const float s = v * 32767.f;
+        sq[i] = s * s;
+      }
+      if (!ok) finite = false;
+      partial[static_cast<size_t>(b)] = pairwiseSum(sq, len);
+    }
+  });
+  if (!finite) throw std::invalid_argument("the waveform contains NaN or infinite samples");
   float sum = 0.f;
-  for (size_t start = 0; start < sq.size(); start += 8192)
-    sum += pairwiseSum(sq.data() + start, static_cast<int64_t>(std::min<size_t>(8192, sq.size() - start)));
-  float mean = wav.empty() ? 0.f : sum / static_cast<float>(sq.size());
+  for (float p : partial) sum += p;
+  float mean = n == 0 ? 0.f : sum / static_cast<float>(n);
   info.rms = std::sqrt(mean);
   info.dbfs = 20.0 * std::log10(static_cast<double>(info.rms) / 32767.0);
   double change = -30.0 - info.dbfs;
   info.gain = static_cast<float>(std::pow(10.0, change / 20.0));
   info.applied = change >= 0;  // increase only
-  if (info.applied)
-    for (auto& s : wav) s *= info.gain;
   return info;
 }
 
 int64_t frameCount(int64_t samples) { return 1 + samples / kHop; }
 
-void magnitudeStft(const float* y, int64_t n, float* out) {
+void magnitudeStft(const float* y, int64_t n, float gain, float* out) {
   const int64_t pad = kFft / 2;
   if (n <= pad) throw std::invalid_argument("waveform too short for reflect padding (needs more than 256 samples)");
   // numpy 'reflect' padding (the edge sample is not repeated), once for the whole signal
   std::vector<float> padded(static_cast<size_t>(n + 2 * pad));
-  for (int64_t i = 0; i < n + 2 * pad; ++i) {
-    int64_t j = i - pad;
-    if (j < 0) j = -j;
-    if (j >= n) j = 2 * (n - 1) - j;
-    padded[i] = y[j];
-  }
-  const auto& w = window();
-  const int64_t T = frameCount(n);
-  // Frames are independent: spread them over the intra-op threads.
-  at::parallel_for(0, T, 32, [&](int64_t begin, int64_t end) {
-    double frame[kFft], re[kBins], im[kBins];
-    for (int64_t t = begin; t < end; ++t) {
-      const float* src = padded.data() + t * kHop;
-      for (int i = 0; i < kFft; ++i) frame[i] = static_cast<double>(src[i]) * w[i];
-      realFft512().run(frame, re, im);
-      float* row = out + t * kBins;
-      for (int k = 0; k < kBins; ++k) {
-        // np.abs of complex64 is glibc's hypotf, which is exactly this (float products are exact
-        // in double; one rounding for the sum, the sqrt and the float result): same bits, but
-        // vectorisable instead of a libm call per bin.
-        const double a = static_cast<float>(re[k]), b = static_cast<float>(im[k]);
-        row[k] = static_cast<float>(std::sqrt(a * a + b * b));
-      }
+  at::parallel_for(0, n + 2 * pad, 1 << 15, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      int64_t j = i - pad;
+      if (j < 0) j = -j;
+      if (j >= n) j = 2 * (n - 1) - j;
+      padded[i] = y[j] * gain;  // exactly the normalised waveform (x * 1 == x)
     }
   });
+  const int64_t T = frameCount(n);
+  // Frames are independent: spread them over the intra-op threads.
+  at::parallel_for(0, T, 32, [&](int64_t begin, int64_t end) { stftFrames(padded.data(), begin, end, out); });
 }
 
 }  // namespace autospeech::features

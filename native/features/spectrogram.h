@@ -15,14 +15,16 @@ struct GainInfo {
   bool applied;     // only quiet files are raised; louder ones are left unchanged
 };
 
-// normalize_volume(wav, -30, increase_only=True), in place.
-GainInfo normalizeVolume(std::vector<float>& wav);
+// The gain normalize_volume(wav, -30, increase_only=True) applies (the caller multiplies).
+// Throws std::invalid_argument if a sample is NaN or infinite.
+GainInfo volumeGain(const float* wav, int64_t n);
 
 constexpr int kFft = 512, kHop = 160, kWin = 400, kBins = kFft / 2 + 1;
 
 int64_t frameCount(int64_t samples);
 
-// Magnitude spectrogram of `wav` (already gain-normalised) into `out` (frameCount(n) * 257).
-void magnitudeStft(const float* wav, int64_t n, float* out);
+// Magnitude spectrogram of `wav` * `gain` (float32 products, as the reference's normalised
+// waveform; pass 1 for none) into `out` (frameCount(n) * 257).
+void magnitudeStft(const float* wav, int64_t n, float gain, float* out);
 
 }  // namespace autospeech::features
