@@ -1,9 +1,8 @@
 // `autospeech preprocess <root>`: VoxCeleb1-layout wavs -> feature store (+ mean/std).
 import type { Command } from 'commander';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
-import { FILES_PER_SHARD, preprocess } from '../data/store.ts';
+import { AUTO_WORKERS_MIN_FILES, FILES_PER_SHARD, preprocess } from '../data/store.ts';
 import { UserError } from '../errors.ts';
 import { Progress } from '../run/progress.ts';
 import { emit } from './output.ts';
@@ -15,14 +14,14 @@ export function register(program: Command): void {
     .argument('<root>', 'data root in the VoxCeleb1 layout (dev/wav, test/wav, iden_split.txt, veri_test.txt)')
     .option('--out <dir>', 'store directory (default <root>/store)')
     .option('--shard-files <n>', 'wav files per shard (the unit of resumption)', String(FILES_PER_SHARD))
-    .option('--workers <n>', 'worker processes extracting shards in parallel (default: one per core)', String(availableParallelism()))
+    .option('--workers <n>', `worker processes extracting shards in parallel (default: in-process below ${AUTO_WORKERS_MIN_FILES} files, else one per core)`)
     .option('--resample', 'convert wavs at other sample rates to 16 kHz as librosa.load does (resampy kaiser_best) instead of rejecting them')
     .option('--json', 'machine-readable summary')
-    .action(async (root: string, opts: { out?: string; shardFiles: string; workers: string; resample?: boolean; json?: boolean }) => {
+    .action(async (root: string, opts: { out?: string; shardFiles: string; workers?: string; resample?: boolean; json?: boolean }) => {
       const perShard = Number(opts.shardFiles);
       if (!Number.isInteger(perShard) || perShard < 1) throw new UserError(`--shard-files must be a positive integer, got '${opts.shardFiles}'`);
-      const workers = Number(opts.workers);
-      if (!Number.isInteger(workers) || workers < 1) throw new UserError(`--workers must be a positive integer, got '${opts.workers}'`);
+      const workers = opts.workers === undefined ? undefined : Number(opts.workers);
+      if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new UserError(`--workers must be a positive integer, got '${opts.workers}'`);
       const out = opts.out ?? join(root, 'store');
       let progress: Progress | undefined;
       const t0 = Date.now();
