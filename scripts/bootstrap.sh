@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 # ---- 1. system packages -------------------------------------------------------------------
-# Audio tools generate the built-in demo speakers (lib/data/demo.ts); librsvg2-bin renders cell
+# Speech synthesis (espeak-ng, flite, festival + two diphone voices) and sox generate the built-in
+# demo speakers (lib/data/demo.ts); librsvg2-bin renders cell
 # drawings to PNG; python3-torch (the same libtorch build) checks .pth exports and runs the benchmarks.
 # ffmpeg decodes the recorded voices of `demo-data --real` (Ogg Vorbis, G.722).
-PACKAGES=(cmake g++ make pkg-config espeak-ng sox ffmpeg librsvg2-bin python3-torch python3-numpy)
+PACKAGES=(cmake g++ make pkg-config espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k sox ffmpeg librsvg2-bin python3-torch python3-numpy)
 
 if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
   PACKAGES+=(libtorch-dev)

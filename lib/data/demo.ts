@@ -1,11 +1,14 @@
 // VoxLike-Synth: a VoxCeleb1-layout demo set generated from Debian-packaged speech synthesis
-// (espeak-ng voices with per-speaker accent, variant, pitch and rate), resampled to 16 kHz by sox,
+// (flite's and festival's voices built on recordings of real people first, then espeak-ng voices
+// with per-speaker accent and variant; every speaker has its own pitch and rate), resampled to
+// 16 kHz by sox,
 // then passed through per-session channel effects (audio_effects.ts). Whole sessions ("videos") are
 // held out for val/test, the verification test speakers are kept out of dev, and a seed gives
 // bit-identical files. Never call it VoxCeleb: it is synthetic.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { UserError } from '../errors.ts';
@@ -52,8 +55,21 @@ const WORDS = ('the of and to in is was that for on with as by at from his her t
   'side feet car mile night walk white sea began grow took river four carry state once book hear stop without second later miss idea enough ' +
   'eat face watch far really almost let above girl sometimes mountains cut young talk soon list song being leave family').split(' ');
 
+/** The Debian main voices built on a real person's recordings (DEMO_DATA.md §2), used first. */
+const BASE_VOICES: { engine: 'flite' | 'festival'; voice: string; gender: 'f' | 'm'; f0: number | null; kind: string; pkg: string }[] = [
+  { engine: 'flite', voice: 'slt', gender: 'f', f0: 170, kind: 'statistical-synth-of-real-speaker', pkg: 'flite' },
+  { engine: 'flite', voice: 'awb', gender: 'm', f0: 115, kind: 'statistical-synth-of-real-speaker', pkg: 'flite' },
+  { engine: 'flite', voice: 'rms', gender: 'm', f0: null, kind: 'statistical-synth-of-real-speaker', pkg: 'flite' }, // ignores f0 targets
+  { engine: 'flite', voice: 'kal16', gender: 'm', f0: 100, kind: 'diphone-synth-of-real-speaker', pkg: 'flite' },
+  { engine: 'festival', voice: 'kal_diphone', gender: 'm', f0: 105, kind: 'diphone-synth-of-real-speaker', pkg: 'festvox-kallpc16k' },
+  { engine: 'festival', voice: 'ked_diphone', gender: 'm', f0: 105, kind: 'diphone-synth-of-real-speaker', pkg: 'festvox-kdlpc16k' },
+];
+
 interface Speaker {
   id: string; accent: string; variant: string; pitch: number; speed: number; gap: number; gender: string; set: 'dev' | 'test';
+  /** espeak-ng (accent + variant, pitch 0-99, speed in wpm) or a flite/festival voice (f0 target in Hz, duration stretch) */
+  engine: 'espeak-ng' | 'flite' | 'festival';
+  voice?: { name: string; f0: number | null; stretch: number; kind: string; pkg: string };
   /** a recorded speaker (real_voices.ts) instead of a synthetic voice */
   real?: { key: string; person: string; language: string; packages: string[] };
 }
@@ -80,9 +96,24 @@ function run(cmd: string, args: string[], input?: Buffer | string): Promise<Buff
   });
 }
 
-/** espeak-ng -> sox (16 kHz, 16-bit, no dither) -> float64 samples in [-1, 1]. */
-async function synthesize(sp: Speaker, text: string): Promise<Float64Array> {
-  const wav = await run('espeak-ng', ['-v', `${sp.accent}+${sp.variant}`, '-p', String(sp.pitch), '-s', String(sp.speed), '-g', String(sp.gap), '--stdout'], text);
+/** The speaker's engine -> sox (16 kHz, 16-bit, no dither) -> float64 samples in [-1, 1]. */
+async function synthesize(sp: Speaker, text: string, tmp: string): Promise<Float64Array> {
+  let wav: Buffer;
+  if (sp.engine === 'espeak-ng') {
+    wav = await run('espeak-ng', ['-v', `${sp.accent}+${sp.variant}`, '-p', String(sp.pitch), '-s', String(sp.speed), '-g', String(sp.gap), '--stdout'], text);
+  } else {
+    const v = sp.voice!;
+    const file = join(tmp, `${sp.id}-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.wav`);
+    if (sp.engine === 'flite') {
+      const f0 = v.f0 === null ? [] : ['--setf', `int_f0_target_mean=${v.f0}`];
+      await run('flite', ['-voice', v.name, ...f0, '--setf', `duration_stretch=${v.stretch}`, '-t', text, '-o', file]);
+    } else {
+      const params = `(set! int_lr_params '((target_f0_mean ${v.f0}) (target_f0_std 14) (model_f0_mean 170) (model_f0_std 34)))`;
+      await run('text2wave', ['-eval', `(begin (voice_${v.name}) ${params} (Parameter.set 'Duration_Stretch ${v.stretch}))`, '-o', file], text);
+    }
+    wav = readFileSync(file);
+    rmSync(file, { force: true });
+  }
   const raw = await run('sox', ['-D', '-R', '-t', 'wav', '-', '-t', 'raw', '-r', '16000', '-e', 'signed-integer', '-b', '16', '-c', '1', '-'], wav);
   const pcm = new Int16Array(raw.buffer, raw.byteOffset, Math.floor(raw.length / 2));
   return Float64Array.from(pcm, (v) => v / 32768);
@@ -99,16 +130,25 @@ export async function generateDemoData(dir: string, o: DemoOptions): Promise<Dem
   if (!(o.minSeconds > 0 && o.maxSeconds >= o.minSeconds)) throw new UserError('demo-data: need 0 < minSeconds <= maxSeconds');
   const rng = new Prng(o.seed);
   const used = new Set<string>();
-  const speakers: Speaker[] = [];
-  for (let i = 0; i < o.speakers; i++) {
+  // Voices built on real people first (up to all of them), then espeak-ng voices; shuffled so that
+  // dev and test mix engines.
+  const voices: Omit<Speaker, 'id' | 'set'>[] = [];
+  for (const b of BASE_VOICES.slice(0, o.speakers)) {
+    const stretch = Number(rng.uniform(0.9, 1.15).toFixed(3));
+    const f0 = b.f0 === null ? null : Math.round(b.f0 * rng.uniform(0.85, 1.15));
+    voices.push({ engine: b.engine, accent: '', variant: b.voice, pitch: 0, speed: Math.round(170 / stretch), gap: 0, gender: b.gender,
+      voice: { name: b.voice, f0, stretch, kind: b.kind, pkg: b.pkg } });
+  }
+  while (voices.length < o.speakers) {
     let accent: string, variant: string;
     do { accent = rng.pick(ACCENTS); variant = rng.pick(VARIANTS); } while (used.has(`${accent}+${variant}`) && used.size < ACCENTS.length * VARIANTS.length);
     used.add(`${accent}+${variant}`);
-    speakers.push({
-      id: `id${10001 + i}`, accent, variant, pitch: rng.int(20, 81), speed: rng.int(130, 191), gap: rng.int(0, 4),
-      gender: /^f\d|Annie|belinda|linda|steph/.test(variant) ? 'f' : 'm', set: i >= o.speakers - nTest ? 'test' : 'dev',
-    });
+    voices.push({ engine: 'espeak-ng', accent, variant, pitch: rng.int(20, 81), speed: rng.int(130, 191), gap: rng.int(0, 4),
+      gender: /^f\d|Annie|belinda|linda|steph/.test(variant) ? 'f' : 'm' });
   }
+  const speakers: Speaker[] = rng.permutation(voices.length).map((k, i) => ({
+    ...voices[k], id: `id${10001 + i}`, set: i >= o.speakers - nTest ? 'test' : 'dev',
+  }));
   interface Job { sp: Speaker; session: number; video: string; index: number; path: string; channel: Channel | null; text: string; clip?: Clip; uttSeed: number }
   const jobs: Job[] = [];
   for (const sp of speakers) {
@@ -130,7 +170,7 @@ export async function generateDemoData(dir: string, o: DemoOptions): Promise<Dem
     const minSeconds = Math.max(o.minSeconds, 3.05); // the reference drops utterances under 300 frames
     REAL_SPEAKERS.forEach((r, k) => {
       const sp: Speaker = {
-        id: `id${10001 + o.speakers + k}`, accent: '', variant: '', pitch: 0, speed: 0, gap: 0, gender: r.gender, set: r.test ? 'test' : 'dev',
+        id: `id${10001 + o.speakers + k}`, engine: 'espeak-ng', accent: '', variant: '', pitch: 0, speed: 0, gap: 0, gender: r.gender, set: r.test ? 'test' : 'dev',
         real: { key: r.key, person: r.person, language: r.language, packages: r.packages },
       };
       speakers.push(sp);
@@ -168,11 +208,11 @@ export async function generateDemoData(dir: string, o: DemoOptions): Promise<Dem
       } else {
         // Word counts only estimate durations: extend the text until the minimum length is reached.
         let text = job.text;
-        speech = await synthesize(job.sp, text);
+        speech = await synthesize(job.sp, text, tmp);
         for (let tries = 0; speech.length < o.minSeconds * 16000 && tries < 5; tries++) {
           const missing = Math.ceil(((o.minSeconds * 16000 - speech.length) / 16000) * (job.sp.speed / 60)) + 1;
           text += ' ' + Array.from({ length: missing }, () => uttRng.pick(WORDS)).join(' ');
-          speech = await synthesize(job.sp, text);
+          speech = await synthesize(job.sp, text, tmp);
         }
       }
       const pcm = job.channel ? applyChannel(speech, job.channel, uttRng) : Int16Array.from(speech, (v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))));
@@ -184,7 +224,12 @@ export async function generateDemoData(dir: string, o: DemoOptions): Promise<Dem
     }
   };
   const queue = [...jobs];
-  await Promise.all(Array.from({ length: o.concurrency ?? 2 }, () => worker(queue)));
+  const tmp = mkdtempSync(join(tmpdir(), 'voxlike-'));
+  try {
+    await Promise.all(Array.from({ length: o.concurrency ?? 2 }, () => worker(queue)));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 
   const sorted = [...jobs].sort((a, b) => (a.path < b.path ? -1 : 1));
   const iden = sorted.map((j) => `${j.session < sessions - 2 ? 1 : j.session === sessions - 2 ? 2 : 3} ${j.path}`);
@@ -202,12 +247,14 @@ export async function generateDemoData(dir: string, o: DemoOptions): Promise<Dem
   const meta = ['VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet',
     ...speakers.map((s) => s.real
       ? `${s.id}\treal_${s.real.key}\t${s.gender}\t${s.real.language}\t${s.set}`
+      : s.voice ? `${s.id}\t${s.engine}_${s.voice.name}_f${s.voice.f0 ?? 'default'}_d${s.voice.stretch}\t${s.gender}\tSynthetic\t${s.set}`
       : `${s.id}\tespeak_${s.accent}_${s.variant}_p${s.pitch}_s${s.speed}\t${s.gender}\tSynthetic\t${s.set}`)];
   writeFileAtomic(join(dir, 'vox1_meta.csv'), meta.join('\n') + '\n');
   // Provenance of every speaker (DEMO_DATA.md: record the voice pool used).
   writeFileAtomic(join(dir, 'speakers.tsv'), ['id\tset\tsource_kind\tsource\tvoice\tpackages',
     ...speakers.map((s) => s.real
       ? `${s.id}\t${s.set}\treal-recording\t${s.real.key}\t${s.real.person}\t${s.real.packages.join(',')}`
+      : s.voice ? `${s.id}\t${s.set}\t${s.voice.kind}\t${s.engine}\t${s.voice.name} f0 ${s.voice.f0 ?? 'default'} stretch ${s.voice.stretch}\t${s.voice.pkg}`
       : `${s.id}\t${s.set}\tformant-synth-no-real-speaker\tespeak-ng\t${s.accent}+${s.variant} pitch ${s.pitch} rate ${s.speed}\tespeak-ng`)].join('\n') + '\n');
   const nReal = o.real ? REAL_SPEAKERS.length : 0;
   const name = o.speakers === 0 ? `VoxLike-Real-${nReal}` : nReal ? `VoxLike-Synth-${o.speakers}+Real-${nReal}` : `VoxLike-Synth-${o.speakers}`;
@@ -215,7 +262,8 @@ export async function generateDemoData(dir: string, o: DemoOptions): Promise<Dem
     `${name}: a synthetic speaker-recognition set in the VoxCeleb1 layout (NOT VoxCeleb).`,
     `Generated by autospeech demo-data with seed ${o.seed}: ${o.speakers} speakers (${nTest} verification test speakers, kept out of dev),`,
     `${o.utterances} utterances each of ${o.minSeconds}-${o.maxSeconds} s, ${sessions} sessions per speaker with their own channel`,
-    '(band limits, reverb, noise at 3-20 dB SNR, level), synthesized with espeak-ng and resampled with sox.',
+    '(band limits, reverb, noise at 3-20 dB SNR, level), synthesized with flite, festival and espeak-ng (speakers.tsv)',
+    'and resampled with sox.',
     ...(nReal ? [`Plus ${nReal} recorded human speakers from Debian main packages (speakers.tsv: Fish Fillets NG dubs, Asterisk prompts,`,
       `festvox-ru), decoded with ffmpeg${o.real!.clean ? ', without channel effects' : ' and given the same per-session channel effects'}; each is tied to one production and language,`,
       'so they check behaviour on real voices but cannot rank architectures on their own.'] : []),
