@@ -58,6 +58,31 @@ test.serial('a training run writes the reference layout, TensorBoard scalars and
   const jsonl = readFileSync(join(run, 'Log', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.is(Math.fround(jsonl.find((m) => m.step === 3 && m.train_loss !== undefined).train_loss), losses[3].value);
 
+  // `autospeech evaluate` on the run's checkpoints reproduces the run's own validation, and its
+  // verification scores give the same EER through `autospeech eer`.
+  const validation = jsonl.filter((m) => m.validation).map((m) => m.validation);
+  const model = ['DATASET.DATA_DIR', data, 'MODEL.NUM_CLASSES', '8', 'MODEL.INIT_CHANNELS', '8', 'MODEL.LAYERS', '3'];
+  const iden = cli(['evaluate', 'identification', '--cfg', 'exps/demo/scratch_iden.yaml', '--load_path', join(run, 'Model', 'checkpoint_1.ckpt'), ...model, '--json']);
+  t.is(iden.status, 0, iden.stderr);
+  const ir = JSON.parse(iden.stdout);
+  t.is(validation.length, 2);
+  t.is(ir.top1, validation[1].valid_top1);
+  t.is(ir.top5, validation[1].valid_top5);
+  t.is(ir.top1PerUtterance, validation[1].valid_top1_per_utterance);
+  t.is(ir.utterances, 16);
+  const scores = join(root, 'scores.txt');
+  const veri = cli(['evaluate', 'verification', '--cfg', 'exps/demo/scratch_veri.yaml', '--load_path', join(run, 'Model', 'checkpoint_1.ckpt'), ...model, '--scores', scores, '--json']);
+  t.is(veri.status, 0, veri.stderr);
+  const vr = JSON.parse(veri.stdout);
+  t.is(vr.trials, 48);
+  t.is(readFileSync(scores, 'utf8').trim().split('\n').length, 48);
+  const eer = cli(['eer', '--scores', scores, '--json']);
+  t.is(eer.status, 0, eer.stderr);
+  t.true(Math.abs(JSON.parse(eer.stdout).eer - vr.eer) < 1e-6);
+  const wrong = cli(['evaluate', 'identification', '--cfg', 'exps/demo/scratch_iden.yaml', '--load_path', join(run, 'Model', 'checkpoint_1.ckpt'), ...model.slice(0, 4), 'MODEL.INIT_CHANNELS', '16', 'MODEL.LAYERS', '3']);
+  t.is(wrong.status, 2);
+  t.regex(wrong.stderr, /checkpoint_1\.ckpt: .*shape/);
+
   // A corrupt checkpoint is one clear error, and the run is left as it was.
   const last = join(run, 'Model', 'last.ckpt');
   const bytes = readFileSync(last);
