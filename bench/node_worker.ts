@@ -53,6 +53,16 @@ async function main() {
     };
   }
   await fn(); // warm-up
+  if (Number(repsText) === 0) {
+    // profile: one step per operator (libtorch's profiler), then one for the phases without it
+    native.opProfileStart();
+    await fn();
+    const ops = native.opProfileStop();
+    const r = await fn();
+    const phases = r && typeof r === 'object' && 'phasesMs' in r ? (r as { phasesMs: Record<string, number> }).phasesMs : {};
+    process.stdout.write(JSON.stringify({ ops, phases }) + '\n');
+    return;
+  }
   const times: number[] = [];
   for (let i = 0; i < Number(repsText); i++) {
     const t0 = performance.now();

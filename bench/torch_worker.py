@@ -12,6 +12,23 @@ import torch_reference as R  # noqa: E402
 import workloads as W  # noqa: E402
 
 
+class Phases:
+    """Wall time per phase of the last step (the same phase names as our StepStats.phasesMs)."""
+    def __init__(self):
+        self.ms, self.last = {}, time.perf_counter()
+
+    def start(self):
+        self.ms, self.last = {}, time.perf_counter()
+
+    def mark(self, name):
+        now = time.perf_counter()
+        self.ms[name] = (now - self.last) * 1000
+        self.last = now
+
+
+PHASES = Phases()
+
+
 def timed(fn, reps):
     fn()  # warm-up (allocator, oneDNN primitive cache)
     times = []
@@ -32,13 +49,21 @@ def search_step(cfg):
     xv, yv = W.batch(cfg['batch'], cfg['frames'], cfg['classes'], 2)
 
     def step():
+        PHASES.start()
         arch.zero_grad()
-        R.smoothed_ce(model(xv), yv).backward()
+        arch_loss = R.smoothed_ce(model(xv), yv)
+        PHASES.mark('alpha forward')
+        arch_loss.backward()
+        PHASES.mark('alpha backward')
         arch.step()
+        PHASES.mark('alpha update')
         loss = R.smoothed_ce(model(x), y)
+        PHASES.mark('weight forward')
         opt.zero_grad()
         loss.backward()
+        PHASES.mark('weight backward')
         opt.step()
+        PHASES.mark('weight update')
     return step
 
 
@@ -50,10 +75,14 @@ def train_step(cfg):
     x, y = W.batch(cfg['batch'], cfg['frames'], cfg['classes'], 1)
 
     def step():
+        PHASES.start()
         loss = R.smoothed_ce(model(x), y)
+        PHASES.mark('weight forward')
         opt.zero_grad()
         loss.backward()
+        PHASES.mark('weight backward')
         opt.step()
+        PHASES.mark('weight update')
     return step
 
 
@@ -149,6 +178,16 @@ def main():
     torch.set_num_threads(threads)
     cfg = W.CONFIGS[name]
     fn = {'search_step': search_step, 'train_step': train_step, 'verify': verify, 'features': features}[cfg['kind']](cfg)
+    if reps == 0:  # profile: one step after a warm-up, per operator and per phase
+        fn()
+        with torch.autograd.profiler.profile() as prof:
+            fn()
+        ops = [{'name': e.key, 'calls': e.count, 'selfMs': e.self_cpu_time_total / 1000, 'totalMs': e.cpu_time_total / 1000}
+               for e in prof.key_averages()]
+        ops.sort(key=lambda o: -o['selfMs'])
+        fn()  # phases without the profiler's overhead
+        print(json.dumps({'ops': ops, 'phases': PHASES.ms}))
+        return
     times = timed(fn, reps)
     print(json.dumps({'times_ms': times, 'peak_rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                       'threads': torch.get_num_threads(), 'torch': torch.__version__}))

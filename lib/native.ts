@@ -45,6 +45,10 @@ export interface SystemBinding {
   /** Backs tensors >= 2 MiB with transparent huge pages (values unchanged; fewer page faults). */
   setHugePages(on: boolean): void;
   info(): BuildInfo;
+  /** Per-operator profiling (libtorch's profiler on the compute thread) until opProfileStop(). */
+  opProfileStart(): void;
+  /** Self and total time per ATen operator since opProfileStart(), largest self time first. */
+  opProfileStop(): OpStat[];
 }
 
 // ---- models (native/binding/model_binding.cc) ----
@@ -142,7 +146,11 @@ export interface StepStats {
   acc5: number;
   archLoss?: number;
   archEntropy?: number;
+  /** wall time of the step's phases in ms (alpha forward/backward/update, weight forward/backward/update) */
+  phasesMs: Record<string, number>;
 }
+
+export interface OpStat { name: string; calls: number; selfMs: number; totalMs: number }
 
 export interface NativeTrainer {
   /** One reference step; the search supernet also needs the validation batch for its alpha step. */

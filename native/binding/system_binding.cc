@@ -11,6 +11,7 @@
 
 #include "binding/guard.h"
 #include "system/compute_thread.h"
+#include "system/op_profiler.h"
 #include "binding/registry.h"
 #include "binding/tensor_bridge.h"
 #include "system/device.h"
@@ -126,6 +127,32 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   });
 }
 
+// opProfileStart(): per-operator profiling of native work (libtorch's profiler) until opProfileStop().
+Napi::Value OpProfileStart(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    startOpProfile();
+    return info.Env().Undefined();
+  });
+}
+
+// opProfileStop() -> [{ name, calls, selfMs, totalMs }] sorted by self time
+Napi::Value OpProfileStop(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::vector<OpStat> stats = stopOpProfile();
+    Napi::Array out = Napi::Array::New(env, stats.size());
+    for (size_t i = 0; i < stats.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", stats[i].name);
+      o.Set("calls", static_cast<double>(stats[i].calls));
+      o.Set("selfMs", stats[i].selfUs / 1000.0);
+      o.Set("totalMs", stats[i].totalUs / 1000.0);
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
+  });
+}
+
 Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
@@ -135,6 +162,8 @@ Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setDeterminism", Napi::Function::New(env, SetDeterminism, "setDeterminism"));
   exports.Set("computeThreadInfo", Napi::Function::New(env, ComputeThreadInfo, "computeThreadInfo"));
+  exports.Set("opProfileStart", Napi::Function::New(env, OpProfileStart, "opProfileStart"));
+  exports.Set("opProfileStop", Napi::Function::New(env, OpProfileStop, "opProfileStop"));
 });
 
 }  // namespace

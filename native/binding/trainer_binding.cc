@@ -104,6 +104,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         o.Set("archLoss", stats_.archLoss);
         o.Set("archEntropy", stats_.archEntropy);
       }
+      Napi::Object phases = Napi::Object::New(env);
+      for (const auto& [name, ms] : stats_.phasesMs) phases.Set(name, ms);
+      o.Set("phasesMs", phases);
       return o;
     }
 

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "models/model_search.h"
@@ -24,6 +25,17 @@ double topkAccuracy(const at::Tensor& logits, const at::Tensor& labels, int64_t 
 }
 
 namespace {
+// Records the wall time since the previous mark under a phase name.
+struct PhaseClock {
+  std::vector<std::pair<std::string, double>>& out;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  void mark(const char* phase) {
+    auto now = std::chrono::steady_clock::now();
+    out.emplace_back(phase, std::chrono::duration<double, std::milli>(now - last).count());
+    last = now;
+  }
+};
+
 // Temporarily stops autograd from computing gradients for `params` (restored on scope exit).
 struct FrozenParams {
   std::vector<at::Tensor> params;
@@ -40,6 +52,7 @@ struct FrozenParams {
 
 StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tensor& xv, const at::Tensor& yv) {
   StepStats stats;
+  PhaseClock clock{stats.phasesMs};
   model_->train(true);
   if (arch_) {
     FrozenParams frozen(weights_.params(), options_.skipUnusedGrads && !options_.secondOrderArch);
@@ -47,14 +60,18 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
     arch_->zeroGrad();
     if (options_.secondOrderArch) {
       unrolledArchGradient(x, y, xv, yv);
+      clock.mark("alpha gradient (unrolled)");
     } else {
       at::Tensor archLoss = lossOf(xv, yv);
+      clock.mark("alpha forward");
       archLoss.backward();
+      clock.mark("alpha backward");
       stats.archLoss = archLoss.item<double>();
     }
     arch_->step();
     if (auto* search = dynamic_cast<models::SearchNetwork*>(model_.get()))
       stats.archEntropy = search->archEntropy().mean().item<double>();
+    clock.mark("alpha update");
   }
   auto* search = dynamic_cast<models::SearchNetwork*>(model_.get());
   FrozenParams frozenAlphas(arch_ ? arch_->params() : std::vector<at::Tensor>{}, options_.skipUnusedGrads);
@@ -64,8 +81,10 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
   at::Tensor loss = labelSmoothedCrossEntropy(logits, y, options_.labelSmoothing);
   stats.acc1 = topkAccuracy(logits, y, 1);
   stats.acc5 = topkAccuracy(logits, y, 5);
+  clock.mark("weight forward");
   weights_.zeroGrad();
   loss.backward();
+  clock.mark("weight backward");
   if (search && options_.fastSearch) {
     // Unselected ops got no gradient; the full sum gives them an exact zero, and Adam must still
     // count the step for them, so give them that zero.
@@ -74,6 +93,7 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
   }
   weights_.step();
   stats.loss = loss.item<double>();
+  clock.mark("weight update");
   return stats;
 }
 

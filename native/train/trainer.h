@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "models/speaker_model.h"
@@ -34,6 +35,9 @@ struct StepStats {
   double loss = 0, acc1 = 0, acc5 = 0;
   double archEntropy = 0;  // search only: mean entropy of softmax(alphas_normal) after the alpha step
   double archLoss = 0;     // search only: loss of the alpha step
+  // Wall time of the step's phases in ms: alpha forward/backward/update (search), weight
+  // forward/backward/update.
+  std::vector<std::pair<std::string, double>> phasesMs;
 };
 
 class Trainer {
