@@ -138,6 +138,8 @@ export interface TrainerOptions {
   fastSearch?: boolean;
   /** Exact-preserving (default true): skip the gradients each half of a search step throws away. */
   skipUnusedGrads?: boolean;
+  /** Exact-preserving (default true): no backward through the ops a hard Gumbel forward did not sample. */
+  sampledBackwardOnly?: boolean;
 }
 
 export interface StepStats {

@@ -60,6 +60,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         options.secondOrderArch = getBoolOr(o, "secondOrderArch", false, "options");
         options.fastSearch = getBoolOr(o, "fastSearch", false, "options");
         options.skipUnusedGrads = getBoolOr(o, "skipUnusedGrads", true, "options");
+        options.sampledBackwardOnly = getBoolOr(o, "sampledBackwardOnly", true, "options");
         if (options.labelSmoothing < 0 || options.labelSmoothing >= 1)
           throw ArgumentError("options.labelSmoothing must be in [0, 1)");
       }

@@ -20,11 +20,18 @@ MixedOp::MixedOp(int64_t C, int64_t stride, const std::vector<std::string>& prim
   }
 }
 
-at::Tensor MixedOp::forward(const at::Tensor& x, const at::Tensor& weights, int64_t only) {
-  if (only >= 0) return weights.select(0, only) * ops_[only]->forward(x);
+at::Tensor MixedOp::forward(const at::Tensor& x, const at::Tensor& weights, int64_t only, bool computeAll) {
+  if (only >= 0 && !computeAll) return weights.select(0, only) * ops_[only]->forward(x);
   at::Tensor out;
   for (size_t k = 0; k < ops_.size(); ++k) {
-    at::Tensor term = weights.select(0, static_cast<int64_t>(k)) * ops_[k]->forward(x);
+    at::Tensor y;
+    if (only >= 0 && static_cast<int64_t>(k) != only) {
+      at::NoGradGuard noGrad;  // same value and BN statistics; its gradients would all be 0
+      y = ops_[k]->forward(x);
+    } else {
+      y = ops_[k]->forward(x);
+    }
+    at::Tensor term = weights.select(0, static_cast<int64_t>(k)) * y;
     out = out.defined() ? out + term : term;
   }
   return out;
@@ -43,7 +50,7 @@ SearchCell::SearchCell(int64_t steps, int64_t multiplier, int64_t Cpp, int64_t C
 }
 
 at::Tensor SearchCell::forward(const at::Tensor& s0In, const at::Tensor& s1In, const at::Tensor& weights,
-                               double dropProb, const at::Tensor& sampled) {
+                               double dropProb, const at::Tensor& sampled, bool computeAll) {
   std::vector<at::Tensor> states{preprocess0_->forward(s0In), preprocess1_->forward(s1In)};
   bool drop = isTraining() && dropProb > 0.0;
   int64_t offset = 0;
@@ -52,7 +59,7 @@ at::Tensor SearchCell::forward(const at::Tensor& s0In, const at::Tensor& s1In, c
     for (size_t j = 0; j < states.size(); ++j) {
       int64_t edge = offset + static_cast<int64_t>(j);
       int64_t only = sampled.defined() ? sampled[edge].item<int64_t>() : -1;
-      at::Tensor h = ops_[edge]->forward(states[j], weights.select(0, edge), only);
+      at::Tensor h = ops_[edge]->forward(states[j], weights.select(0, edge), only, computeAll);
       if (drop) h = dropPath(h, dropProb);
       s = s.defined() ? s + h : h;
     }
@@ -148,8 +155,10 @@ at::Tensor SearchNetwork::embed(const at::Tensor& input, Trace* trace) {
     at::Tensor w = mixingWeights(cells_[i]->reduction() ? *alphasReduce_ : *alphasNormal_);
     lastWeights_.push_back(w);
     at::Tensor sampled;
-    if (sampledOnly_ && mixing_ == Mixing::Gumbel) sampled = std::get<1>(w.detach().max(-1)).cpu();
-    at::Tensor next = cells_[i]->forward(s0, s1, w, dropPathProb_, sampled);
+    const bool oneHot = mixing_ == Mixing::Gumbel;
+    if (oneHot && (sampledOnly_ || (sampledBackwardOnly_ && at::GradMode::is_enabled())))
+      sampled = std::get<1>(w.detach().max(-1)).cpu();
+    at::Tensor next = cells_[i]->forward(s0, s1, w, dropPathProb_, sampled, !sampledOnly_);
     s0 = s1;
     s1 = next;
     if (trace) trace->emplace_back("cell" + std::to_string(i), s1);

@@ -16,8 +16,13 @@ class MixedOp : public nn::Module {
  public:
   MixedOp(int64_t C, int64_t stride, const std::vector<std::string>& primitives, const ops::OperationOptions& options);
   // sum_k w_k * op_k(x) over ALL ops (the reference computes every op, even at weight 0).
-  // With `only` >= 0, just w_only * op_only(x): the fast search mode, for one-hot weights.
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& weights, int64_t only = -1);
+  // With `only` >= 0 (one-hot weights, `only` the hot index):
+  //  - computeAll: every op is still computed (same values, same BN running statistics), but the
+  //    others without an autograd graph: their contributions to every gradient are exact zeros
+  //    (weight 0), so the backward through them is skipped and their activations are not kept;
+  //    the alpha gradient (w_k's) is unchanged, as it needs op_k(x) only as a value;
+  //  - !computeAll: just w_only * op_only(x): the fast search mode.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& weights, int64_t only = -1, bool computeAll = true);
 
  private:
   std::vector<nn::LayerPtr> ops_;
@@ -27,9 +32,9 @@ class SearchCell : public nn::Module {
  public:
   SearchCell(int64_t steps, int64_t multiplier, int64_t Cpp, int64_t Cp, int64_t C, bool reduction, bool reductionPrev,
              const std::vector<std::string>& primitives, const ops::OperationOptions& options);
-  // `sampled`: per edge the index of the one-hot op to compute alone (fast mode), or undefined.
+  // `sampled`: per edge the index of the one-hot op (see MixedOp::forward), or undefined.
   at::Tensor forward(const at::Tensor& s0, const at::Tensor& s1, const at::Tensor& weights, double dropProb,
-                     const at::Tensor& sampled = {});
+                     const at::Tensor& sampled = {}, bool computeAll = true);
   bool reduction() const { return reduction_; }
 
  private:
@@ -54,6 +59,9 @@ class SearchNetwork : public SpeakerModel {
   // sum (the other weights are exactly 0 in value), but unselected ops' BN running statistics are
   // not updated and no alpha gradient flows through unselected ops, so use it for weight steps only.
   void setSampledOnly(bool on) { sampledOnly_ = on; }
+  // Exact (default on): with hard Gumbel weights and autograd on, unselected ops are computed
+  // without an autograd graph (see MixedOp::forward). Off: the reference's full graph.
+  void setSampledBackwardOnly(bool on) { sampledBackwardOnly_ = on; }
   Mixing mixing() const { return mixing_; }
   // Recorded Gumbel noise, one (14 x 8) tensor per cell in forward order, consumed before sampling.
   void queueGumbelNoise(std::vector<at::Tensor> noise);
@@ -79,6 +87,7 @@ class SearchNetwork : public SpeakerModel {
   at::Tensor* alphasReduce_;
   Mixing mixing_ = Mixing::Gumbel;
   bool sampledOnly_ = false;
+  bool sampledBackwardOnly_ = true;
   std::deque<at::Tensor> noise_;
   std::vector<at::Tensor> lastWeights_;
 };

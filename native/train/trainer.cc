@@ -54,6 +54,7 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
   StepStats stats;
   PhaseClock clock{stats.phasesMs};
   model_->train(true);
+  if (auto* search = dynamic_cast<models::SearchNetwork*>(model_.get())) search->setSampledBackwardOnly(options_.sampledBackwardOnly);
   if (arch_) {
     FrozenParams frozen(weights_.params(), options_.skipUnusedGrads && !options_.secondOrderArch);
     TORCH_CHECK(xv.defined() && yv.defined(), "a search step needs a validation batch for the alpha step");
@@ -85,9 +86,9 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
   weights_.zeroGrad();
   loss.backward();
   clock.mark("weight backward");
-  if (search && options_.fastSearch) {
-    // Unselected ops got no gradient; the full sum gives them an exact zero, and Adam must still
-    // count the step for them, so give them that zero.
+  if (search) {
+    // Unselected ops got no gradient (fast mode, or no backward through them); the full sum gives
+    // them an exact zero, and Adam must still count the step for them, so give them that zero.
     for (auto& p : weights_.params())
       if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
   }

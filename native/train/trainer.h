@@ -29,6 +29,10 @@ struct TrainerOptions {
   // Exact-preserving: no weight gradients in the alpha step, no alpha gradients in the weight step
   // (the reference computes both and throws one away). Off only to prove the updates are identical.
   bool skipUnusedGrads = true;
+  // Exact-preserving: with hard Gumbel weights, no backward through the ops each forward did not
+  // sample (their gradient contributions are exact zeros); see SearchNetwork. Off only to prove
+  // the updates are identical.
+  bool sampledBackwardOnly = true;
 };
 
 struct StepStats {
