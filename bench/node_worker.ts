@@ -2,6 +2,7 @@
 // Prints {"times_ms": [...], "peak_rss_kb": N} on stdout. Usage: node_worker.ts WORKLOAD REPS THREADS
 import { readFileSync } from 'node:fs';
 
+import { DEFAULTS } from '../lib/config/schema.ts';
 import { parseGenotype } from '../lib/genotype/index.ts';
 import { cosine } from '../lib/metrics/eer.ts';
 import { loadNative } from '../lib/native.ts';
@@ -46,7 +47,7 @@ async function main() {
     for (let u = 0; u < cfg.utterances; u++) all.set(hashFloats(per, 100 + u), u * per);
     const trials = Array.from({ length: cfg.trials }, (_, t) => [(7 * t) % cfg.utterances, (7 * t + 1 + (t % (cfg.utterances - 1))) % cfg.utterances]);
     fn = async () => {
-      const r = await trainer.embedUtterances(all, [cfg.utterances * cfg.windows, cfg.frames, 257], new Int32Array(cfg.utterances).fill(cfg.windows), 64);
+      const r = await trainer.embedUtterances(all, [cfg.utterances * cfg.windows, cfg.frames, 257], new Int32Array(cfg.utterances).fill(cfg.windows), DEFAULTS.EVAL.MAX_BATCH);
       const D = r.shape[1];
       const e = (u: number) => (r.data as Float32Array).subarray(u * D, (u + 1) * D);
       return trials.map(([a, b]) => cosine(e(a), e(b)));

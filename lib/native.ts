@@ -45,6 +45,8 @@ export interface SystemBinding {
   /** Backs tensors >= 2 MiB with transparent huge pages (values unchanged; fewer page faults). */
   setHugePages(on: boolean): void;
   info(): BuildInfo;
+  /** Forward-only pooling with the native kernels (impl 'native', used without autograd) or ATen's. */
+  pool2d(data: Float32Array, shape: [number, number, number, number], options: { kind: 'max' | 'avg'; kernel: number; stride?: number; padding?: number; countIncludePad?: boolean; impl?: 'native' | 'aten' }): NativeTensor;
   /** Per-operator profiling (libtorch's profiler on the compute thread) until opProfileStop(). */
   opProfileStart(): void;
   /** Self and total time per ATen operator since opProfileStart(), largest self time first. */

@@ -128,6 +128,23 @@ test.serial('embedUtterances averages window embeddings per utterance, matching 
     t.true(Math.abs(out[128 + d] - emb[d]) < 1e-5);
   }
   t.throws(() => trainer.embedUtterances(windows, [3, 300, 257], new Int32Array([2, 2])), { message: /sum to 4/ });
+  // Any MAX_BATCH gives exactly what forwarding each utterance's windows as one batch gives (the
+  // reference's loop), one-window utterances included.
+  const counts = [1, 3, 1, 5, 2, 1];
+  const total = counts.reduce((a, b) => a + b, 0);
+  const many = new Float32Array(total * one);
+  for (let w = 0; w < total; w++) many.set(data.subarray((w % 2) * one, (w % 2 + 1) * one).map((v) => v * (1 + w / 16)), w * one);
+  const alone: Float32Array[] = [];
+  let at = 0;
+  for (const c of counts) {
+    const u = await trainer.embedUtterances(many.subarray(at * one, (at + c) * one), [c, 300, 257], new Int32Array([c]), c);
+    alone.push(u.data as Float32Array);
+    at += c;
+  }
+  for (const maxBatch of [1, 2, 3, 4, 8, 64]) {
+    const r2 = await trainer.embedUtterances(many, [total, 300, 257], Int32Array.from(counts), maxBatch);
+    counts.forEach((_, u) => t.deepEqual((r2.data as Float32Array).slice(u * 128, (u + 1) * 128), alone[u], `maxBatch ${maxBatch}, utterance ${u}`));
+  }
   t.throws(() => trainer.embedUtterances(windows, [3, 300, 257], new Int32Array([3, 0])), { message: />= 1/ });
 });
 

@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include "binding/guard.h"
+#include "nn/pool_kernels.h"
 #include "system/compute_thread.h"
 #include "system/op_profiler.h"
 #include "binding/registry.h"
@@ -153,6 +154,32 @@ Napi::Value OpProfileStop(const Napi::CallbackInfo& info) {
   });
 }
 
+// pool2d(data, [N, C, H, W], { kind: 'max'|'avg', kernel, stride, padding, countIncludePad, impl: 'native'|'aten' }):
+// the forward-only pooling kernels next to ATen's, so tests can compare them bit for bit.
+Napi::Value Pool2d(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 3) throw ArgumentError("pool2d(data, shape, options) needs 3 arguments");
+    std::vector<int64_t> shape = shapeFromJs(info[1], "shape");
+    if (shape.size() != 4) throw ArgumentError("pool2d: shape must be [N, C, H, W]");
+    at::Tensor x = borrowFloat32(info[0], shape, "data");
+    Napi::Object o = asObject(info[2], "options");
+    const std::string kind = getString(o, "kind", "options"), impl = getStringOr(o, "impl", "native", "options");
+    const int64_t k = getInt(o, "kernel", "options"), st = getIntOr(o, "stride", k, "options"), pad = getIntOr(o, "padding", 0, "options");
+    const bool cip = getBoolOr(o, "countIncludePad", true, "options");
+    if (kind != "max" && kind != "avg") throw ArgumentError("pool2d: kind must be 'max' or 'avg'");
+    if (impl != "native" && impl != "aten") throw ArgumentError("pool2d: impl must be 'native' or 'aten'");
+    at::Tensor y;
+    runOnComputeThread([&] {
+      at::NoGradGuard noGrad;
+      if (impl == "aten")
+        y = kind == "max" ? at::max_pool2d(x, {k, k}, {st, st}, {pad, pad}) : at::avg_pool2d(x, {k, k}, {st, st}, {pad, pad}, false, cip);
+      else
+        y = kind == "max" ? nn::maxPool2dNoGrad(x, k, st, pad) : nn::avgPool2dNoGrad(x, k, st, pad, cip);
+    });
+    return tensorToJsObject(info.Env(), y);
+  });
+}
+
 Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
@@ -162,6 +189,7 @@ Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setDeterminism", Napi::Function::New(env, SetDeterminism, "setDeterminism"));
   exports.Set("computeThreadInfo", Napi::Function::New(env, ComputeThreadInfo, "computeThreadInfo"));
+  exports.Set("pool2d", Napi::Function::New(env, Pool2d, "pool2d"));
   exports.Set("opProfileStart", Napi::Function::New(env, OpProfileStart, "opProfileStart"));
   exports.Set("opProfileStop", Napi::Function::New(env, OpProfileStop, "opProfileStop"));
 });

@@ -1,5 +1,7 @@
 #include "nn/layers.h"
 
+#include "nn/pool_kernels.h"
+
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -64,10 +66,17 @@ at::Tensor Linear::forward(const at::Tensor& x) { return at::linear(x, *weight_,
 
 at::Tensor ReLU::forward(const at::Tensor& x) { return at::relu(x); }
 
-at::Tensor MaxPool2d::forward(const at::Tensor& x) { return at::max_pool2d(x, {k_, k_}, {s_, s_}, {p_, p_}); }
+// Without autograd (eval, the search's unselected ops) the native kernels give the same values
+// faster; with it, ATen's (their backward needs its indices).
+at::Tensor MaxPool2d::forward(const at::Tensor& x) {
+  if (at::GradMode::is_enabled() && x.requires_grad()) return at::max_pool2d(x, {k_, k_}, {s_, s_}, {p_, p_});
+  return maxPool2dNoGrad(x, k_, s_, p_);
+}
 
 at::Tensor AvgPool2d::forward(const at::Tensor& x) {
-  return at::avg_pool2d(x, {k_, k_}, {s_, s_}, {p_, p_}, /*ceil_mode=*/false, countIncludePad_);
+  if (at::GradMode::is_enabled() && x.requires_grad())
+    return at::avg_pool2d(x, {k_, k_}, {s_, s_}, {p_, p_}, /*ceil_mode=*/false, countIncludePad_);
+  return avgPool2dNoGrad(x, k_, s_, p_, countIncludePad_);
 }
 
 Sequential::Sequential(std::vector<LayerPtr> layers) {

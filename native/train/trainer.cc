@@ -166,9 +166,37 @@ at::Tensor Trainer::embedUtterances(const at::Tensor& windows, const std::vector
     total += c;
   }
   TORCH_CHECK(total == windows.size(0), "window counts sum to ", total, " but ", windows.size(0), " windows were given");
+  // Chunks of at most maxBatch windows, in order. libtorch's convolutions give bit-identical
+  // per-sample results for any batch of 2 or more, but slightly different ones for a batch of 1:
+  // the reference forwards each utterance's windows as one batch, so a one-window utterance is
+  // forwarded alone, and a chunk that would hold a single window of a longer utterance joins the
+  // chunk before it (which holds that utterance's other windows).
+  TORCH_CHECK(maxBatch >= 1, "maxBatch must be positive, got ", maxBatch);
+  const int64_t cap = std::max<int64_t>(maxBatch, 2);  // a chunk of a longer utterance needs 2
+  std::vector<int64_t> chunks;  // sizes
+  int64_t open = 0;
+  auto close = [&] {
+    if (open == 1 && !chunks.empty()) chunks.back() += 1;
+    else if (open > 0) chunks.push_back(open);
+    open = 0;
+  };
+  for (int64_t c : counts) {
+    if (c == 1) {
+      close();
+      chunks.push_back(1);
+      continue;
+    }
+    for (int64_t i = 0; i < c; ++i) {
+      if (++open == cap) close();
+    }
+  }
+  close();
   std::vector<at::Tensor> parts;
-  for (int64_t start = 0; start < total; start += maxBatch)
-    parts.push_back(model_->embed(windows.narrow(0, start, std::min(maxBatch, total - start))));
+  int64_t start = 0;
+  for (int64_t n : chunks) {
+    parts.push_back(model_->embed(windows.narrow(0, start, n)));
+    start += n;
+  }
   at::Tensor all = at::cat(parts, 0);
   std::vector<at::Tensor> means;
   int64_t offset = 0;

@@ -1,0 +1,104 @@
+#include "nn/pool_kernels.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <limits>
+
+namespace autospeech::nn {
+namespace {
+
+inline float maxOf(float m, float v) { return (v > m || std::isnan(v)) ? v : m; }
+
+bool supported(const at::Tensor& x, int64_t k, int64_t s, int64_t p) {
+  return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 4 && k >= 1 && k <= 7 && s >= 1 && p >= 0 &&
+         2 * p <= k && x.size(2) + 2 * p >= k && x.size(3) + 2 * p >= k;
+}
+
+}  // namespace
+
+at::Tensor maxPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_t p) {
+  if (!supported(input, k, s, p)) return at::max_pool2d(input, {k, k}, {s, s}, {p, p});
+  const at::Tensor x = input.contiguous();
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
+  at::Tensor out = at::empty({N, C, OH, OW}, x.options());
+  const float* src = x.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  // Columns whose whole window lies inside the row: [owLo, owHi)
+  const int64_t owLo = std::min(OW, (p + s - 1) / s), owHi = std::max(owLo, std::min(OW, (W - k + p) / s + 1));
+  at::parallel_for(0, N * C, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t plane = b0; plane < b1; ++plane) {
+      const float* in = src + plane * H * W;
+      float* o = dst + plane * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t ih0 = std::max<int64_t>(oh * s - p, 0), ih1 = std::min<int64_t>(oh * s - p + k, H);
+        float* row = o + oh * OW;
+        auto edge = [&](int64_t ow) {
+          const int64_t iw0 = std::max<int64_t>(ow * s - p, 0), iw1 = std::min<int64_t>(ow * s - p + k, W);
+          float m = -std::numeric_limits<float>::infinity();
+          for (int64_t ih = ih0; ih < ih1; ++ih)
+            for (int64_t iw = iw0; iw < iw1; ++iw) m = maxOf(m, in[ih * W + iw]);
+          row[ow] = m;
+        };
+        for (int64_t ow = 0; ow < owLo; ++ow) edge(ow);
+        // Interior: the same row-major window order, every tap in range.
+        for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = -std::numeric_limits<float>::infinity();
+        for (int64_t ih = ih0; ih < ih1; ++ih) {
+          const float* r = in + ih * W - p;
+          for (int64_t kw = 0; kw < k; ++kw)
+            for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = maxOf(row[ow], r[ow * s + kw]);
+        }
+        for (int64_t ow = owHi; ow < OW; ++ow) edge(ow);
+      }
+    }
+  });
+  return out;
+}
+
+at::Tensor avgPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_t p, bool countIncludePad) {
+  if (!supported(input, k, s, p)) return at::avg_pool2d(input, {k, k}, {s, s}, {p, p}, false, countIncludePad);
+  const at::Tensor x = input.contiguous();
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
+  at::Tensor out = at::empty({N, C, OH, OW}, x.options());
+  const float* src = x.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  const int64_t owLo = std::min(OW, (p + s - 1) / s), owHi = std::max(owLo, std::min(OW, (W - k + p) / s + 1));
+  at::parallel_for(0, N * C, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t plane = b0; plane < b1; ++plane) {
+      const float* in = src + plane * H * W;
+      float* o = dst + plane * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t ih0 = std::max<int64_t>(oh * s - p, 0), ih1 = std::min<int64_t>(oh * s - p + k, H);
+        // ATen: the pool size counts padding up to H + p (then clipped to the input unless
+        // count_include_pad).
+        const int64_t hPadded = std::min<int64_t>(oh * s - p + k, H + p) - (oh * s - p);
+        float* row = o + oh * OW;
+        auto edge = [&](int64_t ow) {
+          const int64_t iw0 = std::max<int64_t>(ow * s - p, 0), iw1 = std::min<int64_t>(ow * s - p + k, W);
+          const int64_t wPadded = std::min<int64_t>(ow * s - p + k, W + p) - (ow * s - p);
+          float sum = 0.f;
+          for (int64_t ih = ih0; ih < ih1; ++ih)
+            for (int64_t iw = iw0; iw < iw1; ++iw) sum += in[ih * W + iw];
+          const int64_t divide = countIncludePad ? hPadded * wPadded : (ih1 - ih0) * (iw1 - iw0);
+          row[ow] = sum / static_cast<float>(divide);
+        };
+        for (int64_t ow = 0; ow < owLo; ++ow) edge(ow);
+        for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = 0.f;
+        for (int64_t ih = ih0; ih < ih1; ++ih) {
+          const float* r = in + ih * W - p;
+          for (int64_t kw = 0; kw < k; ++kw)
+            for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] += r[ow * s + kw];
+        }
+        const float divide = static_cast<float>(countIncludePad ? hPadded * k : (ih1 - ih0) * k);
+        for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] /= divide;
+        for (int64_t ow = owHi; ow < OW; ++ow) edge(ow);
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace autospeech::nn
