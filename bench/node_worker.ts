@@ -24,6 +24,8 @@ async function main() {
   const cfg = CONFIGS[name];
   native.manualSeed(0);
   let fn: () => Promise<unknown>;
+  // MODEL.CHANNELS_LAST (named option): the reference side gets the same layout (torch_worker.py).
+  const channelsLast = process.env.BENCH_CHANNELS_LAST === '1';
   if (cfg.kind === 'search_step') {
     const model = new native.Model({ kind: 'search', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes });
     const trainer = new native.Trainer(model, { fastSearch: process.env.BENCH_FAST === '1' });
@@ -31,6 +33,7 @@ async function main() {
     fn = () => trainer.step(t.x, t.shape, t.y, v.x, v.shape, v.y);
   } else if (cfg.kind === 'train_step') {
     const model = new native.Model({ kind: 'network', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes, genotype: parseGenotype(README) });
+    if (channelsLast) model.setChannelsLast(true);
     const trainer = new native.Trainer(model);
     const t = batch(cfg.batch, cfg.frames, cfg.classes, 1);
     fn = () => trainer.step(t.x, t.shape, t.y);
@@ -41,6 +44,7 @@ async function main() {
   } else {
     // verification: every utterance embedded once (cached), then cosine per trial
     const model = new native.Model({ kind: 'network', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes, genotype: parseGenotype(README) });
+    if (channelsLast) model.setChannelsLast(true);
     const trainer = new native.Trainer(model);
     const per = cfg.windows * cfg.frames * 257;
     const all = new Float32Array(cfg.utterances * per);

@@ -28,7 +28,9 @@ const plan: { name: string; workload: string; reps: number; target: string; ours
   { name: 'search step (C=16, 8 cells, batch 2, exact)', workload: 'search_step', reps: 2, target: '<= 0.5' },
   { name: 'search step, fast mode (TRAIN.FAST_SEARCH)', workload: 'search_step', reps: 2, target: '<= 0.2', ours: { BENCH_FAST: '1' } },
   { name: 'derived-network training step (C=32, 8 cells, batch 16)', workload: 'train_step', reps: 4, target: '<= 0.8' },
+  { name: 'derived-network training step, ours with MODEL.CHANNELS_LAST (named option)', workload: 'train_step', reps: 4, target: '<= 0.8', ours: { BENCH_CHANNELS_LAST: '1' } },
   { name: 'verification evaluation (40 utterances x 3 windows, 300 trials, C=32)', workload: 'verify', reps: 1, target: '<= 0.04 (>= 25x)' },
+  { name: 'verification evaluation, ours with MODEL.CHANNELS_LAST (named option)', workload: 'verify', reps: 1, target: '<= 0.04 (>= 25x)', ours: { BENCH_CHANNELS_LAST: '1' } },
   { name: 'feature extraction (100 wavs of 5 s; reference: librosa-0.7.2-equivalent numpy)', workload: 'features', reps: 3, target: '<= 0.33 (>= 3x)' },
 ];
 const medians: Record<string, { ours: number; ref: number }> = {};

@@ -1,6 +1,7 @@
 """Reference side of `npm run bench`: runs one workload with plain PyTorch and prints JSON
 {"times_ms": [...], "peak_rss_kb": N, ...} on stdout. Usage: torch_worker.py WORKLOAD REPS THREADS"""
 import json
+import os
 import resource
 import sys
 import time
@@ -27,6 +28,8 @@ class Phases:
 
 
 PHASES = Phases()
+# Our MODEL.CHANNELS_LAST option, given to the reference side too so the pair compares like with like.
+CHANNELS_LAST = os.environ.get('BENCH_CHANNELS_LAST') == '1'
 
 
 def timed(fn, reps):
@@ -71,6 +74,8 @@ def train_step(cfg):
     torch.manual_seed(0)
     model = R.Network(cfg['C'], cfg['classes'], cfg['layers'], R.README_GENOTYPE)
     model.train()
+    if CHANNELS_LAST:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     x, y = W.batch(cfg['batch'], cfg['frames'], cfg['classes'], 1)
 
@@ -91,6 +96,8 @@ def verify(cfg):
     torch.manual_seed(0)
     model = R.Network(cfg['C'], cfg['classes'], cfg['layers'], R.README_GENOTYPE)
     model.eval()
+    if CHANNELS_LAST:
+        model = model.to(memory_format=torch.channels_last)
     utts = W.utterances(cfg)
     trials = W.trials(cfg)
 

@@ -109,6 +109,8 @@ export interface NativeModel {
   getTensor(name: string): NativeTensor;
   setTensor(name: string, data: TypedArray, shape: number[]): void;
   paramCounts(): { total: number; trainable: number; alphas: number };
+  /** Named option: channels-last (NHWC) weights and activations, oneDNN's direct kernels (last-bit differences from NCHW). */
+  setChannelsLast(on: boolean): void;
   setDropPathProb(p: number): void;
   setMixing(mode: 'gumbel' | 'softmax'): void;
   forward(input: Float32Array, shape: [number, number, number], options?: ForwardOptions): Promise<ForwardResult>;

@@ -16,6 +16,9 @@ export const DEFAULTS = {
     // project keys
     MIXING: 'gumbel', // search supernet: 'gumbel' (reference: hard straight-through per cell per forward) | 'softmax' (DARTS)
     SHIFTED_FACTORIZED_REDUCE: false, // true = DARTS' x[:, :, 1:, 1:] shift the reference commented out
+    // true = channels-last (NHWC) weights and activations: oneDNN's direct depthwise kernels, ~1.4x
+    // faster training steps and ~2x faster evaluation here, last-bit differences from the reference
+    CHANNELS_LAST: false,
   },
   DATASET: {
     DATA_DIR: '',

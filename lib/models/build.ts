@@ -16,5 +16,6 @@ export function buildModel(cfg: Config, textArch?: string, seed?: number): Built
   const genotype = textArch !== undefined ? loadGenotypeArg(textArch) : undefined;
   const spec = modelSpecFromConfig(cfg, genotype);
   const model = new native.Model(spec, { device: cfg.DEVICE, seed: seed ?? cfg.SEED });
+  if (cfg.MODEL.CHANNELS_LAST) model.setChannelsLast(true);
   return { model, genotype };
 }

@@ -133,6 +133,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                       InstanceMethod("paramCounts", &ModelWrap::ParamCounts),
                       InstanceMethod("setDropPathProb", &ModelWrap::SetDropPathProb),
                       InstanceMethod("setMixing", &ModelWrap::SetMixing),
+                      InstanceMethod("setChannelsLast", &ModelWrap::SetChannelsLast),
                       InstanceMethod("forward", &ModelWrap::Forward),
                       InstanceAccessor("kind", &ModelWrap::Kind, nullptr)});
 }
@@ -253,6 +254,16 @@ Napi::Value ModelWrap::SetDropPathProb(const Napi::CallbackInfo& info) {
     if (!(p >= 0.0 && p < 1.0)) throw ArgumentError("setDropPathProb(p): p must be in [0, 1)");
     checkIdle("setDropPathProb");
     model_->setDropPathProb(p);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModelWrap::SetChannelsLast(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsBoolean()) throw ArgumentError("setChannelsLast(on): on must be a boolean");
+    checkIdle("setChannelsLast");
+    bool on = info[0].As<Napi::Boolean>().Value();
+    runOnComputeThread([&] { model_->setChannelsLast(on); });
     return info.Env().Undefined();
   });
 }

@@ -38,6 +38,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value ParamCounts(const Napi::CallbackInfo& info);
   Napi::Value SetDropPathProb(const Napi::CallbackInfo& info);
   Napi::Value SetMixing(const Napi::CallbackInfo& info);
+  Napi::Value SetChannelsLast(const Napi::CallbackInfo& info);
   Napi::Value Kind(const Napi::CallbackInfo& info);
   Napi::Value Forward(const Napi::CallbackInfo& info);
 

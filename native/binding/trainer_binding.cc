@@ -283,7 +283,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           for (auto* m : {&next[i].expAvg, &next[i].expAvgSq}) {
             if (m->sizes() != p.sizes() || m->scalar_type() != p.scalar_type())
               throw ArgumentError(base + ": moment shape/dtype does not match the parameter");
-            *m = m->to(p.device());
+            *m = m->to(p.device()).contiguous(p.suggest_memory_format());  // the parameter's layout
           }
         }
         opt.state() = std::move(next);

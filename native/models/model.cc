@@ -99,7 +99,7 @@ at::Tensor Network::embed(const at::Tensor& input, Trace* trace) {
     if (trace) trace->emplace_back("cell" + std::to_string(i), s1);
   }
   at::Tensor v = at::adaptive_avg_pool2d(s1, {1, 1});
-  return v.view({v.size(0), -1});
+  return v.reshape({v.size(0), -1});
 }
 
 }  // namespace autospeech::models

@@ -71,7 +71,7 @@ at::Tensor ResNet::embed(const at::Tensor& input, Trace* trace) {
     if (trace) trace->emplace_back("layer" + std::to_string(i + 1), x);
   }
   at::Tensor v = at::adaptive_avg_pool2d(x, {1, 1});
-  return v.view({v.size(0), -1});
+  return v.reshape({v.size(0), -1});
 }
 
 }  // namespace autospeech::models

@@ -15,4 +15,16 @@ std::vector<at::Tensor> SpeakerModel::weightParameters() {
   return out;
 }
 
+void SpeakerModel::setChannelsLast(bool on) {
+  const auto format = on ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  for (auto& e : namedTensors()) {
+    at::Tensor& t = *e.tensor;
+    if (t.dim() == 4) {
+      at::NoGradGuard noGrad;
+      t.set_data(t.contiguous(format));
+    }
+  }
+  channelsLast_ = on;
+}
+
 }  // namespace autospeech::models

@@ -28,12 +28,19 @@ class SpeakerModel : public nn::Module {
   // Weights only (everything but the architecture parameters), for the weight optimizer.
   std::vector<at::Tensor> weightParameters();
 
+  // Named option, not the reference: keep 4-D weights (and so every activation) in channels-last
+  // (NHWC) memory, where oneDNN uses its direct kernels instead of im2col + GEMM for the depthwise
+  // convolutions' backward. Values differ from the reference's NCHW run in the last bits.
+  void setChannelsLast(bool on);
+  bool channelsLast() const { return channelsLast_; }
+
   void setDropPathProb(double p) { dropPathProb_ = p; }
   double dropPathProb() const { return dropPathProb_; }
   virtual std::string kind() const = 0;
 
  protected:
   double dropPathProb_ = 0.0;
+  bool channelsLast_ = false;
 };
 
 }  // namespace autospeech::models

@@ -12,7 +12,8 @@ namespace {
 inline float maxOf(float m, float v) { return (v > m || std::isnan(v)) ? v : m; }
 
 bool supported(const at::Tensor& x, int64_t k, int64_t s, int64_t p) {
-  return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 4 && k >= 1 && k <= 7 && s >= 1 && p >= 0 &&
+  // NCHW only: a channels-last input keeps ATen's kernels (and its layout).
+  return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 4 && x.is_contiguous() && k >= 1 && k <= 7 && s >= 1 && p >= 0 &&
          2 * p <= k && x.size(2) + 2 * p >= k && x.size(3) + 2 * p >= k;
 }
 
@@ -20,7 +21,7 @@ bool supported(const at::Tensor& x, int64_t k, int64_t s, int64_t p) {
 
 at::Tensor maxPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_t p) {
   if (!supported(input, k, s, p)) return at::max_pool2d(input, {k, k}, {s, s}, {p, p});
-  const at::Tensor x = input.contiguous();
+  const at::Tensor& x = input;
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
   at::Tensor out = at::empty({N, C, OH, OW}, x.options());
@@ -59,7 +60,7 @@ at::Tensor maxPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_
 
 at::Tensor avgPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_t p, bool countIncludePad) {
   if (!supported(input, k, s, p)) return at::avg_pool2d(input, {k, k}, {s, s}, {p, p}, false, countIncludePad);
-  const at::Tensor x = input.contiguous();
+  const at::Tensor& x = input;
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
   at::Tensor out = at::empty({N, C, OH, OW}, x.options());
