@@ -62,7 +62,8 @@ function py(args: string[]): any {
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 const peak = py(['peak', '0', String(threads)]) as { gemm: number; conv3x3: number };
-const flopRows = [['search step (C=16, 8 cells, batch 2, exact)', 'search_step'], ['derived-network training step (C=32, 8 cells, batch 16)', 'train_step']].map(([name, w]) => {
+const flopRows = [['search step (C=16, 8 cells, batch 2, exact)', 'search_step'], ['derived-network training step (C=32, 8 cells, batch 16)', 'train_step'],
+  ['derived-network training step, ours with MODEL.CHANNELS_LAST (named option)', 'train_step']].map(([name, w]) => {
   const f = py(['flops', w]).flops as number;
   const m = medians[name];
   const ours = f / (m.ours / 1000) / 1e9, ref = f / (m.ref / 1000) / 1e9;

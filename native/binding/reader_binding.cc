@@ -103,10 +103,22 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
     });
   }
 
-  class BatchWorker : public PromiseWorker {
+  // A data job on the prefetch thread: the reader (kept alive), the plan, P and the normalisation.
+  class ReaderJob : public PromiseWorker {
    public:
-    BatchWorker(Napi::Env env, std::shared_ptr<FeatureReader> r, std::vector<int32_t> plan, int64_t P, std::vector<float> mean, std::vector<float> std)
+    ReaderJob(Napi::Env env, std::shared_ptr<FeatureReader> r, std::vector<int32_t> plan, int64_t P, std::vector<float> mean, std::vector<float> std)
         : PromiseWorker(env, runOnPrefetchThread), r_(std::move(r)), plan_(std::move(plan)), P_(P), mean_(std::move(mean)), std_(std::move(std)) {}
+
+   protected:
+    std::shared_ptr<FeatureReader> r_;
+    std::vector<int32_t> plan_;
+    int64_t P_;
+    std::vector<float> mean_, std_, out_;
+  };
+
+  class BatchWorker : public ReaderJob {
+   public:
+    using ReaderJob::ReaderJob;
 
    protected:
     void Run() override {
@@ -117,12 +129,6 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
         r_->trainCrop(spanAt(plan_, i, 5), plan_[i * 5 + 3], plan_[i * 5 + 4] != 0, P_, mean_.data(), std_.data(), out_.data() + i * sample);
     }
     Napi::Value Resolve(Napi::Env env) override { return floatsToJs(env, std::move(out_)); }
-
-   private:
-    std::shared_ptr<FeatureReader> r_;
-    std::vector<int32_t> plan_;
-    int64_t P_;
-    std::vector<float> mean_, std_, out_;
   };
 
   // trainBatch(plan: Int32Array [shard, offset, frames, start, flip] per sample, P, mean, std) -> Promise<Float32Array>
@@ -139,10 +145,9 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
     });
   }
 
-  class WindowsWorker : public PromiseWorker {
+  class WindowsWorker : public ReaderJob {
    public:
-    WindowsWorker(Napi::Env env, std::shared_ptr<FeatureReader> r, std::vector<int32_t> plan, int64_t P, std::vector<float> mean, std::vector<float> std)
-        : PromiseWorker(env, runOnPrefetchThread), r_(std::move(r)), plan_(std::move(plan)), P_(P), mean_(std::move(mean)), std_(std::move(std)) {}
+    using ReaderJob::ReaderJob;
 
    protected:
     void Run() override {
@@ -170,10 +175,6 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
     }
 
    private:
-    std::shared_ptr<FeatureReader> r_;
-    std::vector<int32_t> plan_;
-    int64_t P_;
-    std::vector<float> mean_, std_, out_;
     std::vector<int32_t> counts_;
   };
 

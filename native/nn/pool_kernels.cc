@@ -17,19 +17,27 @@ bool supported(const at::Tensor& x, int64_t k, int64_t s, int64_t p) {
          2 * p <= k && x.size(2) + 2 * p >= k && x.size(3) + 2 * p >= k;
 }
 
+// Output size and the output columns whose whole window lies inside the row: [owLo, owHi).
+struct Geometry {
+  int64_t planes, H, W, OH, OW, owLo, owHi;
+  Geometry(const at::Tensor& x, int64_t k, int64_t s, int64_t p)
+      : planes(x.size(0) * x.size(1)), H(x.size(2)), W(x.size(3)), OH((H + 2 * p - k) / s + 1), OW((W + 2 * p - k) / s + 1) {
+    owLo = std::min(OW, (p + s - 1) / s);
+    owHi = std::max(owLo, std::min(OW, (W - k + p) / s + 1));
+  }
+  at::Tensor output(const at::Tensor& x) const { return at::empty({x.size(0), x.size(1), OH, OW}, x.options()); }
+};
+
 }  // namespace
 
 at::Tensor maxPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_t p) {
   if (!supported(input, k, s, p)) return at::max_pool2d(input, {k, k}, {s, s}, {p, p});
-  const at::Tensor& x = input;
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const int64_t OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
-  at::Tensor out = at::empty({N, C, OH, OW}, x.options());
-  const float* src = x.data_ptr<float>();
+  const Geometry g(input, k, s, p);
+  const int64_t H = g.H, W = g.W, OH = g.OH, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
+  at::Tensor out = g.output(input);
+  const float* src = input.data_ptr<float>();
   float* dst = out.data_ptr<float>();
-  // Columns whose whole window lies inside the row: [owLo, owHi)
-  const int64_t owLo = std::min(OW, (p + s - 1) / s), owHi = std::max(owLo, std::min(OW, (W - k + p) / s + 1));
-  at::parallel_for(0, N * C, 1, [&](int64_t b0, int64_t b1) {
+  at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t plane = b0; plane < b1; ++plane) {
       const float* in = src + plane * H * W;
       float* o = dst + plane * OH * OW;
@@ -60,14 +68,12 @@ at::Tensor maxPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_
 
 at::Tensor avgPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_t p, bool countIncludePad) {
   if (!supported(input, k, s, p)) return at::avg_pool2d(input, {k, k}, {s, s}, {p, p}, false, countIncludePad);
-  const at::Tensor& x = input;
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const int64_t OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
-  at::Tensor out = at::empty({N, C, OH, OW}, x.options());
-  const float* src = x.data_ptr<float>();
+  const Geometry g(input, k, s, p);
+  const int64_t H = g.H, W = g.W, OH = g.OH, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
+  at::Tensor out = g.output(input);
+  const float* src = input.data_ptr<float>();
   float* dst = out.data_ptr<float>();
-  const int64_t owLo = std::min(OW, (p + s - 1) / s), owHi = std::max(owLo, std::min(OW, (W - k + p) / s + 1));
-  at::parallel_for(0, N * C, 1, [&](int64_t b0, int64_t b1) {
+  at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t plane = b0; plane < b1; ++plane) {
       const float* in = src + plane * H * W;
       float* o = dst + plane * OH * OW;
