@@ -148,6 +148,26 @@ test.serial('embedUtterances averages window embeddings per utterance, matching 
   t.throws(() => trainer.embedUtterances(windows, [3, 300, 257], new Int32Array([3, 0])), { message: />= 1/ });
 });
 
+test.serial('the search supernet embeds one utterance per forward (its eval-mode Gumbel draws and RNG use match the reference loop)', async (t) => {
+  const m = new native.Model({ kind: 'search', C: 2, layers: 3, numClasses: 4 }, { seed: 2 });
+  const tr = new native.Trainer(m);
+  const T = 40, F = 33, one = T * F;
+  const counts = [2, 3, 1, 2];
+  const total = counts.reduce((a, b) => a + b, 0);
+  const xs = Float32Array.from({ length: total * one }, (_, i) => Math.sin(i * 0.017) + 0.2 * Math.cos(i * 0.23));
+  native.manualSeed(11);
+  const all = await tr.embedUtterances(xs, [total, T, F], Int32Array.from(counts), 8);
+  const stateAll = native.rngState();
+  native.manualSeed(11);
+  let at = 0;
+  for (const [u, c] of counts.entries()) {
+    const r = await tr.embedUtterances(xs.subarray(at * one, (at + c) * one), [c, T, F], new Int32Array([c]), 8);
+    t.deepEqual((all.data as Float32Array).slice(u * r.shape[1], (u + 1) * r.shape[1]), r.data as Float32Array, `utterance ${u}`);
+    at += c;
+  }
+  t.deepEqual(native.rngState(), stateAll, 'the same draws from the generator');
+});
+
 test.serial('second-order (unrolled) architect is a named option: finite, different alpha update, weights restored before the weight step', async (t) => {
   const B = 2, T = 40, F = 33;
   const xs = new Float32Array(B * T * F).map((_, i) => Math.cos(i * 0.11));

@@ -180,10 +180,15 @@ at::Tensor Trainer::embedUtterances(const at::Tensor& windows, const std::vector
     else if (open > 0) chunks.push_back(open);
     open = 0;
   };
+  // The search supernet samples its hard Gumbel mixing in eval mode too, once per cell per
+  // forward: the reference's one forward per utterance fixes both the draws and how much of the
+  // random stream they use, so each utterance is one forward there, whatever maxBatch says.
+  auto* search = dynamic_cast<models::SearchNetwork*>(model_.get());
+  const bool perUtterance = search && search->mixing() == models::Mixing::Gumbel;
   for (int64_t c : counts) {
-    if (c == 1) {
+    if (c == 1 || perUtterance) {
       close();
-      chunks.push_back(1);
+      chunks.push_back(c);
       continue;
     }
     for (int64_t i = 0; i < c; ++i) {
