@@ -31,6 +31,8 @@ export interface BuildInfo {
   cxx11Abi: boolean;
   linkedTorchCuda: boolean;
   hugePageAllocator: boolean;
+  /** glibc malloc tuned for tensors (native/system/malloc_tuning.h); false if the user tunes malloc */
+  mallocTuning: boolean;
 }
 
 // ---- system (native/binding/system_binding.cc) ----

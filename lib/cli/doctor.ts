@@ -31,6 +31,7 @@ export function register(program: Command): void {
         node: process.version,
         glibcTunables: process.env.GLIBC_TUNABLES ?? null,
         hugePageAllocator: info.hugePageAllocator,
+        mallocTuning: info.mallocTuning,
       };
       emit(report, opts.json, (r) =>
         table([
@@ -42,6 +43,7 @@ export function register(program: Command): void {
           ['OpenMP', r.openmp ? 'yes' : 'no'],
           ['C++11 ABI', r.cxx11Abi ? 'yes' : 'no'],
           ['huge-page allocator', r.hugePageAllocator ? 'on' : 'off (AUTOSPEECH_HUGEPAGES=1 turns it on)'],
+          ['malloc tuning', r.mallocTuning ? 'on (32 MiB mmap threshold, 1 GiB trim; AUTOSPEECH_MALLOC_TUNING=0 turns it off)' : 'off (malloc tuned by the environment or AUTOSPEECH_MALLOC_TUNING=0)'],
           ['addon', r.addon],
           ['node', r.node],
         ]),

@@ -12,6 +12,7 @@
 #include "binding/guard.h"
 #include "nn/pool_kernels.h"
 #include "system/compute_thread.h"
+#include "system/malloc_tuning.h"
 #include "system/op_profiler.h"
 #include "binding/registry.h"
 #include "binding/tensor_bridge.h"
@@ -118,6 +119,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     out.Set("mkldnnAvailable", at::globalContext().hasMKLDNN());
     out.Set("openmp", at::globalContext().hasOpenMP());
     out.Set("hugePageAllocator", hugePageAllocatorActive());
+    out.Set("mallocTuning", applyMallocTuning());
     out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
 #ifdef AUTOSPEECH_WITH_CUDA
     out.Set("linkedTorchCuda", true);
@@ -181,6 +183,7 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
 }
 
 Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
+  applyMallocTuning();
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
