@@ -28,84 +28,78 @@ struct Geometry {
   at::Tensor output(const at::Tensor& x) const { return at::empty({x.size(0), x.size(1), OH, OW}, x.options()); }
 };
 
-}  // namespace
-
-at::Tensor maxPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_t p) {
-  if (!supported(input, k, s, p)) return at::max_pool2d(input, {k, k}, {s, s}, {p, p});
-  const Geometry g(input, k, s, p);
-  const int64_t H = g.H, W = g.W, OH = g.OH, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
+// Calls rowFn(in, row, oh, ih0, ih1) for every output row of every plane (planes in parallel):
+// `in` is the plane's input, `row` the output row, [ih0, ih1) the input rows of its windows.
+template <typename RowFn>
+at::Tensor forEachOutputRow(const at::Tensor& input, const Geometry& g, int64_t k, int64_t s, int64_t p, RowFn rowFn) {
   at::Tensor out = g.output(input);
   const float* src = input.data_ptr<float>();
   float* dst = out.data_ptr<float>();
   at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t plane = b0; plane < b1; ++plane) {
-      const float* in = src + plane * H * W;
-      float* o = dst + plane * OH * OW;
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        const int64_t ih0 = std::max<int64_t>(oh * s - p, 0), ih1 = std::min<int64_t>(oh * s - p + k, H);
-        float* row = o + oh * OW;
-        auto edge = [&](int64_t ow) {
-          const int64_t iw0 = std::max<int64_t>(ow * s - p, 0), iw1 = std::min<int64_t>(ow * s - p + k, W);
-          float m = -std::numeric_limits<float>::infinity();
-          for (int64_t ih = ih0; ih < ih1; ++ih)
-            for (int64_t iw = iw0; iw < iw1; ++iw) m = maxOf(m, in[ih * W + iw]);
-          row[ow] = m;
-        };
-        for (int64_t ow = 0; ow < owLo; ++ow) edge(ow);
-        // Interior: the same row-major window order, every tap in range.
-        for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = -std::numeric_limits<float>::infinity();
-        for (int64_t ih = ih0; ih < ih1; ++ih) {
-          const float* r = in + ih * W - p;
-          for (int64_t kw = 0; kw < k; ++kw)
-            for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = maxOf(row[ow], r[ow * s + kw]);
-        }
-        for (int64_t ow = owHi; ow < OW; ++ow) edge(ow);
-      }
+      const float* in = src + plane * g.H * g.W;
+      float* o = dst + plane * g.OH * g.OW;
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        rowFn(in, o + oh * g.OW, oh, std::max<int64_t>(oh * s - p, 0), std::min<int64_t>(oh * s - p + k, g.H));
     }
   });
   return out;
 }
 
+}  // namespace
+
+at::Tensor maxPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_t p) {
+  if (!supported(input, k, s, p)) return at::max_pool2d(input, {k, k}, {s, s}, {p, p});
+  const Geometry g(input, k, s, p);
+  const int64_t W = g.W, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
+  return forEachOutputRow(input, g, k, s, p, [&](const float* in, float* row, int64_t, int64_t ih0, int64_t ih1) {
+    auto edge = [&](int64_t ow) {
+      const int64_t iw0 = std::max<int64_t>(ow * s - p, 0), iw1 = std::min<int64_t>(ow * s - p + k, W);
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t ih = ih0; ih < ih1; ++ih)
+        for (int64_t iw = iw0; iw < iw1; ++iw) m = maxOf(m, in[ih * W + iw]);
+      row[ow] = m;
+    };
+    for (int64_t ow = 0; ow < owLo; ++ow) edge(ow);
+    // Interior: the same row-major window order, every tap in range.
+    for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = -std::numeric_limits<float>::infinity();
+    for (int64_t ih = ih0; ih < ih1; ++ih) {
+      const float* r = in + ih * W - p;
+      for (int64_t kw = 0; kw < k; ++kw)
+        for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = maxOf(row[ow], r[ow * s + kw]);
+    }
+    for (int64_t ow = owHi; ow < OW; ++ow) edge(ow);
+  });
+}
+
 at::Tensor avgPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_t p, bool countIncludePad) {
   if (!supported(input, k, s, p)) return at::avg_pool2d(input, {k, k}, {s, s}, {p, p}, false, countIncludePad);
   const Geometry g(input, k, s, p);
-  const int64_t H = g.H, W = g.W, OH = g.OH, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
-  at::Tensor out = g.output(input);
-  const float* src = input.data_ptr<float>();
-  float* dst = out.data_ptr<float>();
-  at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t plane = b0; plane < b1; ++plane) {
-      const float* in = src + plane * H * W;
-      float* o = dst + plane * OH * OW;
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        const int64_t ih0 = std::max<int64_t>(oh * s - p, 0), ih1 = std::min<int64_t>(oh * s - p + k, H);
-        // ATen: the pool size counts padding up to H + p (then clipped to the input unless
-        // count_include_pad).
-        const int64_t hPadded = std::min<int64_t>(oh * s - p + k, H + p) - (oh * s - p);
-        float* row = o + oh * OW;
-        auto edge = [&](int64_t ow) {
-          const int64_t iw0 = std::max<int64_t>(ow * s - p, 0), iw1 = std::min<int64_t>(ow * s - p + k, W);
-          const int64_t wPadded = std::min<int64_t>(ow * s - p + k, W + p) - (ow * s - p);
-          float sum = 0.f;
-          for (int64_t ih = ih0; ih < ih1; ++ih)
-            for (int64_t iw = iw0; iw < iw1; ++iw) sum += in[ih * W + iw];
-          const int64_t divide = countIncludePad ? hPadded * wPadded : (ih1 - ih0) * (iw1 - iw0);
-          row[ow] = sum / static_cast<float>(divide);
-        };
-        for (int64_t ow = 0; ow < owLo; ++ow) edge(ow);
-        for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = 0.f;
-        for (int64_t ih = ih0; ih < ih1; ++ih) {
-          const float* r = in + ih * W - p;
-          for (int64_t kw = 0; kw < k; ++kw)
-            for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] += r[ow * s + kw];
-        }
-        const float divide = static_cast<float>(countIncludePad ? hPadded * k : (ih1 - ih0) * k);
-        for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] /= divide;
-        for (int64_t ow = owHi; ow < OW; ++ow) edge(ow);
-      }
+  const int64_t H = g.H, W = g.W, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
+  return forEachOutputRow(input, g, k, s, p, [&](const float* in, float* row, int64_t oh, int64_t ih0, int64_t ih1) {
+    // ATen: the pool size counts padding up to H + p (then clipped to the input unless
+    // count_include_pad).
+    const int64_t hPadded = std::min<int64_t>(oh * s - p + k, H + p) - (oh * s - p);
+    auto edge = [&](int64_t ow) {
+      const int64_t iw0 = std::max<int64_t>(ow * s - p, 0), iw1 = std::min<int64_t>(ow * s - p + k, W);
+      const int64_t wPadded = std::min<int64_t>(ow * s - p + k, W + p) - (ow * s - p);
+      float sum = 0.f;
+      for (int64_t ih = ih0; ih < ih1; ++ih)
+        for (int64_t iw = iw0; iw < iw1; ++iw) sum += in[ih * W + iw];
+      const int64_t divide = countIncludePad ? hPadded * wPadded : (ih1 - ih0) * (iw1 - iw0);
+      row[ow] = sum / static_cast<float>(divide);
+    };
+    for (int64_t ow = 0; ow < owLo; ++ow) edge(ow);
+    for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = 0.f;
+    for (int64_t ih = ih0; ih < ih1; ++ih) {
+      const float* r = in + ih * W - p;
+      for (int64_t kw = 0; kw < k; ++kw)
+        for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] += r[ow * s + kw];
     }
+    const float divide = static_cast<float>(countIncludePad ? hPadded * k : (ih1 - ih0) * k);
+    for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] /= divide;
+    for (int64_t ow = owHi; ow < OW; ++ow) edge(ow);
   });
-  return out;
 }
 
 }  // namespace autospeech::nn
