@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import { fbank } from '../lib/data/features.ts';
 import { decodeWav } from '../lib/data/wav.ts';
 import { readNpy } from '../lib/io/npy.ts';
-import { FIXTURES } from './helpers/fixtures.ts';
+import { FIXTURES, fixtureWav, fixtureWavFile } from './helpers/fixtures.ts';
 
 const FBANK = join(FIXTURES, '..', 'fbank');
 const NAMES = ['a_4p10s', 'b_2p99s_quiet', 'c_2p37s_clipped', 'd_1p00s_quiet'];
 
 for (const name of NAMES) {
   test(`${name}: fbank matches torchaudio's Kaldi fbank`, (t) => {
-    const wav = decodeWav(readFileSync(join(FIXTURES, 'stft', `${name}.wav`)), name);
+    const wav = decodeWav(fixtureWav(name), name);
     const ref = readNpy(join(FBANK, `${name}.fbank.npy`));
     const ours = fbank(wav.samples);
     t.deepEqual([ours.frames, ours.melBins], ref.shape);
@@ -46,7 +46,7 @@ test('fbank options and bad input', (t) => {
 test('autospeech features --frontend fbank writes (T, 80) and a typo gets a suggestion', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'as-fbank-'));
   const out = join(dir, 'x.npy');
-  const wav = join(FIXTURES, 'stft', 'a_4p10s.wav');
+  const wav = fixtureWavFile('a_4p10s');
   const r = spawnSync(process.execPath, ['bin/autospeech', 'features', wav, '--out', out, '--frontend', 'fbank', '--json'], { encoding: 'utf8' });
   t.is(r.status, 0, r.stderr);
   t.deepEqual(readNpy(out).shape, [408, 80]);

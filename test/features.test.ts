@@ -1,10 +1,9 @@
 // The reference preprocessing on the stft fixtures: WAV loading, -30 dBFS gain, |STFT|, mean/std.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
 
 import { BINS, MIN_FRAMES, MeanStdAccumulator, spectrogram } from '../lib/data/features.ts';
 import { decodeWav } from '../lib/data/wav.ts';
-import { FIXTURES, fixture, manifest } from './helpers/fixtures.ts';
+import { fixture, fixtureWav, manifest } from './helpers/fixtures.ts';
 
 const S = manifest('stft').scalars;
 const names = Object.keys(S.per_file.value);
@@ -12,7 +11,7 @@ const names = Object.keys(S.per_file.value);
 for (const name of names) {
   test(`${name}: wav decoding, gain and spectrogram match the reference`, (t) => {
     const p = S.per_file.value[name];
-    const wav = decodeWav(readFileSync(`${FIXTURES}/stft/${name}.wav`), name);
+    const wav = decodeWav(fixtureWav(name), name);
     t.deepEqual(wav.samples, fixture('stft', `${name}.waveform_loaded.npy`).data as Float32Array);
     const spec = spectrogram(wav.samples);
     t.is(spec.rms, p.rms_float32);
@@ -49,7 +48,7 @@ test('mean/std: float32 sequential accumulation in the reference order is bit-ex
   for (const name of order) {
     const f = fixture('stft', `${name}.features.npy`);
     fromRef.add(f.data as Float32Array, f.shape[0]);
-    const ours = spectrogram(decodeWav(readFileSync(`${FIXTURES}/stft/${name}.wav`), name).samples);
+    const ours = spectrogram(decodeWav(fixtureWav(name), name).samples);
     fromOurs.add(ours.data, ours.frames);
   }
   const a = fromRef.result();
