@@ -6,6 +6,7 @@
 
 #include "binding/guard.h"
 #include "binding/registry.h"
+#include "binding/tensor_bridge.h"
 #include "features/fbank.h"
 #include "features/resample.h"
 #include "features/spectrogram.h"
@@ -14,13 +15,24 @@
 namespace autospeech {
 namespace {
 
+// info[i] as a Float32Array; `usage` is the error otherwise.
+Napi::Float32Array float32Arg(const Napi::CallbackInfo& info, size_t i, const std::string& usage) {
+  if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw ArgumentError(usage);
+  return info[i].As<Napi::Float32Array>();
+}
+
+void requireFiniteSamples(const Napi::Float32Array& a, const char* what) {
+  for (size_t k = 0; k < a.ElementLength(); ++k)
+    if (!std::isfinite(a.Data()[k])) throw ArgumentError(std::string(what) + ": the waveform contains NaN or infinite samples");
+}
+
 // spectrogram(wav: Float32Array) -> { data: Float32Array (T*257), frames, rms, dbfs, gain, gainApplied }
 Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw ArgumentError("spectrogram(wav): wav must be a Float32Array");
-    Napi::Float32Array in = info[0].As<Napi::Float32Array>();
+    // NaN/Inf are found by volumeGain on the compute thread
+    Napi::Float32Array in = float32Arg(info, 0, "spectrogram(wav): wav must be a Float32Array");
     const float* wav = in.Data();  // read in place: the main thread waits for the job
     const int64_t n = static_cast<int64_t>(in.ElementLength());
     if (n <= features::kFft / 2)
@@ -49,38 +61,27 @@ Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
   });
 }
 
-double numberOption(const Napi::Object& o, const char* key, double fallback) {
-  if (!o.Has(key) || o.Get(key).IsUndefined()) return fallback;
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
-    throw ArgumentError(std::string("fbank: option '") + key + "' must be a finite number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
 // fbank(wav: Float32Array, opts?: { melBins, lowFreq, highFreq, preemphasis, scale })
 //   -> { data: Float32Array (T*melBins), frames, melBins }
 Napi::Value Fbank(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw ArgumentError("fbank(wav, opts?): wav must be a Float32Array");
+    Napi::Float32Array in = float32Arg(info, 0, "fbank(wav, opts?): wav must be a Float32Array");
     features::FbankOptions opt;
     if (info.Length() > 1 && !info[1].IsUndefined()) {
       if (!info[1].IsObject()) throw ArgumentError("fbank(wav, opts?): opts must be an object");
       Napi::Object o = info[1].As<Napi::Object>();
-      double bins = numberOption(o, "melBins", opt.numMelBins);
+      double bins = getNumberOr(o, "melBins", opt.numMelBins, "fbank");
       if (bins != std::floor(bins) || bins < 1 || bins > 256) throw ArgumentError("fbank: melBins must be an integer in [1, 256]");
       opt.numMelBins = static_cast<int>(bins);
-      opt.lowFreq = numberOption(o, "lowFreq", opt.lowFreq);
-      opt.highFreq = numberOption(o, "highFreq", opt.highFreq);
-      opt.preemphasis = numberOption(o, "preemphasis", opt.preemphasis);
-      opt.scale = numberOption(o, "scale", opt.scale);
+      opt.lowFreq = getNumberOr(o, "lowFreq", opt.lowFreq, "fbank");
+      opt.highFreq = getNumberOr(o, "highFreq", opt.highFreq, "fbank");
+      opt.preemphasis = getNumberOr(o, "preemphasis", opt.preemphasis, "fbank");
+      opt.scale = getNumberOr(o, "scale", opt.scale, "fbank");
     }
-    Napi::Float32Array in = info[0].As<Napi::Float32Array>();
+    requireFiniteSamples(in, "fbank");
     const float* wav = in.Data();
     const int64_t n = static_cast<int64_t>(in.ElementLength());
-    for (int64_t i = 0; i < n; ++i)
-      if (!std::isfinite(wav[i])) throw ArgumentError("fbank: the waveform contains NaN or infinite samples");
     const int64_t T = features::fbankFrameCount(n);
     if (T == 0) throw ArgumentError("fbank: the waveform has " + std::to_string(n) + " samples; at least 400 (one 25 ms frame) are needed");
     Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(T * opt.numMelBins));
@@ -99,10 +100,8 @@ Napi::Value Fbank(const Napi::CallbackInfo& info) {
 Napi::Value FrameSums(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
-        !info[1].IsNumber() || !info[2].IsNumber())
-      throw ArgumentError("frameSums(x: Float32Array, frames, bins)");
-    Napi::Float32Array x = info[0].As<Napi::Float32Array>();
+    Napi::Float32Array x = float32Arg(info, 0, "frameSums(x: Float32Array, frames, bins)");
+    if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) throw ArgumentError("frameSums(x: Float32Array, frames, bins)");
     const double framesD = info[1].As<Napi::Number>().DoubleValue(), binsD = info[2].As<Napi::Number>().DoubleValue();
     if (framesD < 0 || binsD < 1 || framesD != std::floor(framesD) || binsD != std::floor(binsD) || framesD * binsD > static_cast<double>(x.ElementLength()))
       throw ArgumentError("frameSums: frames x bins exceeds the array (" + std::to_string(x.ElementLength()) + " values)");
@@ -130,18 +129,15 @@ Napi::Value FrameSums(const Napi::CallbackInfo& info) {
 Napi::Value Resample(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
-        !info[1].IsNumber() || !info[2].IsNumber())
-      throw ArgumentError("resample(x: Float32Array, fromRate: number, toRate: number)");
+    const char* usage = "resample(x: Float32Array, fromRate: number, toRate: number)";
+    Napi::Float32Array x = float32Arg(info, 0, usage);
+    if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) throw ArgumentError(usage);
     const double from = info[1].As<Napi::Number>().DoubleValue(), to = info[2].As<Napi::Number>().DoubleValue();
     if (from != std::floor(from) || to != std::floor(to) || from < 1 || to < 1 || from > 1e7 || to > 1e7)
       throw ArgumentError("resample: sample rates must be positive integers");
-    Napi::Float32Array x = info[0].As<Napi::Float32Array>();
-    for (size_t i = 0; i < x.ElementLength(); ++i)
-      if (!std::isfinite(x.Data()[i])) throw ArgumentError("resample: the waveform contains NaN or infinite samples");
-    std::vector<float> y;
+    requireFiniteSamples(x, "resample");
     // Plain loops (no libtorch): run on the calling thread.
-    y = features::resampleKaiserBest(x.Data(), static_cast<int64_t>(x.ElementLength()), static_cast<int64_t>(from), static_cast<int64_t>(to));
+    std::vector<float> y = features::resampleKaiserBest(x.Data(), static_cast<int64_t>(x.ElementLength()), static_cast<int64_t>(from), static_cast<int64_t>(to));
     Napi::Float32Array out = Napi::Float32Array::New(env, y.size());
     std::copy(y.begin(), y.end(), out.Data());
     return out;

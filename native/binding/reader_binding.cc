@@ -132,18 +132,7 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
   };
 
   // trainBatch(plan: Int32Array [shard, offset, frames, start, flip] per sample, P, mean, std) -> Promise<Float32Array>
-  Napi::Value TrainBatch(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      if (info.Length() < 4) throw ArgumentError("trainBatch(plan, P, mean, std)");
-      auto r = get();
-      auto plan = planArg(info[0], 5, "trainBatch: plan");
-      const int64_t P = intArg(info[1], "trainBatch: P", 1);
-      auto* w = new BatchWorker(info.Env(), r, std::move(plan), P, binVector(info[2], r->bins(), "trainBatch: mean"),
-                                binVector(info[3], r->bins(), "trainBatch: std"));
-      w->Queue();
-      return w->Promise();
-    });
-  }
+  Napi::Value TrainBatch(const Napi::CallbackInfo& info) { return queue<BatchWorker>(info, "trainBatch", 5, 1); }
 
   class WindowsWorker : public ReaderJob {
    public:
@@ -179,14 +168,18 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
   };
 
   // windows(plan: Int32Array [shard, offset, frames] per utterance, P, mean, std) -> Promise<{ data, counts }>
-  Napi::Value Windows(const Napi::CallbackInfo& info) {
+  Napi::Value Windows(const Napi::CallbackInfo& info) { return queue<WindowsWorker>(info, "windows", 3, 2); }
+
+  // Both jobs take (plan, P, mean, std): plan rows of `width` values, P >= minP.
+  template <typename Job>
+  Napi::Value queue(const Napi::CallbackInfo& info, const std::string& name, size_t width, int64_t minP) {
     return guard(info.Env(), [&]() -> Napi::Value {
-      if (info.Length() < 4) throw ArgumentError("windows(plan, P, mean, std)");
+      if (info.Length() < 4) throw ArgumentError(name + "(plan, P, mean, std)");
       auto r = get();
-      auto plan = planArg(info[0], 3, "windows: plan");
-      const int64_t P = intArg(info[1], "windows: P", 2);
-      auto* w = new WindowsWorker(info.Env(), r, std::move(plan), P, binVector(info[2], r->bins(), "windows: mean"),
-                                  binVector(info[3], r->bins(), "windows: std"));
+      auto plan = planArg(info[0], width, name + ": plan");
+      const int64_t P = intArg(info[1], name + ": P", minP);
+      auto* w = new Job(info.Env(), r, std::move(plan), P, binVector(info[2], r->bins(), name + ": mean"),
+                        binVector(info[3], r->bins(), name + ": std"));
       w->Queue();
       return w->Promise();
     });
