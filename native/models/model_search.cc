@@ -25,10 +25,9 @@ at::Tensor MixedOp::forward(const at::Tensor& x, const at::Tensor& weights, int6
   at::Tensor out;
   for (size_t k = 0; k < ops_.size(); ++k) {
     at::Tensor y;
-    if (only >= 0 && static_cast<int64_t>(k) != only) {
-      at::NoGradGuard noGrad;  // same value and BN statistics; its gradients would all be 0
-      y = ops_[k]->forward(x);
-    } else {
+    {
+      // An unselected op: same value and BN statistics, no graph (its gradients would all be 0).
+      at::AutoGradMode grad(at::GradMode::is_enabled() && (only < 0 || static_cast<int64_t>(k) == only));
       y = ops_[k]->forward(x);
     }
     at::Tensor term = weights.select(0, static_cast<int64_t>(k)) * y;

@@ -54,7 +54,8 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
   StepStats stats;
   PhaseClock clock{stats.phasesMs};
   model_->train(true);
-  if (auto* search = dynamic_cast<models::SearchNetwork*>(model_.get())) search->setSampledBackwardOnly(options_.sampledBackwardOnly);
+  auto* search = dynamic_cast<models::SearchNetwork*>(model_.get());
+  if (search) search->setSampledBackwardOnly(options_.sampledBackwardOnly);
   if (arch_) {
     FrozenParams frozen(weights_.params(), options_.skipUnusedGrads && !options_.secondOrderArch);
     TORCH_CHECK(xv.defined() && yv.defined(), "a search step needs a validation batch for the alpha step");
@@ -70,11 +71,9 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
       stats.archLoss = archLoss.item<double>();
     }
     arch_->step();
-    if (auto* search = dynamic_cast<models::SearchNetwork*>(model_.get()))
-      stats.archEntropy = search->archEntropy().mean().item<double>();
+    if (search) stats.archEntropy = search->archEntropy().mean().item<double>();
     clock.mark("alpha update");
   }
-  auto* search = dynamic_cast<models::SearchNetwork*>(model_.get());
   FrozenParams frozenAlphas(arch_ ? arch_->params() : std::vector<at::Tensor>{}, options_.skipUnusedGrads);
   if (search && options_.fastSearch) search->setSampledOnly(true);
   at::Tensor logits = model_->forward(x);
