@@ -5,7 +5,6 @@
 // then passed through per-session channel effects (audio_effects.ts). Whole sessions ("videos") are
 // held out for val/test, the verification test speakers are kept out of dev, and a seed gives
 // bit-identical files. Never call it VoxCeleb: it is synthetic.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { Prng } from '../util/prng.ts';
+import { pcm16ToFloat64, runCommand } from '../util/run_command.ts';
 import { applyChannel, type Channel, randomChannel } from './audio_effects.ts';
 import { REAL_SPEAKERS, type Clip, decodeClip, ensureRealVoicePackages, listClips } from './real_voices.ts';
 import { encodeWav16 } from './wav.ts';
@@ -83,40 +83,25 @@ function seedOf(...parts: (number | string)[]): number {
   return createHash('sha256').update(parts.join('/')).digest().readUInt32LE(0);
 }
 
-function run(cmd: string, args: string[], input?: Buffer | string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    p.stdout.on('data', (d) => out.push(d));
-    p.stderr.on('data', (d) => err.push(d));
-    p.on('error', (e) => reject(new UserError(`${cmd} could not be run (${(e as Error).message}); install it with npm run setup`)));
-    p.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${Buffer.concat(err).toString().trim()}`))));
-    p.stdin.end(input);
-  });
-}
-
 /** The speaker's engine -> sox (16 kHz, 16-bit, no dither) -> float64 samples in [-1, 1]. */
 async function synthesize(sp: Speaker, text: string, tmp: string): Promise<Float64Array> {
   let wav: Buffer;
   if (sp.engine === 'espeak-ng') {
-    wav = await run('espeak-ng', ['-v', `${sp.accent}+${sp.variant}`, '-p', String(sp.pitch), '-s', String(sp.speed), '-g', String(sp.gap), '--stdout'], text);
+    wav = await runCommand('espeak-ng', ['-v', `${sp.accent}+${sp.variant}`, '-p', String(sp.pitch), '-s', String(sp.speed), '-g', String(sp.gap), '--stdout'], text);
   } else {
     const v = sp.voice!;
     const file = join(tmp, `${sp.id}-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.wav`);
     if (sp.engine === 'flite') {
       const f0 = v.f0 === null ? [] : ['--setf', `int_f0_target_mean=${v.f0}`];
-      await run('flite', ['-voice', v.name, ...f0, '--setf', `duration_stretch=${v.stretch}`, '-t', text, '-o', file]);
+      await runCommand('flite', ['-voice', v.name, ...f0, '--setf', `duration_stretch=${v.stretch}`, '-t', text, '-o', file]);
     } else {
       const params = `(set! int_lr_params '((target_f0_mean ${v.f0}) (target_f0_std 14) (model_f0_mean 170) (model_f0_std 34)))`;
-      await run('text2wave', ['-eval', `(begin (voice_${v.name}) ${params} (Parameter.set 'Duration_Stretch ${v.stretch}))`, '-o', file], text);
+      await runCommand('text2wave', ['-eval', `(begin (voice_${v.name}) ${params} (Parameter.set 'Duration_Stretch ${v.stretch}))`, '-o', file], text);
     }
     wav = readFileSync(file);
     rmSync(file, { force: true });
   }
-  const raw = await run('sox', ['-D', '-R', '-t', 'wav', '-', '-t', 'raw', '-r', '16000', '-e', 'signed-integer', '-b', '16', '-c', '1', '-'], wav);
-  const pcm = new Int16Array(raw.buffer, raw.byteOffset, Math.floor(raw.length / 2));
-  return Float64Array.from(pcm, (v) => v / 32768);
+  return pcm16ToFloat64(await runCommand('sox', ['-D', '-R', '-t', 'wav', '-', '-t', 'raw', '-r', '16000', '-e', 'signed-integer', '-b', '16', '-c', '1', '-'], wav));
 }
 
 export interface DemoSummary { name: string; speakers: number; utterances: number; trials: number; seconds: number }

@@ -3,11 +3,12 @@
 // and unpacked with `dpkg -x` (nothing is installed); clips are decoded with ffmpeg to 16 kHz
 // mono. Each speaker is tied to one production and language, so these sets check behaviour on
 // real voices; they cannot rank architectures on their own.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 
 import { UserError } from '../errors.ts';
+import { pcm16ToFloat64, runCommand } from '../util/run_command.ts';
 
 export interface RealSpeaker {
   key: string;
@@ -125,19 +126,7 @@ export function listClips(cache: string, sp: RealSpeaker): Clip[] {
 }
 
 /** Decodes a clip to 16 kHz mono samples in [-1, 1] with ffmpeg (deterministic resampling). */
-export function decodeClip(file: string): Promise<Float64Array> {
+export async function decodeClip(file: string): Promise<Float64Array> {
   const input = file.endsWith('.g722') ? ['-f', 'g722', '-i', file] : ['-i', file];
-  return new Promise((resolve, reject) => {
-    const p = spawn('ffmpeg', ['-v', 'error', '-nostdin', ...input, '-ac', '1', '-ar', '16000', '-f', 's16le', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [], err: Buffer[] = [];
-    p.stdout.on('data', (d) => out.push(d));
-    p.stderr.on('data', (d) => err.push(d));
-    p.on('error', (e) => reject(new UserError(`ffmpeg could not be run (${e.message}); install it with npm run setup`)));
-    p.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`ffmpeg failed on ${file}: ${Buffer.concat(err).toString().trim()}`));
-      const raw = Buffer.concat(out);
-      const pcm = new Int16Array(raw.buffer, raw.byteOffset, Math.floor(raw.length / 2));
-      resolve(Float64Array.from(pcm, (v) => v / 32768));
-    });
-  });
+  return pcm16ToFloat64(await runCommand('ffmpeg', ['-v', 'error', '-nostdin', ...input, '-ac', '1', '-ar', '16000', '-f', 's16le', '-']));
 }
