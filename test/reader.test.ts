@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { BINS } from '../lib/data/features.ts';
-import { TrainBatcher, cropStart, normalize, testWindows, timeReverse, trainCrop } from '../lib/data/sampler.ts';
+import { TrainBatcher, cropStart } from '../lib/data/sampler.ts';
 import { FeatureStore, STORE_VERSION, type StoreIndex } from '../lib/data/store.ts';
 import { loadNative } from '../lib/native.ts';
 import { Prng } from '../lib/util/prng.ts';
+import { normalize, testWindows, timeReverse, trainCrop } from './helpers/reference_semantics.ts';
 
 const P = 300;
 const LENGTHS = [120, 299, 300, 301, 450, 451];

@@ -1,9 +1,11 @@
-// Crop and window semantics on hand-computed cases (reference DeepSpeakerDataset / transforms).
+// Crop and window semantics on hand-computed cases (reference DeepSpeakerDataset / transforms):
+// the specification in helpers/reference_semantics.ts, and the crop-start draw of lib/data/sampler.ts.
 import test from 'ava';
 
 import { BINS } from '../lib/data/features.ts';
-import { cropStart, normalize, testWindows, timeReverse, trainCrop, windowStarts } from '../lib/data/sampler.ts';
+import { cropStart } from '../lib/data/sampler.ts';
 import { Prng } from '../lib/util/prng.ts';
+import { normalize, testWindows, timeReverse, trainCrop, windowStarts } from './helpers/reference_semantics.ts';
 
 const P = 300;
 /** frames whose every bin holds the frame number */

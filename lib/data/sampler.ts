@@ -5,69 +5,16 @@
 //    remainder dropped; normalised, no time reversal;
 //  - labels: index of the speaker in the sorted speaker list of the sub dir.
 // One seeded PRNG drives shuffling, crops and flips; its state is checkpointed for exact resume.
+// The crops and windows themselves are assembled natively (native/data/feature_reader.*); the
+// same semantics written plainly in TypeScript are in test/helpers/reference_semantics.ts, the
+// specification the native reader is tested against.
 import { UserError } from '../errors.ts';
 import { Prng, type PrngState } from '../util/prng.ts';
-import { BINS } from './features.ts';
 import type { FeatureStore, StoreIndex } from './store.ts';
-
-/** np.repeat(x, 2, axis=0) */
-function repeatFrames(x: Float32Array, frames: number): Float32Array {
-  const out = new Float32Array(2 * frames * BINS);
-  for (let t = 0; t < frames; t++) {
-    const row = x.subarray(t * BINS, (t + 1) * BINS);
-    out.set(row, 2 * t * BINS);
-    out.set(row, (2 * t + 1) * BINS);
-  }
-  return out;
-}
 
 /** Start frame of the training crop for an utterance of T frames (null = repeated, start 0). */
 export function cropStart(frames: number, P: number, rng: Prng): number {
   return frames <= P ? 0 : rng.int(0, frames - P);
-}
-
-export function trainCrop(x: Float32Array, frames: number, P: number, rng: Prng): Float32Array {
-  if (frames <= P) {
-    let y = x, t = frames;
-    while (t < P) { y = repeatFrames(y, t); t *= 2; }
-    return y.slice(0, P * BINS);
-  }
-  const start = cropStart(frames, P, rng);
-  return x.slice(start * BINS, (start + P) * BINS);
-}
-
-/** Start frames of the test windows (after the repeat rule) and the repeated length. */
-export function windowStarts(frames: number, P: number): { starts: number[]; length: number } {
-  let t = frames;
-  while (t <= P) t *= 2;
-  const starts: number[] = [];
-  const shift = Math.floor(P / 2);
-  for (let s = 0; s + P <= t; s += shift) starts.push(s);
-  return { starts, length: t };
-}
-
-export function testWindows(x: Float32Array, frames: number, P: number): { data: Float32Array; count: number } {
-  let y = x, t = frames;
-  while (t <= P) { y = repeatFrames(y, t); t *= 2; }
-  const { starts } = windowStarts(frames, P);
-  const data = new Float32Array(starts.length * P * BINS);
-  starts.forEach((s, i) => data.set(y.subarray(s * BINS, (s + P) * BINS), i * P * BINS));
-  return { data, count: starts.length };
-}
-
-/** (x - mean) / std per bin, in float32 like numpy, in place. */
-export function normalize(x: Float32Array, mean: Float32Array, std: Float32Array): Float32Array {
-  for (let i = 0; i < x.length; i++) {
-    const k = i % BINS;
-    x[i] = Math.fround(Math.fround(x[i] - mean[k]) / std[k]);
-  }
-  return x;
-}
-
-export function timeReverse(x: Float32Array, frames: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let t = 0; t < frames; t++) out.set(x.subarray(t * BINS, (t + 1) * BINS), (frames - 1 - t) * BINS);
-  return out;
 }
 
 export type SubDir = 'merged' | 'dev' | 'test';
