@@ -33,7 +33,13 @@ export interface BuildInfo {
   hugePageAllocator: boolean;
   /** glibc malloc tuned for tensors (native/system/malloc_tuning.h); false if the user tunes malloc */
   mallocTuning: boolean;
+  /** The exact native training kernels (native/nn/native_kernels.h) are switched on */
+  nativeKernels: boolean;
+  /** Whether the dilated depthwise backward runs natively: verified against ATen once per process */
+  nativeDepthwiseGrads: string;
 }
+
+export interface PoolOptions { kind: 'max' | 'avg'; kernel: number; stride?: number; padding?: number; countIncludePad?: boolean; impl?: 'native' | 'aten' }
 
 // ---- system (native/binding/system_binding.cc) ----
 export interface SystemBinding {
@@ -47,8 +53,14 @@ export interface SystemBinding {
   /** Backs tensors >= 2 MiB with transparent huge pages (values unchanged; fewer page faults). */
   setHugePages(on: boolean): void;
   info(): BuildInfo;
-  /** Forward-only pooling with the native kernels (impl 'native', used without autograd) or ATen's. */
-  pool2d(data: Float32Array, shape: [number, number, number, number], options: { kind: 'max' | 'avg'; kernel: number; stride?: number; padding?: number; countIncludePad?: boolean; impl?: 'native' | 'aten' }): NativeTensor;
+  /** Pooling with the native kernels or ATen's: the forward, or with gradOutput (max) also the input gradient. */
+  pool2d(data: Float32Array, shape: [number, number, number, number], options: PoolOptions & { gradOutput?: undefined }): NativeTensor;
+  pool2d(data: Float32Array, shape: [number, number, number, number], options: PoolOptions & { kind: 'max'; gradOutput: Float32Array }): { output: NativeTensor; gradInput: NativeTensor };
+  /** Both gradients of a dilated depthwise convolution, from the native kernels or ATen's convolution_backward. */
+  depthwiseGrads(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], dy: Float32Array, dyShape: readonly number[],
+    options: { stride?: number[]; padding?: number[]; dilation?: number[]; impl?: 'native' | 'aten' }): { dx: NativeTensor; dw: NativeTensor };
+  /** The exact native training kernels on (default) or off (ATen's own, for A/B runs). */
+  setNativeKernels(on: boolean): void;
   /** Per-operator profiling (libtorch's profiler on the compute thread) until opProfileStop(). */
   opProfileStart(): void;
   /** Self and total time per ATen operator since opProfileStart(), largest self time first. */

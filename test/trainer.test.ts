@@ -234,3 +234,41 @@ test.serial('skipping the gradients a search step throws away (each half, and th
     for (const k of Object.keys(b)) t.deepEqual(a[k].data, b[k].data, `${what}: optimizer ${k}`);
   }
 });
+
+test.serial('the exact native kernels (dilated depthwise backward, training max pool) keep every update bit-identical to ATen\'s', async (t) => {
+  const B = 4, T = 48, F = 41;
+  const xs = new Float32Array(B * T * F).map((_, i) => Math.sin(i * 0.043) + 0.2 * Math.cos(i * 1.3));
+  const ys = new Int32Array([1, 0, 3, 2]);
+  const s: [number, number, number] = [B, T, F];
+  const specs = [
+    // the README genotype: dil_conv_3x3/5x5 and max_pool_3x3 in normal and reduction cells
+    { kind: 'network' as const, C: 8, layers: 5, numClasses: 4, genotype: README_GENOTYPE },
+    { kind: 'search' as const, C: 2, layers: 3, numClasses: 4 },
+  ];
+  const run = async (spec: (typeof specs)[number], nativeKernels: boolean) => {
+    native.setNativeKernels(nativeKernels);
+    try {
+      const m = new native.Model(spec, { seed: 4 });
+      m.setDropPathProb(0.2);
+      const tr = new native.Trainer(m, {});
+      native.manualSeed(17);
+      const stats = [];
+      for (let i = 0; i < 3; i++) {
+        const { phasesMs, ...rest } = spec.kind === 'search' ? await tr.step(xs, s, ys, xs, s, ys) : await tr.step(xs, s, ys);
+        stats.push(rest);
+      }
+      return { m, tr, stats };
+    } finally {
+      native.setNativeKernels(true);
+    }
+  };
+  for (const spec of specs) {
+    const aten = await run(spec, false);
+    const ours = await run(spec, true);
+    t.deepEqual(ours.stats, aten.stats, spec.kind);
+    for (const e of aten.m.stateDict()) t.deepEqual(ours.m.getTensor(e.name).data, aten.m.getTensor(e.name).data, `${spec.kind}: ${e.name}`);
+    const a = ours.tr.optimizerState(), b = aten.tr.optimizerState();
+    for (const k of Object.keys(b)) t.deepEqual(a[k].data, b[k].data, `${spec.kind}: optimizer ${k}`);
+  }
+  t.regex(native.info().nativeDepthwiseGrads, /^on \(verified/);
+});

@@ -10,6 +10,8 @@
 #include <omp.h>
 
 #include "binding/guard.h"
+#include "nn/depthwise_conv.h"
+#include "nn/native_kernels.h"
 #include "nn/pool_kernels.h"
 #include "system/compute_thread.h"
 #include "system/malloc_tuning.h"
@@ -120,6 +122,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     out.Set("openmp", at::globalContext().hasOpenMP());
     out.Set("hugePageAllocator", hugePageAllocatorActive());
     out.Set("mallocTuning", applyMallocTuning());
+    out.Set("nativeKernels", nn::nativeKernelsEnabled());
+    out.Set("nativeDepthwiseGrads", nn::nativeDepthwiseGradsStatus());
     out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
 #ifdef AUTOSPEECH_WITH_CUDA
     out.Set("linkedTorchCuda", true);
@@ -156,8 +160,9 @@ Napi::Value OpProfileStop(const Napi::CallbackInfo& info) {
   });
 }
 
-// pool2d(data, [N, C, H, W], { kind: 'max'|'avg', kernel, stride, padding, countIncludePad, impl: 'native'|'aten' }):
-// the forward-only pooling kernels next to ATen's, so tests can compare them bit for bit.
+// pool2d(data, [N, C, H, W], { kind: 'max'|'avg', kernel, stride, padding, countIncludePad, impl: 'native'|'aten',
+// gradOutput }): the pooling kernels next to ATen's, so tests can compare them bit for bit. With
+// gradOutput (max only), also the input gradient through autograd: { output, gradInput }.
 Napi::Value Pool2d(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 3) throw ArgumentError("pool2d(data, shape, options) needs 3 arguments");
@@ -170,6 +175,24 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
     const bool cip = getBoolOr(o, "countIncludePad", true, "options");
     if (kind != "max" && kind != "avg") throw ArgumentError("pool2d: kind must be 'max' or 'avg'");
     if (impl != "native" && impl != "aten") throw ArgumentError("pool2d: impl must be 'native' or 'aten'");
+    if (o.Has("gradOutput")) {
+      if (kind != "max") throw ArgumentError("pool2d: gradOutput is for kind 'max'");
+      Napi::Value g = o.Get("gradOutput");
+      at::Tensor y, gi;
+      runOnComputeThread([&] {
+        at::Tensor xg = x.clone().requires_grad_(true);
+        y = impl == "aten" ? at::max_pool2d(xg, {k, k}, {st, st}, {pad, pad}) : nn::maxPool2dTrain(xg, k, st, pad);
+        at::NoGradGuard noGrad;
+        std::vector<int64_t> ys = y.sizes().vec();
+        y.backward(borrowFloat32(g, ys, "options.gradOutput").clone());
+        gi = xg.grad();
+        y = y.detach();
+      });
+      Napi::Object out = Napi::Object::New(info.Env());
+      out.Set("output", tensorToJsObject(info.Env(), y));
+      out.Set("gradInput", tensorToJsObject(info.Env(), gi));
+      return out;
+    }
     at::Tensor y;
     runOnComputeThread([&] {
       at::NoGradGuard noGrad;
@@ -179,6 +202,54 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
         y = kind == "max" ? nn::maxPool2dNoGrad(x, k, st, pad) : nn::avgPool2dNoGrad(x, k, st, pad, cip);
     });
     return tensorToJsObject(info.Env(), y);
+  });
+}
+
+// depthwiseGrads(x, xShape, w, wShape, dy, dyShape, { stride, padding, dilation, impl: 'native'|'aten' }):
+// both gradients of a dilated depthwise convolution from the native kernels or from ATen, so tests
+// can compare them bit for bit. Pairs are [h, w].
+Napi::Value DepthwiseGrads(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 7) throw ArgumentError("depthwiseGrads(x, xShape, w, wShape, dy, dyShape, options) needs 7 arguments");
+    at::Tensor x = borrowFloat32(info[0], shapeFromJs(info[1], "xShape"), "x");
+    at::Tensor w = borrowFloat32(info[2], shapeFromJs(info[3], "wShape"), "w");
+    at::Tensor dy = borrowFloat32(info[4], shapeFromJs(info[5], "dyShape"), "dy");
+    if (x.dim() != 4 || w.dim() != 4 || dy.dim() != 4) throw ArgumentError("depthwiseGrads: x, w and dy must be 4-D");
+    Napi::Object o = asObject(info[6], "options");
+    auto pairOf = [&](const char* key, int64_t dflt) -> nn::Pair {
+      if (!o.Has(key)) return {dflt, dflt};
+      std::vector<int64_t> v = shapeFromJs(o.Get(key), std::string("options.") + key);
+      if (v.size() != 2) throw ArgumentError(std::string("depthwiseGrads: options.") + key + " must be [h, w]");
+      return {v[0], v[1]};
+    };
+    const nn::Conv2dOptions co{x.size(1), x.size(1), {w.size(2), w.size(3)}, pairOf("stride", 1), pairOf("padding", 0),
+                               pairOf("dilation", 1), x.size(1)};
+    const std::string impl = getStringOr(o, "impl", "native", "options");
+    if (impl != "native" && impl != "aten") throw ArgumentError("depthwiseGrads: impl must be 'native' or 'aten'");
+    std::pair<at::Tensor, at::Tensor> g;
+    runOnComputeThread([&] {
+      at::NoGradGuard noGrad;
+      if (impl == "native") {
+        g = nn::depthwiseGradsNative(x, w, dy, co);
+      } else {
+        auto r = at::convolution_backward(dy, x, w, c10::nullopt, co.stride, co.padding, co.dilation, false, {0, 0},
+                                          co.groups, {true, true, false});
+        g = {std::get<0>(r), std::get<1>(r)};
+      }
+    });
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("dx", tensorToJsObject(info.Env(), g.first));
+    out.Set("dw", tensorToJsObject(info.Env(), g.second));
+    return out;
+  });
+}
+
+// setNativeKernels(on): the exact native training kernels (nn/native_kernels.h) on or off.
+Napi::Value SetNativeKernels(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsBoolean()) throw ArgumentError("setNativeKernels(on): on must be a boolean");
+    nn::setNativeKernels(info[0].As<Napi::Boolean>().Value());
+    return info.Env().Undefined();
   });
 }
 
@@ -192,6 +263,8 @@ Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setDeterminism", Napi::Function::New(env, SetDeterminism, "setDeterminism"));
   exports.Set("computeThreadInfo", Napi::Function::New(env, ComputeThreadInfo, "computeThreadInfo"));
+  exports.Set("depthwiseGrads", Napi::Function::New(env, DepthwiseGrads, "depthwiseGrads"));
+  exports.Set("setNativeKernels", Napi::Function::New(env, SetNativeKernels, "setNativeKernels"));
   exports.Set("pool2d", Napi::Function::New(env, Pool2d, "pool2d"));
   exports.Set("opProfileStart", Napi::Function::New(env, OpProfileStart, "opProfileStart"));
   exports.Set("opProfileStop", Napi::Function::New(env, OpProfileStop, "opProfileStop"));

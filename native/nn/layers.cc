@@ -1,5 +1,7 @@
 #include "nn/layers.h"
 
+#include "nn/depthwise_conv.h"
+#include "nn/native_kernels.h"
 #include "nn/pool_kernels.h"
 
 #include <ATen/ATen.h>
@@ -32,6 +34,10 @@ Conv2d::Conv2d(const Conv2dOptions& o) : o_(o) {
 }
 
 at::Tensor Conv2d::forward(const at::Tensor& x) {
+  if (!bias_ && o_.groups > 1) {
+    at::Tensor y = depthwiseConvWithNativeGrads(x, *weight_, o_);
+    if (y.defined()) return y;
+  }
   return at::conv2d(x, *weight_, bias_ ? *bias_ : at::Tensor(), o_.stride, o_.padding, o_.dilation, o_.groups);
 }
 
@@ -66,10 +72,11 @@ at::Tensor Linear::forward(const at::Tensor& x) { return at::linear(x, *weight_,
 
 at::Tensor ReLU::forward(const at::Tensor& x) { return at::relu(x); }
 
-// Without autograd (eval, the search's unselected ops) the native kernels give the same values
-// faster; with it, ATen's (their backward needs its indices).
+// The native kernels give ATen's values faster: without autograd (eval, the search's unselected
+// ops) the forward alone; with it, a forward that keeps one-byte argmax taps and an exact backward.
 at::Tensor MaxPool2d::forward(const at::Tensor& x) {
-  if (at::GradMode::is_enabled() && x.requires_grad()) return at::max_pool2d(x, {k_, k_}, {s_, s_}, {p_, p_});
+  if (at::GradMode::is_enabled() && x.requires_grad())
+    return nativeKernelsEnabled() ? maxPool2dTrain(x, k_, s_, p_) : at::max_pool2d(x, {k_, k_}, {s_, s_}, {p_, p_});
   return maxPool2dNoGrad(x, k_, s_, p_);
 }
 

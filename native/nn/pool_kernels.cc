@@ -2,9 +2,11 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace autospeech::nn {
 namespace {
@@ -46,7 +48,103 @@ at::Tensor forEachOutputRow(const at::Tensor& input, const Geometry& g, int64_t 
   return out;
 }
 
+// The max pool's forward with, per output, the window tap (row-major, < k*k) it took: ATen's
+// argmax rule (the first maximum; the last NaN; the first tap when all are -inf).
+std::pair<at::Tensor, at::Tensor> maxPool2dWithTaps(const at::Tensor& input, int64_t k, int64_t s, int64_t p) {
+  const Geometry g(input, k, s, p);
+  at::Tensor taps = at::empty({input.size(0), input.size(1), g.OH, g.OW}, input.options().dtype(at::kByte));
+  uint8_t* tapBase = taps.data_ptr<uint8_t>();
+  const float* src = input.data_ptr<float>();
+  const int64_t W = g.W, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
+  at::Tensor out = forEachOutputRow(input, g, k, s, p, [&](const float* in, float* row, int64_t oh, int64_t ih0, int64_t ih1) {
+    const int64_t plane = (in - src) / (g.H * W);
+    uint8_t* tap = tapBase + (plane * g.OH + oh) * OW;
+    const int64_t top = oh * s - p;
+    auto edge = [&](int64_t ow) {
+      const int64_t left = ow * s - p;
+      const int64_t iw0 = std::max<int64_t>(left, 0), iw1 = std::min<int64_t>(left + k, W);
+      float m = -std::numeric_limits<float>::infinity();
+      int64_t best = (ih0 - top) * k + (iw0 - left);
+      for (int64_t ih = ih0; ih < ih1; ++ih)
+        for (int64_t iw = iw0; iw < iw1; ++iw) {
+          const float v = in[ih * W + iw];
+          if (v > m || std::isnan(v)) m = v, best = (ih - top) * k + (iw - left);
+        }
+      row[ow] = m;
+      tap[ow] = static_cast<uint8_t>(best);
+    };
+    for (int64_t ow = 0; ow < owLo; ++ow) edge(ow);
+    // Interior: taps tracked in int32 lanes (the width of the values) so the loop vectorises.
+    thread_local std::vector<int32_t> best;
+    best.assign(OW, static_cast<int32_t>((ih0 - top) * k));
+    int32_t* b = best.data();
+    for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = -std::numeric_limits<float>::infinity();
+    for (int64_t ih = ih0; ih < ih1; ++ih) {
+      const float* r = in + ih * W - p;
+      for (int64_t kw = 0; kw < k; ++kw) {
+        const int32_t t = static_cast<int32_t>((ih - top) * k + kw);
+        for (int64_t ow = owLo; ow < owHi; ++ow) {
+          const float v = r[ow * s + kw], m = row[ow];
+          const bool take = (v > m) | (v != v);  // no short-circuit: vectorises
+          row[ow] = take ? v : m;
+          b[ow] = take ? t : b[ow];
+        }
+      }
+    }
+    for (int64_t ow = owLo; ow < owHi; ++ow) tap[ow] = static_cast<uint8_t>(b[ow]);
+    for (int64_t ow = owHi; ow < OW; ++ow) edge(ow);
+  });
+  return {out, taps};
+}
+
+// ATen's max-pool backward: a zeroed gradient, then every output's gradient added at its argmax,
+// outputs in row-major order plane by plane (so overlapping windows sum in ATen's order).
+at::Tensor maxPool2dBackwardTaps(const at::Tensor& gradOut, const at::Tensor& taps, at::IntArrayRef inputSizes, int64_t k,
+                                 int64_t s, int64_t p) {
+  at::Tensor go = gradOut.contiguous();
+  at::Tensor gi = at::zeros(inputSizes, go.options());
+  const int64_t planes = inputSizes[0] * inputSizes[1], H = inputSizes[2], W = inputSizes[3];
+  const int64_t OH = go.size(2), OW = go.size(3);
+  const float* g = go.data_ptr<float>();
+  const uint8_t* t = taps.data_ptr<uint8_t>();
+  float* d = gi.data_ptr<float>();
+  at::parallel_for(0, planes, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t plane = b0; plane < b1; ++plane) {
+      float* dp = d + plane * H * W;
+      const float* gp = g + plane * OH * OW;
+      const uint8_t* tp = t + plane * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t o = oh * OW + ow, tap = tp[o];
+          dp[(oh * s - p + tap / k) * W + (ow * s - p + tap % k)] += gp[o];
+        }
+    }
+  });
+  return gi;
+}
+
+struct MaxPool2dExact : public torch::autograd::Function<MaxPool2dExact> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, int64_t k, int64_t s, int64_t p) {
+    auto [out, taps] = maxPool2dWithTaps(x, k, s, p);
+    ctx->saved_data["taps"] = taps;
+    ctx->saved_data["sizes"] = x.sizes().vec();
+    ctx->saved_data["ksp"] = std::vector<int64_t>{k, s, p};
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    auto ksp = ctx->saved_data["ksp"].toIntVector();
+    auto sizes = ctx->saved_data["sizes"].toIntVector();
+    return {maxPool2dBackwardTaps(grads[0], ctx->saved_data["taps"].toTensor(), sizes, ksp[0], ksp[1], ksp[2]), at::Tensor(),
+            at::Tensor(), at::Tensor()};
+  }
+};
+
 }  // namespace
+
+at::Tensor maxPool2dTrain(const at::Tensor& x, int64_t k, int64_t s, int64_t p) {
+  if (!supported(x, k, s, p)) return at::max_pool2d(x, {k, k}, {s, s}, {p, p});
+  return MaxPool2dExact::apply(x, k, s, p);
+}
 
 at::Tensor maxPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_t p) {
   if (!supported(input, k, s, p)) return at::max_pool2d(input, {k, k}, {s, s}, {p, p});

@@ -11,6 +11,9 @@ namespace autospeech::nn {
 
 // kernel k, stride s, padding p, dilation 1, floor mode. Falls back to ATen for anything else.
 at::Tensor maxPool2dNoGrad(const at::Tensor& x, int64_t k, int64_t s, int64_t p);
+// The same forward with autograd: a backward bit-identical to ATen's max_pool2d_with_indices_backward
+// (the argmax kept as a one-byte window tap instead of ATen's int64 index).
+at::Tensor maxPool2dTrain(const at::Tensor& x, int64_t k, int64_t s, int64_t p);
 at::Tensor avgPool2dNoGrad(const at::Tensor& x, int64_t k, int64_t s, int64_t p, bool countIncludePad);
 
 }  // namespace autospeech::nn
