@@ -35,8 +35,8 @@ export interface BuildInfo {
   mallocTuning: boolean;
   /** The exact native training kernels (native/nn/native_kernels.h) are switched on */
   nativeKernels: boolean;
-  /** Whether the dilated depthwise backward runs natively: verified against ATen once per process */
-  nativeDepthwiseGrads: string;
+  /** Per path of the native depthwise convolution: verified against ATen once per process, or not */
+  nativeDepthwise: string;
 }
 
 export interface PoolOptions { kind: 'max' | 'avg'; kernel: number; stride?: number; padding?: number; countIncludePad?: boolean; impl?: 'native' | 'aten' }
@@ -56,9 +56,9 @@ export interface SystemBinding {
   /** Pooling with the native kernels or ATen's: the forward, or with gradOutput (max) also the input gradient. */
   pool2d(data: Float32Array, shape: [number, number, number, number], options: PoolOptions & { gradOutput?: undefined }): NativeTensor;
   pool2d(data: Float32Array, shape: [number, number, number, number], options: PoolOptions & { kind: 'max'; gradOutput: Float32Array }): { output: NativeTensor; gradInput: NativeTensor };
-  /** Both gradients of a dilated depthwise convolution, from the native kernels or ATen's convolution_backward. */
-  depthwiseGrads(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], dy: Float32Array, dyShape: readonly number[],
-    options: { stride?: number[]; padding?: number[]; dilation?: number[]; impl?: 'native' | 'aten' }): { dx: NativeTensor; dw: NativeTensor };
+  /** Output and both gradients of a depthwise convolution, from the native kernels (ATen's where none applies) or ATen's. */
+  depthwiseConv(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], dy: Float32Array, dyShape: readonly number[],
+    options: { stride?: number[]; padding?: number[]; dilation?: number[]; impl?: 'native' | 'aten' }): { y: NativeTensor; dx: NativeTensor; dw: NativeTensor };
   /** The exact native training kernels on (default) or off (ATen's own, for A/B runs). */
   setNativeKernels(on: boolean): void;
   /** Per-operator profiling (libtorch's profiler on the compute thread) until opProfileStop(). */

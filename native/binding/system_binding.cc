@@ -123,7 +123,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     out.Set("hugePageAllocator", hugePageAllocatorActive());
     out.Set("mallocTuning", applyMallocTuning());
     out.Set("nativeKernels", nn::nativeKernelsEnabled());
-    out.Set("nativeDepthwiseGrads", nn::nativeDepthwiseGradsStatus());
+    out.Set("nativeDepthwise", nn::nativeDepthwiseStatus());
     out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
 #ifdef AUTOSPEECH_WITH_CUDA
     out.Set("linkedTorchCuda", true);
@@ -205,41 +205,42 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
   });
 }
 
-// depthwiseGrads(x, xShape, w, wShape, dy, dyShape, { stride, padding, dilation, impl: 'native'|'aten' }):
-// both gradients of a dilated depthwise convolution from the native kernels or from ATen, so tests
-// can compare them bit for bit. Pairs are [h, w].
-Napi::Value DepthwiseGrads(const Napi::CallbackInfo& info) {
+// depthwiseConv(x, xShape, w, wShape, dy, dyShape, { stride, padding, dilation, impl: 'native'|'aten' }):
+// the output and both gradients of a depthwise convolution from the native kernels (ATen's where
+// none applies) or from ATen, so tests can compare them bit for bit. Pairs are [h, w].
+Napi::Value DepthwiseConv(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    if (info.Length() < 7) throw ArgumentError("depthwiseGrads(x, xShape, w, wShape, dy, dyShape, options) needs 7 arguments");
+    if (info.Length() < 7) throw ArgumentError("depthwiseConv(x, xShape, w, wShape, dy, dyShape, options) needs 7 arguments");
     at::Tensor x = borrowFloat32(info[0], shapeFromJs(info[1], "xShape"), "x");
     at::Tensor w = borrowFloat32(info[2], shapeFromJs(info[3], "wShape"), "w");
     at::Tensor dy = borrowFloat32(info[4], shapeFromJs(info[5], "dyShape"), "dy");
-    if (x.dim() != 4 || w.dim() != 4 || dy.dim() != 4) throw ArgumentError("depthwiseGrads: x, w and dy must be 4-D");
+    if (x.dim() != 4 || w.dim() != 4 || dy.dim() != 4) throw ArgumentError("depthwiseConv: x, w and dy must be 4-D");
     Napi::Object o = asObject(info[6], "options");
     auto pairOf = [&](const char* key, int64_t dflt) -> nn::Pair {
       if (!o.Has(key)) return {dflt, dflt};
       std::vector<int64_t> v = shapeFromJs(o.Get(key), std::string("options.") + key);
-      if (v.size() != 2) throw ArgumentError(std::string("depthwiseGrads: options.") + key + " must be [h, w]");
+      if (v.size() != 2) throw ArgumentError(std::string("depthwiseConv: options.") + key + " must be [h, w]");
       return {v[0], v[1]};
     };
     const nn::Conv2dOptions co{x.size(1), x.size(1), {w.size(2), w.size(3)}, pairOf("stride", 1), pairOf("padding", 0),
                                pairOf("dilation", 1), x.size(1)};
     const std::string impl = getStringOr(o, "impl", "native", "options");
-    if (impl != "native" && impl != "aten") throw ArgumentError("depthwiseGrads: impl must be 'native' or 'aten'");
-    std::pair<at::Tensor, at::Tensor> g;
+    if (impl != "native" && impl != "aten") throw ArgumentError("depthwiseConv: impl must be 'native' or 'aten'");
+    nn::DepthwiseResult r;
     runOnComputeThread([&] {
       at::NoGradGuard noGrad;
       if (impl == "native") {
-        g = nn::depthwiseGradsNative(x, w, dy, co);
+        r = nn::depthwiseNative(x, w, dy, co);
       } else {
-        auto r = at::convolution_backward(dy, x, w, c10::nullopt, co.stride, co.padding, co.dilation, false, {0, 0},
+        auto g = at::convolution_backward(dy, x, w, c10::nullopt, co.stride, co.padding, co.dilation, false, {0, 0},
                                           co.groups, {true, true, false});
-        g = {std::get<0>(r), std::get<1>(r)};
+        r = {at::conv2d(x, w, {}, co.stride, co.padding, co.dilation, co.groups), std::get<0>(g), std::get<1>(g)};
       }
     });
     Napi::Object out = Napi::Object::New(info.Env());
-    out.Set("dx", tensorToJsObject(info.Env(), g.first));
-    out.Set("dw", tensorToJsObject(info.Env(), g.second));
+    out.Set("y", tensorToJsObject(info.Env(), r.y));
+    out.Set("dx", tensorToJsObject(info.Env(), r.dx));
+    out.Set("dw", tensorToJsObject(info.Env(), r.dw));
     return out;
   });
 }
@@ -263,7 +264,7 @@ Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setDeterminism", Napi::Function::New(env, SetDeterminism, "setDeterminism"));
   exports.Set("computeThreadInfo", Napi::Function::New(env, ComputeThreadInfo, "computeThreadInfo"));
-  exports.Set("depthwiseGrads", Napi::Function::New(env, DepthwiseGrads, "depthwiseGrads"));
+  exports.Set("depthwiseConv", Napi::Function::New(env, DepthwiseConv, "depthwiseConv"));
   exports.Set("setNativeKernels", Napi::Function::New(env, SetNativeKernels, "setNativeKernels"));
   exports.Set("pool2d", Napi::Function::New(env, Pool2d, "pool2d"));
   exports.Set("opProfileStart", Napi::Function::New(env, OpProfileStart, "opProfileStart"));

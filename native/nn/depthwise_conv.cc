@@ -4,129 +4,202 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <array>
 #include <mutex>
 #include <vector>
 
-#include "nn/depthwise_grad_kernels.h"
+#include "nn/depthwise_kernels.h"
 #include "nn/native_kernels.h"
 
 namespace autospeech::nn {
 namespace {
+
+bool dilated(const Conv2dOptions& o) { return o.dilation[0] > 1 || o.dilation[1] > 1; }
 
 DepthwiseGeometry geometry(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
   return {x.size(0), x.size(1), x.size(2), x.size(3), w.size(2), w.size(3), o.stride[0], o.stride[1],
           o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
 }
 
-at::Tensor gradInput(const DepthwiseGeometry& g, const at::Tensor& dy, const at::Tensor& w) {
+// Runs kernel(c0, c1) over channel ranges in parallel (every kernel is independent per channel).
+template <typename Kernel>
+void overChannels(const DepthwiseGeometry& g, Kernel kernel) {
+  at::parallel_for(0, g.C, 1, [&](int64_t c0, int64_t c1) { kernel(c0, c1); });
+}
+
+at::Tensor forwardNative(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& w) {
+  at::Tensor y = at::empty({g.N, g.C, g.OH(), g.OW()}, x.options());
+  const float *px = x.data_ptr<float>(), *pw = w.data_ptr<float>();
+  float* py = y.data_ptr<float>();
+  overChannels(g, [&](int64_t c0, int64_t c1) { depthwiseForward(g, px, pw, py, c0, c1); });
+  return y;
+}
+
+at::Tensor gradInputNative(const DepthwiseGeometry& g, const at::Tensor& dy, const at::Tensor& w) {
   at::Tensor dx = at::empty({g.N, g.C, g.H, g.W}, dy.options());
-  const float* pdy = dy.data_ptr<float>();
-  const float* pw = w.data_ptr<float>();
+  const float *pdy = dy.data_ptr<float>(), *pw = w.data_ptr<float>();
   float* pdx = dx.data_ptr<float>();
-  at::parallel_for(0, g.C, 1, [&](int64_t c0, int64_t c1) { depthwiseGradInput(g, pdy, pw, pdx, c0, c1); });
+  const TapSum sum = g.DH > 1 || g.DW > 1 ? TapSum::mulAdd : TapSum::fma;
+  overChannels(g, [&](int64_t c0, int64_t c1) { depthwiseGradInput(g, pdy, pw, pdx, c0, c1, sum); });
   return dx;
 }
 
-at::Tensor gradWeight(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& dy) {
+at::Tensor gradWeightNative(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& dy) {
   at::Tensor dw = at::empty({g.C, 1, g.KH, g.KW}, dy.options());
-  const float* px = x.data_ptr<float>();
-  const float* pdy = dy.data_ptr<float>();
+  const float *px = x.data_ptr<float>(), *pdy = dy.data_ptr<float>();
   float* pdw = dw.data_ptr<float>();
-  at::parallel_for(0, g.C, 1, [&](int64_t c0, int64_t c1) {
+  overChannels(g, [&](int64_t c0, int64_t c1) {
     std::vector<float> col(depthwiseGradWeightScratch(g));
     depthwiseGradWeight(g, px, pdy, pdw, c0, c1, col.data());
   });
   return dw;
 }
 
-bool applicable(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
-  return x.device().is_cpu() && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && x.dim() == 4 &&
-         x.is_contiguous() && w.is_contiguous() && o.groups > 1 && o.groups == o.in && o.in == o.out &&
-         (o.dilation[0] > 1 || o.dilation[1] > 1) && at::globalContext().userEnabledMkldnn() &&
-         x.size(2) + 2 * o.padding[0] >= o.dilation[0] * (o.kernel[0] - 1) + 1 &&
-         x.size(3) + 2 * o.padding[1] >= o.dilation[1] * (o.kernel[1] - 1) + 1;
+std::tuple<at::Tensor, at::Tensor, at::Tensor> atenBackward(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& w,
+                                                            const Conv2dOptions& o, std::array<bool, 3> mask) {
+  return at::convolution_backward(dy, x, w, c10::nullopt, o.stride, o.padding, o.dilation, false, {0, 0}, o.groups, mask);
 }
 
-// One problem of the self-check: both gradients against at::convolution_backward, bit for bit.
-bool agreesWithAten(int64_t N, int64_t C, int64_t H, int64_t W, const Conv2dOptions& o) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
-  at::Tensor x = at::randn({N, C, H, W}, gen, at::TensorOptions().dtype(at::kFloat));
-  at::Tensor w = at::randn({C, 1, o.kernel[0], o.kernel[1]}, gen, at::TensorOptions().dtype(at::kFloat)).mul_(0.3);
-  const DepthwiseGeometry g = geometry(x, w, o);
-  at::Tensor dy = at::randn({N, C, g.OH(), g.OW()}, gen, at::TensorOptions().dtype(at::kFloat));
-  auto ref = at::convolution_backward(dy, x, w, c10::nullopt, o.stride, o.padding, o.dilation, false, {0, 0}, C,
-                                      {true, true, false});
-  return at::equal(gradInput(g, dy, w), std::get<0>(ref)) && at::equal(gradWeight(g, x, dy), std::get<1>(ref));
-}
+// ---- the self-checks ----
 
+enum Path { kForward, kGradInputUndilated, kGradsDilated, kPaths };
+const char* const kPathNames[kPaths] = {"forward", "undilated input gradient", "dilated gradients"};
 enum class Check { unverified, passed, failed };
 std::mutex checkMutex;
-Check checkState = Check::unverified;
+Check checks[kPaths] = {Check::unverified, Check::unverified, Check::unverified};
 
-// Shapes that take every branch: 16-term blocks plus 8/4/2/1-term tails (os % 16 = 15 and 0),
-// stride 2, asymmetric kernels and dilations, maps smaller than the filter's reach, C = 2 and 64.
-bool selfCheck() {
-  std::lock_guard<std::mutex> lock(checkMutex);
-  if (checkState == Check::unverified) {
-    at::NoGradGuard noGrad;
-    bool ok = agreesWithAten(3, 4, 5, 3, {4, 4, {3, 3}, {1, 1}, {2, 2}, {2, 2}, 4}) &&      // os = 15
-              agreesWithAten(2, 64, 19, 17, {64, 64, {5, 5}, {1, 1}, {4, 4}, {2, 2}, 64}) &&  // os = 323
-              agreesWithAten(4, 8, 38, 33, {8, 8, {3, 3}, {2, 2}, {2, 2}, {2, 2}, 8}) &&
-              agreesWithAten(2, 2, 21, 23, {2, 2, {3, 1}, {1, 1}, {2, 0}, {2, 1}, 2}) &&
-              agreesWithAten(2, 2, 20, 16, {2, 2, {1, 3}, {2, 1}, {0, 2}, {1, 2}, 2});           // os = 160
-    checkState = ok ? Check::passed : Check::failed;
-  }
-  return checkState == Check::passed;
+struct Problem {
+  int64_t N, C, H, W;
+  Conv2dOptions o;
+};
+
+bool agreesWithAten(Path path, const Problem& p) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
+  const auto f32 = at::TensorOptions().dtype(at::kFloat);
+  at::Tensor x = at::randn({p.N, p.C, p.H, p.W}, gen, f32);
+  at::Tensor w = at::randn({p.C, 1, p.o.kernel[0], p.o.kernel[1]}, gen, f32).mul_(0.3);
+  const DepthwiseGeometry g = geometry(x, w, p.o);
+  if (path == kForward) return at::equal(forwardNative(g, x, w), at::conv2d(x, w, {}, p.o.stride, p.o.padding, p.o.dilation, p.C));
+  at::Tensor dy = at::randn({p.N, p.C, g.OH(), g.OW()}, gen, f32);
+  auto ref = atenBackward(dy, x, w, p.o, {true, true, false});
+  if (!at::equal(gradInputNative(g, dy, w), std::get<0>(ref))) return false;
+  return path != kGradsDilated || at::equal(gradWeightNative(g, x, dy), std::get<1>(ref));
 }
 
-struct DepthwiseDilatedConv : public torch::autograd::Function<DepthwiseDilatedConv> {
+Conv2dOptions dw(int64_t C, Pair k, Pair s, Pair p, Pair d) { return {C, C, k, s, p, d, C}; }
+
+// Problems that take every branch of the kernels: batch 1 and > 1, strides 1 and 2, 3x3 to 7x7 and
+// asymmetric filters, maps smaller than a filter's reach, and for the gemv 16-term blocks with
+// 8/4/2/1-term tails (15 and 323 outputs per plane).
+bool verified(Path path) {
+  std::lock_guard<std::mutex> lock(checkMutex);
+  if (checks[path] == Check::unverified) {
+    at::NoGradGuard noGrad;
+    std::vector<Problem> problems;
+    if (path == kForward || path == kGradInputUndilated)
+      problems = {{1, 4, 11, 9, dw(4, {3, 3}, {1, 1}, {1, 1}, {1, 1})},  {3, 8, 38, 33, dw(8, {3, 3}, {1, 1}, {1, 1}, {1, 1})},
+                  {2, 8, 38, 33, dw(8, {5, 5}, {2, 2}, {2, 2}, {1, 1})},  {2, 3, 20, 17, dw(3, {7, 7}, {1, 1}, {3, 3}, {1, 1})},
+                  {2, 3, 21, 23, dw(3, {3, 1}, {2, 1}, {1, 0}, {1, 1})},  {2, 2, 2, 3, dw(2, {5, 5}, {1, 1}, {2, 2}, {1, 1})}};
+    if (path == kForward || path == kGradsDilated)
+      for (const Problem& p : std::vector<Problem>{
+               {3, 4, 5, 3, dw(4, {3, 3}, {1, 1}, {2, 2}, {2, 2})},     {2, 64, 19, 17, dw(64, {5, 5}, {1, 1}, {4, 4}, {2, 2})},
+               {4, 8, 38, 33, dw(8, {3, 3}, {2, 2}, {2, 2}, {2, 2})},   {2, 2, 21, 23, dw(2, {3, 1}, {1, 1}, {2, 0}, {2, 1})},
+               {2, 2, 20, 16, dw(2, {1, 3}, {2, 1}, {0, 2}, {1, 2})},   {1, 3, 9, 7, dw(3, {5, 5}, {1, 1}, {4, 4}, {2, 2})}})
+        problems.push_back(p);
+    bool ok = true;
+    for (const Problem& p : problems) ok = ok && agreesWithAten(path, p);
+    checks[path] = ok ? Check::passed : Check::failed;
+  }
+  return checks[path] == Check::passed;
+}
+
+// oneDNN runs a depthwise convolution with its jit_dw kernels (whose order the native kernels
+// follow) unless the filter's reach fits inside a padding ("kernel_outside_src"): those go to its
+// gemm path, and so to ATen here.
+bool filterReachesInput(const at::Tensor& x, const Conv2dOptions& o) {
+  for (int d = 0; d < 2; ++d) {
+    const int64_t in = x.size(2 + d), ext = o.dilation[d] * (o.kernel[d] - 1) + 1, pad = o.padding[d];
+    if (in + 2 * pad < ext) return false;
+    const int64_t out = (in + 2 * pad - ext) / o.stride[d] + 1, endPad = (out - 1) * o.stride[d] + ext - in - pad;
+    if (ext <= pad || ext <= endPad) return false;
+  }
+  return true;
+}
+
+bool applicable(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
+  return x.device().is_cpu() && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && x.dim() == 4 &&
+         x.is_contiguous() && w.is_contiguous() && o.groups > 1 && o.groups == o.in && o.in == o.out && x.size(1) == o.in &&
+         at::globalContext().userEnabledMkldnn() && filterReachesInput(x, o);
+}
+
+at::Tensor forwardAnyway(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
+  return verified(kForward) ? forwardNative(g, x, w) : at::conv2d(x, w, {}, o.stride, o.padding, o.dilation, o.groups);
+}
+
+// Both gradients, each from the native kernel where verified, else from ATen.
+std::pair<at::Tensor, at::Tensor> backwardAnyway(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& w,
+                                                 const at::Tensor& dy, const Conv2dOptions& o, bool needDx, bool needDw) {
+  at::Tensor dx, dw;
+  const bool nativeDx = needDx && verified(dilated(o) ? kGradsDilated : kGradInputUndilated);
+  const bool nativeDw = needDw && dilated(o) && verified(kGradsDilated);
+  if (nativeDx) dx = gradInputNative(g, dy, w);
+  if (nativeDw) dw = gradWeightNative(g, x, dy);
+  if ((needDx && !nativeDx) || (needDw && !nativeDw)) {
+    auto ref = atenBackward(dy, x, w, o, {needDx && !nativeDx, needDw && !nativeDw, false});
+    if (needDx && !nativeDx) dx = std::get<0>(ref);
+    if (needDw && !nativeDw) dw = std::get<1>(ref);
+  }
+  return {dx, dw};
+}
+
+struct DepthwiseConv : public torch::autograd::Function<DepthwiseConv> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const Conv2dOptions& o) {
     ctx->save_for_backward({x, w});
-    ctx->saved_data["geometry"] = std::vector<int64_t>{o.stride[0], o.stride[1], o.padding[0], o.padding[1],
-                                                       o.dilation[0], o.dilation[1]};
-    return at::conv2d(x, w, {}, o.stride, o.padding, o.dilation, o.groups);
+    ctx->saved_data["options"] = std::vector<int64_t>{o.in, o.kernel[0], o.kernel[1], o.stride[0], o.stride[1],
+                                                      o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
+    return forwardAnyway(geometry(x, w, o), x, w, o);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &w = saved[1];
-    auto p = ctx->saved_data["geometry"].toIntVector();
-    const DepthwiseGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(2), w.size(3),
-                              p[0], p[1], p[2], p[3], p[4], p[5]};
-    at::Tensor dy = grads[0].contiguous();
-    at::Tensor dx = ctx->needs_input_grad(0) ? gradInput(g, dy, w) : at::Tensor();
-    at::Tensor dw = ctx->needs_input_grad(1) ? gradWeight(g, x, dy) : at::Tensor();
+    auto v = ctx->saved_data["options"].toIntVector();
+    const Conv2dOptions o{v[0], v[0], {v[1], v[2]}, {v[3], v[4]}, {v[5], v[6]}, {v[7], v[8]}, v[0]};
+    auto [dx, dw] = backwardAnyway(geometry(x, w, o), x, w, grads[0].contiguous(), o, ctx->needs_input_grad(0),
+                                   ctx->needs_input_grad(1));
     return {dx, dw, at::Tensor()};
   }
 };
 
 }  // namespace
 
-at::Tensor depthwiseConvWithNativeGrads(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
-  if (!nativeKernelsEnabled() || !at::GradMode::is_enabled() || !(x.requires_grad() || w.requires_grad())) return {};
-  if (!applicable(x, w, o) || !selfCheck()) return {};
-  return DepthwiseDilatedConv::apply(x, w, o);
+at::Tensor depthwiseConvNative(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
+  if (!nativeKernelsEnabled() || !applicable(x, w, o)) return {};
+  if (at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad())) return DepthwiseConv::apply(x, w, o);
+  if (!verified(kForward)) return {};
+  return forwardNative(geometry(x, w, o), x, w);
 }
 
-std::string nativeDepthwiseGradsStatus() {
+std::string nativeDepthwiseStatus() {
   if (!nativeKernelsEnabled()) return "off";
   std::lock_guard<std::mutex> lock(checkMutex);
-  switch (checkState) {
-    case Check::passed: return "on (verified bit-identical to ATen)";
-    case Check::failed: return "ATen's (this libtorch's backward differs from the native kernels)";
-    default: return "on once verified (checked at the first dilated depthwise convolution)";
+  std::string out;
+  for (int p = 0; p < kPaths; ++p) {
+    out += std::string(out.empty() ? "" : "; ") + kPathNames[p] + ": ";
+    out += checks[p] == Check::passed ? "native (verified)" : checks[p] == Check::failed ? "ATen's (self-check failed)" : "not checked yet";
   }
+  return out;
 }
 
-std::pair<at::Tensor, at::Tensor> depthwiseGradsNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy,
-                                                       const Conv2dOptions& o) {
-  TORCH_CHECK(applicable(x, w, o), "depthwiseGradsNative: not a dilated depthwise NCHW float convolution");
+DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o) {
+  TORCH_CHECK(applicable(x, w, o), "depthwiseNative: not a depthwise NCHW float convolution the native kernels cover");
   const DepthwiseGeometry g = geometry(x, w, o);
-  TORCH_CHECK(dy.sizes() == at::IntArrayRef({g.N, g.C, g.OH(), g.OW()}), "depthwiseGradsNative: dy has the wrong shape");
+  TORCH_CHECK(dy.sizes() == at::IntArrayRef({g.N, g.C, g.OH(), g.OW()}), "depthwiseNative: dy has the wrong shape");
   at::Tensor dyc = dy.contiguous();
-  return {gradInput(g, dyc, w), gradWeight(g, x, dyc)};
+  auto [dx, dw] = backwardAnyway(g, x, w, dyc, o, true, true);
+  return {forwardAnyway(g, x, w, o), dx, dw};
 }
 
 }  // namespace autospeech::nn

@@ -1,30 +1,34 @@
-// Depthwise convolutions whose backward libtorch runs through oneDNN's im2col + gemv path (the
-// dilated ones, on x86 CPUs with NCHW tensors): same forward (ATen's), and a backward computed by
-// depthwise_grad_kernels in that path's exact floating-point order, several times faster.
-//
-// Used only where it is bit-identical: the tensors are CPU float32 NCHW, the convolution is
-// depthwise and dilated, oneDNN is enabled, and a self-check run once per process (the first time
-// such a convolution is met) found our gradients equal, bit for bit, to at::convolution_backward's
-// on problems that exercise every branch of the kernels. Any other libtorch / oneDNN / CPU keeps
-// ATen's backward. nn/native_kernels.h switches it off.
+// Depthwise convolutions (groups = in = out channels) on CPU float32 NCHW tensors with the native
+// kernels of depthwise_kernels.h, which reproduce libtorch's (oneDNN's) arithmetic bit for bit
+// without its layout reorders and im2col:
+//   forward                      native (jit_dw order), with or without autograd;
+//   input gradient               native (jit_dw order undilated, col2im order dilated);
+//   weight gradient, dilated     native (gemv order);
+//   weight gradient, undilated   ATen's (its jit_dw kernel splits the sum across threads).
+// Each path is used only after a self-check, run once per process when first needed, found it equal
+// bit for bit to ATen's on problems that exercise every branch; any other libtorch / oneDNN / CPU
+// keeps ATen's for that path. nn/native_kernels.h switches all of it off.
 #pragma once
 #include <ATen/core/Tensor.h>
 
 #include <string>
+#include <utility>
 
 #include "nn/layers.h"
 
 namespace autospeech::nn {
 
-// at::conv2d(x, w, {}, o.stride, o.padding, o.dilation, o.groups) with the exact native backward
-// when applicable; otherwise returns an undefined tensor and the caller uses ATen.
-at::Tensor depthwiseConvWithNativeGrads(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o);
+// at::conv2d(x, w, {}, o.stride, o.padding, o.dilation, o.groups) through the native kernels when
+// applicable; otherwise returns an undefined tensor and the caller uses ATen.
+at::Tensor depthwiseConvNative(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o);
 
-// "on (verified bit-identical to ATen)", "off", "unverified" (not yet needed) or why the check failed.
-std::string nativeDepthwiseGradsStatus();
+// Per path: "native (verified)", "ATen's (self-check failed)", "not checked yet" - or "off".
+std::string nativeDepthwiseStatus();
 
-// Both gradients, native kernels vs at::convolution_backward, for tests: {dx, dw}.
-std::pair<at::Tensor, at::Tensor> depthwiseGradsNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy,
-                                                       const Conv2dOptions& o);
+// The native forward and both gradients (ATen's where no native kernel applies), for tests.
+struct DepthwiseResult {
+  at::Tensor y, dx, dw;
+};
+DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o);
 
 }  // namespace autospeech::nn

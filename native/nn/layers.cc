@@ -35,7 +35,7 @@ Conv2d::Conv2d(const Conv2dOptions& o) : o_(o) {
 
 at::Tensor Conv2d::forward(const at::Tensor& x) {
   if (!bias_ && o_.groups > 1) {
-    at::Tensor y = depthwiseConvWithNativeGrads(x, *weight_, o_);
+    at::Tensor y = depthwiseConvNative(x, *weight_, o_);
     if (y.defined()) return y;
   }
   return at::conv2d(x, *weight_, bias_ ? *bias_ : at::Tensor(), o_.stride, o_.padding, o_.dilation, o_.groups);

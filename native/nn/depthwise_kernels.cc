@@ -1,0 +1,289 @@
+#include "nn/depthwise_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace autospeech::nn {
+namespace {
+
+constexpr int64_t kTapsPerPass = 8;
+
+// The gemv kernel's horizontal sum of its 8 lanes (vhaddps, vperm2f128 + vaddps, vhaddps).
+inline float laneSum(const float a[8]) { return ((a[0] + a[1]) + (a[4] + a[5])) + ((a[2] + a[3]) + (a[6] + a[7])); }
+
+// y + dot(col, dy) over n terms in the gemv kernel's order (see the header).
+float gemvDotPortable(const float* col, const float* dy, int64_t n, float y) {
+  const int64_t main = n / 16 * 16;
+  if (main > 0) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t k = 0; k < main; k += 16) {
+      for (int l = 0; l < 8; ++l) acc[l] = std::fma(col[k + l], dy[k + l], acc[l]);
+      for (int l = 0; l < 8; ++l) acc[l] = std::fma(col[k + 8 + l], dy[k + 8 + l], acc[l]);
+    }
+    y = y + laneSum(acc);
+  }
+  int64_t k = main;
+  for (int block = 8; block > 0; block >>= 1) {
+    if ((n - main) & block) {
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int l = 0; l < block; ++l) acc[l] = col[k + l] * dy[k + l];
+      y = y + laneSum(acc);
+      k += block;
+    }
+  }
+  return y;
+}
+
+#if defined(__x86_64__)
+// `count` dots at once (count <= 8), each in the gemv kernel's order: independent FMA chains, so
+// the loop runs at FMA throughput instead of one chain's latency.
+__attribute__((target("avx2,fma"))) void gemvDotsAvx2(const float* col, int64_t stride, const float* dy, int64_t n,
+                                                       float* y, int count) {
+  const int64_t main = n / 16 * 16;
+  if (main > 0) {
+    __m256 acc[8];
+    for (int t = 0; t < count; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < main; k += 16) {
+      const __m256 d0 = _mm256_loadu_ps(dy + k), d1 = _mm256_loadu_ps(dy + k + 8);
+      for (int t = 0; t < count; ++t) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(col + t * stride + k), d0, acc[t]);
+      for (int t = 0; t < count; ++t) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(col + t * stride + k + 8), d1, acc[t]);
+    }
+    alignas(32) float lanes[8];
+    for (int t = 0; t < count; ++t) {
+      _mm256_store_ps(lanes, acc[t]);
+      y[t] = y[t] + laneSum(lanes);
+    }
+  }
+  // The remainder (< 16 terms) in the portable blocks: same products, same sums.
+  for (int t = 0; t < count; ++t) y[t] = gemvDotPortable(col + t * stride + main, dy + main, n - main, y[t]);
+}
+
+bool haveAvx2Fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+#endif
+
+// y[t] = gemv-order dot of col row t (rows `stride` apart) with dy, for t < count.
+inline void gemvDots(const float* col, int64_t stride, const float* dy, int64_t n, float* y, int count) {
+#if defined(__x86_64__)
+  if (haveAvx2Fma()) return gemvDotsAvx2(col, stride, dy, n, y, count);
+#endif
+  for (int t = 0; t < count; ++t) y[t] = gemvDotPortable(col + t * stride, dy, n, y[t]);
+}
+
+// Output columns [lo, hi) whose input column ow*s - p + tap lies inside [0, size).
+inline void validRange(int64_t out, int64_t size, int64_t s, int64_t offset, int64_t& lo, int64_t& hi) {
+  // need 0 <= o*s + offset < size
+  lo = offset >= 0 ? 0 : (-offset + s - 1) / s;
+  hi = size - offset <= 0 ? 0 : (size - offset - 1) / s + 1;
+  lo = std::min(lo, out);
+  hi = std::max(lo, std::min(hi, out));
+}
+
+
+// Calls fn(i, j, oh, ow0, ow1) for every filter tap (i, j) in row-major order and every output row
+// oh the tap reaches inside the input, with [ow0, ow1) the output columns it reaches there.
+template <typename Fn>
+inline void forEachTapRow(const DepthwiseGeometry& g, Fn fn) {
+  const int64_t OH = g.OH(), OW = g.OW();
+  for (int64_t i = 0; i < g.KH; ++i) {
+    int64_t oh0, oh1;
+    validRange(OH, g.H, g.SH, i * g.DH - g.PH, oh0, oh1);
+    for (int64_t j = 0; j < g.KW; ++j) {
+      int64_t ow0, ow1;
+      validRange(OW, g.W, g.SW, j * g.DW - g.PW, ow0, ow1);
+      for (int64_t oh = oh0; oh < oh1; ++oh) fn(i, j, oh, ow0, ow1);
+    }
+  }
+}
+
+#define AUTOSPEECH_INLINE inline __attribute__((always_inline))
+
+// How a tap's term joins an accumulator: fused multiply-add (an FMA instruction inside the AVX2
+// instantiations, libm's exact fmaf elsewhere), or the rounded product then the sum.
+struct HardwareFma {
+  AUTOSPEECH_INLINE float operator()(float acc, float a, float b) const { return __builtin_fmaf(a, b, acc); }
+};
+struct LibmFma {
+  float operator()(float acc, float a, float b) const { return std::fma(a, b, acc); }
+};
+struct MulAdd {
+  AUTOSPEECH_INLINE float operator()(float acc, float a, float b) const { return acc + a * b; }
+};
+
+// Per-thread buffers: a zero-padded input plane and an output plane on the padded width.
+struct PaddedPlanes {
+  std::vector<float> in, out;
+};
+thread_local PaddedPlanes padded;
+
+// The forward pass, tap by tap in row-major order, each output accumulating op(acc, x, w).
+// Stride 1: on a zero-padded copy of the plane, so each tap is one contiguous loop over the whole
+// plane (taps falling on padding add exact zeros, which leave every accumulator as it is: they start
+// at +0 and +0 + -0 = +0); the output is computed on the padded width and its first OW columns kept.
+// Other strides: row by row over the in-range part of each tap.
+template <typename Op>
+AUTOSPEECH_INLINE void forwardPlanes(const DepthwiseGeometry& g, const float* x, const float* w, float* y, int64_t c0,
+                                     int64_t c1, Op op) {
+  const int64_t OH = g.OH(), OW = g.OW(), plane = g.H * g.W, oplane = OH * OW, taps = g.KH * g.KW;
+  if (g.SH == 1 && g.SW == 1) {
+    const int64_t Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW, slack = (g.KW - 1) * g.DW, span = OH * Wp;
+    padded.in.assign(Hp * Wp + slack, 0.f);
+    padded.out.resize(span);
+    float *xp = padded.in.data(), *yp = padded.out.data();
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t c = c0; c < c1; ++c) {
+        const float* in = x + (n * g.C + c) * plane;
+        for (int64_t h = 0; h < g.H; ++h) std::memcpy(xp + (h + g.PH) * Wp + g.PW, in + h * g.W, sizeof(float) * g.W);
+        std::fill(yp, yp + span, 0.f);
+        for (int64_t i = 0; i < g.KH; ++i)
+          for (int64_t j = 0; j < g.KW; ++j) {
+            const float wt = w[c * taps + i * g.KW + j];
+            const float* src = xp + i * g.DH * Wp + j * g.DW;
+            for (int64_t o = 0; o < span; ++o) yp[o] = op(yp[o], src[o], wt);
+          }
+        float* out = y + (n * g.C + c) * oplane;
+        for (int64_t oh = 0; oh < OH; ++oh) std::memcpy(out + oh * OW, yp + oh * Wp, sizeof(float) * OW);
+      }
+    return;
+  }
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = c0; c < c1; ++c) {
+      float* out = y + (n * g.C + c) * oplane;
+      const float* in = x + (n * g.C + c) * plane;
+      std::fill(out, out + oplane, 0.f);
+      forEachTapRow(g, [&](int64_t i, int64_t j, int64_t oh, int64_t ow0, int64_t ow1) {
+        const float* src = in + (oh * g.SH - g.PH + i * g.DH) * g.W + (j * g.DW - g.PW);
+        const float wt = w[c * taps + i * g.KW + j];
+        float* row = out + oh * OW;
+        for (int64_t ow = ow0; ow < ow1; ++ow) row[ow] = op(row[ow], src[ow * g.SW], wt);
+      });
+    }
+}
+
+// The input gradient, tap by tap in row-major order, each input accumulating op(acc, dy, w) from
+// the outputs its tap reached. Stride 1: dy on a grid of the padded width (its extra columns zero)
+// scattered into a zero-padded dx plane, one contiguous loop per tap (the zero columns add exact
+// zeros, as in the forward); other strides: row by row.
+template <typename Op>
+AUTOSPEECH_INLINE void gradInputPlanes(const DepthwiseGeometry& g, const float* dy, const float* w, float* dx, int64_t c0,
+                                       int64_t c1, Op op) {
+  const int64_t OH = g.OH(), OW = g.OW(), plane = g.H * g.W, oplane = OH * OW, taps = g.KH * g.KW;
+  if (g.SH == 1 && g.SW == 1) {
+    const int64_t Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW, slack = (g.KW - 1) * g.DW, span = OH * Wp;
+    padded.out.assign(span, 0.f);  // dy on the padded width; columns >= OW stay zero
+    padded.in.resize(Hp * Wp + slack);
+    float *gp = padded.out.data(), *dp = padded.in.data();
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t c = c0; c < c1; ++c) {
+        const float* gy = dy + (n * g.C + c) * oplane;
+        for (int64_t oh = 0; oh < OH; ++oh) std::memcpy(gp + oh * Wp, gy + oh * OW, sizeof(float) * OW);
+        std::fill(dp, dp + Hp * Wp + slack, 0.f);
+        for (int64_t i = 0; i < g.KH; ++i)
+          for (int64_t j = 0; j < g.KW; ++j) {
+            const float wt = w[c * taps + i * g.KW + j];
+            float* dst = dp + i * g.DH * Wp + j * g.DW;
+            for (int64_t o = 0; o < span; ++o) dst[o] = op(dst[o], gp[o], wt);
+          }
+        float* out = dx + (n * g.C + c) * plane;
+        for (int64_t h = 0; h < g.H; ++h) std::memcpy(out + h * g.W, dp + (h + g.PH) * Wp + g.PW, sizeof(float) * g.W);
+      }
+    return;
+  }
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = c0; c < c1; ++c) {
+      float* out = dx + (n * g.C + c) * plane;
+      const float* gy = dy + (n * g.C + c) * oplane;
+      std::fill(out, out + plane, 0.f);
+      forEachTapRow(g, [&](int64_t i, int64_t j, int64_t oh, int64_t ow0, int64_t ow1) {
+        float* row = out + (oh * g.SH - g.PH + i * g.DH) * g.W + (j * g.DW - g.PW);
+        const float wt = w[c * taps + i * g.KW + j];
+        const float* gr = gy + oh * OW;
+        for (int64_t ow = ow0; ow < ow1; ++ow) row[ow * g.SW] = op(row[ow * g.SW], gr[ow], wt);
+      });
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) void forwardAvx2(const DepthwiseGeometry& g, const float* x, const float* w, float* y,
+                                                      int64_t c0, int64_t c1) {
+  forwardPlanes(g, x, w, y, c0, c1, HardwareFma{});
+}
+__attribute__((target("avx2,fma"))) void gradInputAvx2(const DepthwiseGeometry& g, const float* dy, const float* w,
+                                                        float* dx, int64_t c0, int64_t c1, TapSum sum) {
+  if (sum == TapSum::fma)
+    gradInputPlanes(g, dy, w, dx, c0, c1, HardwareFma{});
+  else
+    gradInputPlanes(g, dy, w, dx, c0, c1, MulAdd{});
+}
+#endif
+
+}  // namespace
+
+void depthwiseForward(const DepthwiseGeometry& g, const float* x, const float* w, float* y, int64_t c0, int64_t c1) {
+#if defined(__x86_64__)
+  if (haveAvx2Fma()) return forwardAvx2(g, x, w, y, c0, c1);
+#endif
+  forwardPlanes(g, x, w, y, c0, c1, LibmFma{});
+}
+
+void depthwiseGradInput(const DepthwiseGeometry& g, const float* dy, const float* w, float* dx, int64_t c0, int64_t c1,
+                        TapSum sum) {
+#if defined(__x86_64__)
+  if (haveAvx2Fma()) return gradInputAvx2(g, dy, w, dx, c0, c1, sum);
+#endif
+  if (sum == TapSum::fma)
+    gradInputPlanes(g, dy, w, dx, c0, c1, LibmFma{});
+  else
+    gradInputPlanes(g, dy, w, dx, c0, c1, MulAdd{});
+}
+
+int64_t depthwiseGradWeightScratch(const DepthwiseGeometry& g) {
+  // the im2col rows of kTapsPerPass taps, then a zero-padded input plane (+ slack for the last row)
+  return kTapsPerPass * g.OH() * g.OW() + (g.H + 2 * g.PH) * (g.W + 2 * g.PW) + (g.KW - 1) * g.DW + 1;
+}
+
+void depthwiseGradWeight(const DepthwiseGeometry& g, const float* x, const float* dy, float* dw, int64_t c0, int64_t c1,
+                         float* scratch) {
+  const int64_t OH = g.OH(), OW = g.OW(), plane = g.H * g.W, oplane = OH * OW, taps = g.KH * g.KW;
+  const int64_t Wp = g.W + 2 * g.PW, padded = (g.H + 2 * g.PH) * Wp + (g.KW - 1) * g.DW + 1;
+  float* col = scratch;
+  float* xp = scratch + kTapsPerPass * oplane;
+  std::fill(xp, xp + padded, 0.f);  // the border stays zero; the interior is rewritten per plane
+  for (int64_t c = c0; c < c1; ++c) {
+    float* y = dw + c * taps;
+    std::fill(y, y + taps, 0.f);  // the gemv's beta = 0 for the first sample
+    for (int64_t n = 0; n < g.N; ++n) {
+      const float* in = x + (n * g.C + c) * plane;
+      for (int64_t h = 0; h < g.H; ++h) std::memcpy(xp + (h + g.PH) * Wp + g.PW, in + h * g.W, sizeof(float) * g.W);
+      const float* gy = dy + (n * g.C + c) * oplane;
+      for (int64_t t0 = 0; t0 < taps; t0 += kTapsPerPass) {
+        const int count = static_cast<int>(std::min<int64_t>(kTapsPerPass, taps - t0));
+        // The im2col rows of these taps, read off the padded plane (zeros where a tap is off the map).
+        for (int t = 0; t < count; ++t) {
+          const int64_t i = (t0 + t) / g.KW, j = (t0 + t) % g.KW;
+          float* r = col + t * oplane;
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            const float* src = xp + (oh * g.SH + i * g.DH) * Wp + j * g.DW;
+            float* dst = r + oh * OW;
+            if (g.SW == 1) {
+              for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow];
+            } else {
+              for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow * g.SW];
+            }
+          }
+        }
+        gemvDots(col, oplane, gy, oplane, y + t0, count);
+      }
+    }
+  }
+}
+
+}  // namespace autospeech::nn
