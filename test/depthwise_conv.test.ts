@@ -43,6 +43,34 @@ test('depthwise convolutions: output and gradients equal ATen\'s bit for bit', (
   t.is(native.info().nativeDepthwise, 'forward: native (verified); undilated input gradient: native (verified); dilated gradients: native (verified)');
 });
 
+test('channels-last dilated depthwise gradients equal the NCHW (ATen-exact) ones bit for bit, and ATen\'s NHWC ones to rounding', (t) => {
+  const rng = new Prng(9);
+  for (const [[N, C, H, W], [KH, KW], stride, padding, dilation] of [
+    [[16, 32, 38, 33], [5, 5], [1, 1], [4, 4], [2, 2]],
+    [[4, 16, 19, 17], [3, 3], [2, 2], [2, 2], [2, 2]],
+    [[3, 12, 5, 3], [3, 3], [1, 1], [2, 2], [2, 2]],
+    [[2, 8, 21, 23], [3, 1], [1, 1], [2, 0], [2, 1]],
+  ]) {
+    const OH = Math.floor((H + 2 * padding[0] - dilation[0] * (KH - 1) - 1) / stride[0]) + 1;
+    const OW = Math.floor((W + 2 * padding[1] - dilation[1] * (KW - 1) - 1) / stride[1]) + 1;
+    const x = normals(N * C * H * W, rng).map((v) => Math.max(v, 0)), w = normals(C * KH * KW, rng, 0.3), dy = normals(N * C * OH * OW, rng);
+    const args = [x, [N, C, H, W], w, [C, 1, KH, KW], dy, [N, C, OH, OW]] as const;
+    const nchw = native.depthwiseConv(...args, { stride, padding, dilation });
+    const nhwc = native.depthwiseConv(...args, { stride, padding, dilation, channelsLast: true });
+    const atenNhwc = native.depthwiseConv(...args, { stride, padding, dilation, channelsLast: true, impl: 'aten' });
+    const what = JSON.stringify({ shape: [N, C, H, W], kernel: [KH, KW], stride, dilation });
+    for (const k of ['dx', 'dw'] as const) {
+      t.true(same(nhwc[k].data as Float32Array, nchw[k].data as Float32Array), `${k} ${what}`);
+      const a = nhwc[k].data as Float32Array, b = atenNhwc[k].data as Float32Array;
+      // float32 sums of up to 20k terms in another order: within a few ulps of the largest entry
+      const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / scale);
+      t.true(worst < 1e-5, `${k} vs ATen NHWC ${what}: ${worst}`);
+    }
+  }
+});
+
 test('depthwiseConv rejects what the native kernels do not cover', (t) => {
   const x = new Float32Array(2 * 4 * 4), w = new Float32Array(2 * 9), dy = new Float32Array(2 * 4 * 4);
   t.throws(() => native.depthwiseConv(x, [1, 2, 4, 4], w, [2, 1, 3, 3], dy.subarray(0, 18), [1, 2, 3, 3], { padding: [1, 1] }), { message: /wrong shape/ });

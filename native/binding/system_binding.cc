@@ -205,9 +205,10 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
   });
 }
 
-// depthwiseConv(x, xShape, w, wShape, dy, dyShape, { stride, padding, dilation, impl: 'native'|'aten' }):
+// depthwiseConv(x, xShape, w, wShape, dy, dyShape, { stride, padding, dilation, impl: 'native'|'aten', channelsLast }):
 // the output and both gradients of a depthwise convolution from the native kernels (ATen's where
-// none applies) or from ATen, so tests can compare them bit for bit. Pairs are [h, w].
+// none applies) or from ATen, so tests can compare them bit for bit; channelsLast runs it on NHWC
+// tensors (results returned NCHW). Pairs are [h, w].
 Napi::Value DepthwiseConv(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 7) throw ArgumentError("depthwiseConv(x, xShape, w, wShape, dy, dyShape, options) needs 7 arguments");
@@ -226,9 +227,14 @@ Napi::Value DepthwiseConv(const Napi::CallbackInfo& info) {
                                pairOf("dilation", 1), x.size(1)};
     const std::string impl = getStringOr(o, "impl", "native", "options");
     if (impl != "native" && impl != "aten") throw ArgumentError("depthwiseConv: impl must be 'native' or 'aten'");
+    const bool channelsLast = getBoolOr(o, "channelsLast", false, "options");
     nn::DepthwiseResult r;
     runOnComputeThread([&] {
       at::NoGradGuard noGrad;
+      if (channelsLast) {
+        x = x.contiguous(at::MemoryFormat::ChannelsLast);
+        dy = dy.contiguous(at::MemoryFormat::ChannelsLast);
+      }
       if (impl == "native") {
         r = nn::depthwiseNative(x, w, dy, co);
       } else {
@@ -238,9 +244,9 @@ Napi::Value DepthwiseConv(const Napi::CallbackInfo& info) {
       }
     });
     Napi::Object out = Napi::Object::New(info.Env());
-    out.Set("y", tensorToJsObject(info.Env(), r.y));
-    out.Set("dx", tensorToJsObject(info.Env(), r.dx));
-    out.Set("dw", tensorToJsObject(info.Env(), r.dw));
+    out.Set("y", tensorToJsObject(info.Env(), r.y.contiguous()));
+    out.Set("dx", tensorToJsObject(info.Env(), r.dx.contiguous()));
+    out.Set("dw", tensorToJsObject(info.Env(), r.dw.contiguous()));
     return out;
   });
 }

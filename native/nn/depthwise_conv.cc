@@ -55,6 +55,35 @@ at::Tensor gradWeightNative(const DepthwiseGeometry& g, const at::Tensor& x, con
   return dw;
 }
 
+// Channels-last (the MODEL.CHANNELS_LAST option): oneDNN runs dilated depthwise backward passes on
+// NHWC with its generic direct kernel, slowly; these give the NCHW kernels' values instead.
+bool channelsLastDilated(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
+  return x.device().is_cpu() && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && x.dim() == 4 &&
+         !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast) && o.groups > 1 && o.groups == o.in &&
+         o.in == o.out && x.size(1) == o.in && dilated(o) && x.size(2) + 2 * o.padding[0] >= o.dilation[0] * (o.kernel[0] - 1) + 1 &&
+         x.size(3) + 2 * o.padding[1] >= o.dilation[1] * (o.kernel[1] - 1) + 1;
+}
+
+at::Tensor gradInputNhwc(const DepthwiseGeometry& g, const at::Tensor& dy, const at::Tensor& w) {
+  at::Tensor dx = at::empty({g.N, g.C, g.H, g.W}, dy.options().memory_format(at::MemoryFormat::ChannelsLast));
+  at::Tensor wT = w.reshape({g.C, g.KH * g.KW}).t().contiguous();
+  const float *pdy = dy.data_ptr<float>(), *pw = wT.data_ptr<float>();
+  float* pdx = dx.data_ptr<float>();
+  at::parallel_for(0, g.N, 1, [&](int64_t n0, int64_t n1) { depthwiseGradInputNhwc(g, pdy, pw, pdx, n0, n1); });
+  return dx;
+}
+
+at::Tensor gradWeightNhwc(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& dy) {
+  at::Tensor dwT = at::empty({g.KH * g.KW, g.C}, dy.options().memory_format(at::MemoryFormat::Contiguous));
+  const float *px = x.data_ptr<float>(), *pdy = dy.data_ptr<float>();
+  float* pdw = dwT.data_ptr<float>();
+  at::parallel_for(0, g.C, 8, [&](int64_t c0, int64_t c1) {
+    std::vector<float> lanes(8 * (c1 - c0));
+    depthwiseGradWeightNhwc(g, px, pdy, pdw, c0, c1, lanes.data());
+  });
+  return dwT.t().reshape({g.C, 1, g.KH, g.KW}).contiguous();
+}
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor> atenBackward(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& w,
                                                             const Conv2dOptions& o, std::array<bool, 3> mask) {
   return at::convolution_backward(dy, x, w, c10::nullopt, o.stride, o.padding, o.dilation, false, {0, 0}, o.groups, mask);
@@ -173,10 +202,36 @@ struct DepthwiseConv : public torch::autograd::Function<DepthwiseConv> {
   }
 };
 
+struct DepthwiseConvChannelsLast : public torch::autograd::Function<DepthwiseConvChannelsLast> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            const Conv2dOptions& o) {
+    ctx->save_for_backward({x, w});
+    ctx->saved_data["options"] = std::vector<int64_t>{o.in, o.kernel[0], o.kernel[1], o.stride[0], o.stride[1],
+                                                      o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
+    return at::conv2d(x, w, {}, o.stride, o.padding, o.dilation, o.groups);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w = saved[1];
+    auto v = ctx->saved_data["options"].toIntVector();
+    const Conv2dOptions o{v[0], v[0], {v[1], v[2]}, {v[3], v[4]}, {v[5], v[6]}, {v[7], v[8]}, v[0]};
+    const DepthwiseGeometry g = geometry(x, w, o);
+    at::Tensor dy = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
+    at::Tensor dx = ctx->needs_input_grad(0) ? gradInputNhwc(g, dy, w.contiguous()) : at::Tensor();
+    at::Tensor dw = ctx->needs_input_grad(1) ? gradWeightNhwc(g, x, dy) : at::Tensor();
+    return {dx, dw, at::Tensor()};
+  }
+};
+
 }  // namespace
 
 at::Tensor depthwiseConvNative(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
-  if (!nativeKernelsEnabled() || !applicable(x, w, o)) return {};
+  if (!nativeKernelsEnabled()) return {};
+  if (channelsLastDilated(x, w, o) && at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad()))
+    return DepthwiseConvChannelsLast::apply(x, w, o);
+  if (!applicable(x, w, o)) return {};
   if (at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad())) return DepthwiseConv::apply(x, w, o);
   if (!verified(kForward)) return {};
   return forwardNative(geometry(x, w, o), x, w);
@@ -194,6 +249,12 @@ std::string nativeDepthwiseStatus() {
 }
 
 DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o) {
+  if (channelsLastDilated(x, w, o)) {
+    const DepthwiseGeometry g = geometry(x, w, o);
+    at::Tensor dyc = dy.contiguous(at::MemoryFormat::ChannelsLast);
+    return {at::conv2d(x, w, {}, o.stride, o.padding, o.dilation, o.groups), gradInputNhwc(g, dyc, w.contiguous()),
+            gradWeightNhwc(g, x, dyc)};
+  }
   TORCH_CHECK(applicable(x, w, o), "depthwiseNative: not a depthwise NCHW float convolution the native kernels cover");
   const DepthwiseGeometry g = geometry(x, w, o);
   TORCH_CHECK(dy.sizes() == at::IntArrayRef({g.N, g.C, g.OH(), g.OW()}), "depthwiseNative: dy has the wrong shape");

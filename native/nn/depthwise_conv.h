@@ -7,7 +7,8 @@
 //   weight gradient, undilated   ATen's (its jit_dw kernel splits the sum across threads).
 // Each path is used only after a self-check, run once per process when first needed, found it equal
 // bit for bit to ATen's on problems that exercise every branch; any other libtorch / oneDNN / CPU
-// keeps ATen's for that path. nn/native_kernels.h switches all of it off.
+// keeps ATen's for that path. On channels-last tensors (MODEL.CHANNELS_LAST) the dilated ones get
+// native gradients too, with the NCHW kernels' values. nn/native_kernels.h switches all of it off.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -25,7 +26,8 @@ at::Tensor depthwiseConvNative(const at::Tensor& x, const at::Tensor& w, const C
 // Per path: "native (verified)", "ATen's (self-check failed)", "not checked yet" - or "off".
 std::string nativeDepthwiseStatus();
 
-// The native forward and both gradients (ATen's where no native kernel applies), for tests.
+// The native forward and both gradients (ATen's where no native kernel applies), for tests; a
+// channels-last x gives the channels-last path (ATen's forward, native dilated gradients).
 struct DepthwiseResult {
   at::Tensor y, dx, dw;
 };

@@ -286,4 +286,93 @@ void depthwiseGradWeight(const DepthwiseGeometry& g, const float* x, const float
   }
 }
 
+// ---- NHWC (channels-last) ----
+
+void depthwiseGradInputNhwc(const DepthwiseGeometry& g, const float* dy, const float* wT, float* dx, int64_t n0, int64_t n1) {
+  const int64_t OW = g.OW(), C = g.C;
+  for (int64_t n = n0; n < n1; ++n) {
+    float* out = dx + n * g.H * g.W * C;
+    const float* gy = dy + n * g.OH() * OW * C;
+    std::fill(out, out + g.H * g.W * C, 0.f);
+    forEachTapRow(g, [&](int64_t i, int64_t j, int64_t oh, int64_t ow0, int64_t ow1) {
+      const float* wt = wT + (i * g.KW + j) * C;
+      const int64_t ih = oh * g.SH - g.PH + i * g.DH;
+      for (int64_t ow = ow0; ow < ow1; ++ow) {
+        float* dst = out + (ih * g.W + ow * g.SW - g.PW + j * g.DW) * C;
+        const float* src = gy + (oh * OW + ow) * C;
+        for (int64_t c = 0; c < C; ++c) dst[c] += src[c] * wt[c];
+      }
+    });
+  }
+}
+
+namespace {
+
+// The gemv order of depthwiseGradWeight, vectorised across channels instead of along the sum: lane
+// l of the FMA register becomes a row of per-channel accumulators fed the terms k = l mod 8.
+template <typename Fma>
+AUTOSPEECH_INLINE void gradWeightNhwcImpl(const DepthwiseGeometry& g, const float* x, const float* dy, float* yT,
+                                          int64_t c0, int64_t c1, float* lanes, Fma fma) {
+  const int64_t OH = g.OH(), OW = g.OW(), os = OH * OW, C = g.C, cw = c1 - c0, taps = g.KH * g.KW;
+  const int64_t main = os / 16 * 16;
+  for (int64_t t = 0; t < taps; ++t) std::fill(yT + t * C + c0, yT + t * C + c1, 0.f);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t t = 0; t < taps; ++t) {
+      const int64_t i = t / g.KW, j = t % g.KW;
+      float* y = yT + t * C + c0;
+      // The in-range input for output position k (nullptr where the tap is on the padding, whose
+      // zero terms leave the +0-started accumulators unchanged).
+      auto input = [&](int64_t k) -> const float* {
+        const int64_t oh = k / OW, ow = k % OW;
+        const int64_t ih = oh * g.SH - g.PH + i * g.DH, iw = ow * g.SW - g.PW + j * g.DW;
+        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return nullptr;
+        return x + ((n * g.H + ih) * g.W + iw) * C + c0;
+      };
+      auto sumLanes = [&]() {
+        for (int64_t c = 0; c < cw; ++c) {
+          const float* l = lanes + c;
+          y[c] = y[c] + (((l[0] + l[cw]) + (l[4 * cw] + l[5 * cw])) + ((l[2 * cw] + l[3 * cw]) + (l[6 * cw] + l[7 * cw])));
+        }
+      };
+      std::fill(lanes, lanes + 8 * cw, 0.f);
+      for (int64_t k = 0; k < main; ++k) {
+        const float* xs = input(k);
+        if (!xs) continue;
+        const float* ds = dy + (n * os + k) * C + c0;
+        float* acc = lanes + (k & 7) * cw;
+        for (int64_t c = 0; c < cw; ++c) acc[c] = fma(acc[c], xs[c], ds[c]);
+      }
+      if (main > 0) sumLanes();
+      int64_t k = main;
+      for (int64_t block = 8; block > 0; block >>= 1) {
+        if (!((os - main) & block)) continue;
+        std::fill(lanes, lanes + 8 * cw, 0.f);
+        for (int64_t l = 0; l < block; ++l, ++k) {
+          const float* xs = input(k);
+          if (!xs) continue;
+          const float* ds = dy + (n * os + k) * C + c0;
+          for (int64_t c = 0; c < cw; ++c) lanes[l * cw + c] = xs[c] * ds[c];
+        }
+        sumLanes();
+      }
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) void gradWeightNhwcAvx2(const DepthwiseGeometry& g, const float* x, const float* dy,
+                                                             float* yT, int64_t c0, int64_t c1, float* lanes) {
+  gradWeightNhwcImpl(g, x, dy, yT, c0, c1, lanes, HardwareFma{});
+}
+#endif
+
+}  // namespace
+
+void depthwiseGradWeightNhwc(const DepthwiseGeometry& g, const float* x, const float* dy, float* dwT, int64_t c0, int64_t c1,
+                             float* lanes) {
+#if defined(__x86_64__)
+  if (haveAvx2Fma()) return gradWeightNhwcAvx2(g, x, dy, dwT, c0, c1, lanes);
+#endif
+  gradWeightNhwcImpl(g, x, dy, dwT, c0, c1, lanes, LibmFma{});
+}
+
 }  // namespace autospeech::nn

@@ -46,4 +46,12 @@ int64_t depthwiseGradWeightScratch(const DepthwiseGeometry& g);
 void depthwiseGradWeight(const DepthwiseGeometry& g, const float* x, const float* dy, float* dw, int64_t c0, int64_t c1,
                          float* scratch);
 
+// The same gradients on channels-last tensors (x[N,H,W,C], dy[N,OH,OW,C]), in the dilated
+// (col2im and gemv) orders above, so they equal the NCHW kernels' bit for bit: dx for samples
+// [n0, n1) from wT[KH*KW, C] (the filter transposed); dwT[KH*KW, C] for channels [c0, c1), with
+// `lanes` holding 8 * (c1 - c0) floats.
+void depthwiseGradInputNhwc(const DepthwiseGeometry& g, const float* dy, const float* wT, float* dx, int64_t n0, int64_t n1);
+void depthwiseGradWeightNhwc(const DepthwiseGeometry& g, const float* x, const float* dy, float* dwT, int64_t c0, int64_t c1,
+                             float* lanes);
+
 }  // namespace autospeech::nn
