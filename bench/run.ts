@@ -67,7 +67,11 @@ const flopRows = [['search step (C=16, 8 cells, batch 2, exact)', 'search_step']
   const f = py(['flops', w]).flops as number;
   const m = medians[name];
   const ours = f / (m.ours / 1000) / 1e9, ref = f / (m.ref / 1000) / 1e9;
-  return `| ${name} | ${(f / 1e9).toFixed(1)} | ${ours.toFixed(1)} (${(100 * ours / peak.conv3x3).toFixed(0)} %) | ${ref.toFixed(1)} (${(100 * ref / peak.conv3x3).toFixed(0)} %) |`;
+  // The training step's second target: >= 50 % of the 3x3-conv peak (a miss gets a profile too).
+  const share = 100 * ours / peak.conv3x3, target = w === 'train_step' ? '>= 50 %' : '-';
+  const p = plan.find((q) => q.name === name)!;
+  if (w === 'train_step' && share < 50 && !missed.includes(p)) missed.push(p);
+  return `| ${name} | ${(f / 1e9).toFixed(1)} | ${ours.toFixed(1)} (${share.toFixed(0)} %) | ${target} | ${ref.toFixed(1)} (${(100 * ref / peak.conv3x3).toFixed(0)} %) |`;
 });
 // Where the time goes, for every workload that missed its target: one profiled step per side
 // (libtorch's profiler on both), per phase and per operator (self time).
@@ -113,8 +117,8 @@ const out = [
   '',
   `Machine peak through libtorch (${threads} threads): GEMM 2048^3 ${peak.gemm.toFixed(0)} GFLOP/s, 3x3 convolution (16x64x128x128, 64 filters) ${peak.conv3x3.toFixed(0)} GFLOP/s.`,
   '',
-  '| workload | conv + linear GFLOP per step | ours GFLOP/s (% of 3x3-conv peak) | reference GFLOP/s (% of peak) |',
-  '|---|---|---|---|',
+  '| workload | conv + linear GFLOP per step | ours GFLOP/s (% of 3x3-conv peak) | target | reference GFLOP/s (% of peak) |',
+  '|---|---|---|---|---|',
   ...flopRows,
   '',
   ...(profileSections.length ? ['## Profiles of the workloads that miss their targets', '', ...profileSections] : []),

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <array>
@@ -28,6 +29,7 @@ void overChannels(const DepthwiseGeometry& g, Kernel kernel) {
 }
 
 at::Tensor forwardNative(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& w) {
+  RECORD_FUNCTION("autospeech::depthwise_forward", std::vector<c10::IValue>());  // visible to the op profiler
   at::Tensor y = at::empty({g.N, g.C, g.OH(), g.OW()}, x.options());
   const float *px = x.data_ptr<float>(), *pw = w.data_ptr<float>();
   float* py = y.data_ptr<float>();
@@ -36,6 +38,7 @@ at::Tensor forwardNative(const DepthwiseGeometry& g, const at::Tensor& x, const 
 }
 
 at::Tensor gradInputNative(const DepthwiseGeometry& g, const at::Tensor& dy, const at::Tensor& w) {
+  RECORD_FUNCTION("autospeech::depthwise_grad_input", std::vector<c10::IValue>());  // visible to the op profiler
   at::Tensor dx = at::empty({g.N, g.C, g.H, g.W}, dy.options());
   const float *pdy = dy.data_ptr<float>(), *pw = w.data_ptr<float>();
   float* pdx = dx.data_ptr<float>();
@@ -45,6 +48,7 @@ at::Tensor gradInputNative(const DepthwiseGeometry& g, const at::Tensor& dy, con
 }
 
 at::Tensor gradWeightNative(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& dy) {
+  RECORD_FUNCTION("autospeech::depthwise_grad_weight", std::vector<c10::IValue>());  // visible to the op profiler
   at::Tensor dw = at::empty({g.C, 1, g.KH, g.KW}, dy.options());
   const float *px = x.data_ptr<float>(), *pdy = dy.data_ptr<float>();
   float* pdw = dw.data_ptr<float>();
@@ -65,6 +69,7 @@ bool channelsLastDilated(const at::Tensor& x, const at::Tensor& w, const Conv2dO
 }
 
 at::Tensor gradInputNhwc(const DepthwiseGeometry& g, const at::Tensor& dy, const at::Tensor& w) {
+  RECORD_FUNCTION("autospeech::depthwise_grad_input_nhwc", std::vector<c10::IValue>());  // visible to the op profiler
   at::Tensor dx = at::empty({g.N, g.C, g.H, g.W}, dy.options().memory_format(at::MemoryFormat::ChannelsLast));
   at::Tensor wT = w.reshape({g.C, g.KH * g.KW}).t().contiguous();
   const float *pdy = dy.data_ptr<float>(), *pw = wT.data_ptr<float>();
@@ -74,6 +79,7 @@ at::Tensor gradInputNhwc(const DepthwiseGeometry& g, const at::Tensor& dy, const
 }
 
 at::Tensor gradWeightNhwc(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& dy) {
+  RECORD_FUNCTION("autospeech::depthwise_grad_weight_nhwc", std::vector<c10::IValue>());  // visible to the op profiler
   at::Tensor dwT = at::empty({g.KH * g.KW, g.C}, dy.options().memory_format(at::MemoryFormat::Contiguous));
   const float *px = x.data_ptr<float>(), *pdy = dy.data_ptr<float>();
   float* pdw = dwT.data_ptr<float>();

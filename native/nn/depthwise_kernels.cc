@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -121,34 +122,98 @@ struct MulAdd {
 // Per-thread buffers: a zero-padded input plane and an output plane on the padded width.
 struct PaddedPlanes {
   std::vector<float> in, out;
+  std::vector<int64_t> offsets;
 };
 thread_local PaddedPlanes padded;
 
-// The forward pass, tap by tap in row-major order, each output accumulating op(acc, x, w).
-// Stride 1: on a zero-padded copy of the plane, so each tap is one contiguous loop over the whole
-// plane (taps falling on padding add exact zeros, which leave every accumulator as it is: they start
-// at +0 and +0 + -0 = +0); the output is computed on the padded width and its first OW columns kept.
-// Other strides: row by row over the in-range part of each tap.
+// out[q] = op(...op(op(0, in[q + off[0]], w[0]), in[q + off[1]], w[1])..., in[q + off[T-1]], w[T-1])
+// for q in [0, count): every output folds its taps in order, held in a register throughout.
+template <typename Op>
+AUTOSPEECH_INLINE void stencil(float* out, int64_t count, const float* in, const int64_t* off, const float* w, int64_t taps,
+                               Op op) {
+  for (int64_t q = 0; q < count; ++q) {
+    float acc = 0.f;
+    for (int64_t t = 0; t < taps; ++t) acc = op(acc, in[q + off[t]], w[t]);
+    out[q] = acc;
+  }
+}
+
+#if defined(__x86_64__)
+// The same with 32 outputs at a time in four AVX registers (8 at a time, then singly, at the end).
+template <bool kFused>
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 term(__m256 acc, __m256 a, __m256 b) {
+  return kFused ? _mm256_fmadd_ps(a, b, acc) : _mm256_add_ps(acc, _mm256_mul_ps(a, b));
+}
+
+template <bool kFused>
+__attribute__((target("avx2,fma"))) void stencilAvx2(float* out, int64_t count, const float* in, const int64_t* off,
+                                                     const float* w, int64_t taps) {
+  int64_t q = 0;
+  for (; q + 32 <= count; q += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t t = 0; t < taps; ++t) {
+      const __m256 wt = _mm256_set1_ps(w[t]);
+      const float* p = in + q + off[t];
+      a0 = term<kFused>(a0, _mm256_loadu_ps(p), wt);
+      a1 = term<kFused>(a1, _mm256_loadu_ps(p + 8), wt);
+      a2 = term<kFused>(a2, _mm256_loadu_ps(p + 16), wt);
+      a3 = term<kFused>(a3, _mm256_loadu_ps(p + 24), wt);
+    }
+    _mm256_storeu_ps(out + q, a0);
+    _mm256_storeu_ps(out + q + 8, a1);
+    _mm256_storeu_ps(out + q + 16, a2);
+    _mm256_storeu_ps(out + q + 24, a3);
+  }
+  for (; q + 8 <= count; q += 8) {
+    __m256 a0 = _mm256_setzero_ps();
+    for (int64_t t = 0; t < taps; ++t) a0 = term<kFused>(a0, _mm256_loadu_ps(in + q + off[t]), _mm256_set1_ps(w[t]));
+    _mm256_storeu_ps(out + q, a0);
+  }
+  for (; q < count; ++q) {
+    float acc = 0.f;
+    for (int64_t t = 0; t < taps; ++t) acc = kFused ? __builtin_fmaf(in[q + off[t]], w[t], acc) : acc + in[q + off[t]] * w[t];
+    out[q] = acc;
+  }
+}
+#endif
+
+// Runs the stencil with the fastest implementation of `op` there is.
+template <typename Op>
+AUTOSPEECH_INLINE void runStencil(float* out, int64_t count, const float* in, const int64_t* off, const float* w,
+                                  int64_t taps, Op op, bool avx2) {
+#if defined(__x86_64__)
+  if (avx2) {
+    if constexpr (std::is_same_v<Op, MulAdd>)
+      return stencilAvx2<false>(out, count, in, off, w, taps);
+    else
+      return stencilAvx2<true>(out, count, in, off, w, taps);
+  }
+#endif
+  stencil(out, count, in, off, w, taps, op);
+}
+
+// The forward pass: each output folds op(acc, x, w) over the filter taps in row-major order.
+// Stride 1: on a zero-padded copy of the plane, the output computed on the padded width (its first
+// OW columns kept), so every tap is a fixed offset (taps falling on padding add exact zeros, which
+// leave an accumulator as it is: it starts at +0 and +0 + -0 = +0). Other strides: row by row over
+// the in-range part of each tap (the same order per output).
 template <typename Op>
 AUTOSPEECH_INLINE void forwardPlanes(const DepthwiseGeometry& g, const float* x, const float* w, float* y, int64_t c0,
-                                     int64_t c1, Op op) {
+                                     int64_t c1, Op op, bool avx2) {
   const int64_t OH = g.OH(), OW = g.OW(), plane = g.H * g.W, oplane = OH * OW, taps = g.KH * g.KW;
   if (g.SH == 1 && g.SW == 1) {
     const int64_t Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW, slack = (g.KW - 1) * g.DW, span = OH * Wp;
     padded.in.assign(Hp * Wp + slack, 0.f);
     padded.out.resize(span);
+    padded.offsets.resize(taps);
     float *xp = padded.in.data(), *yp = padded.out.data();
+    int64_t* off = padded.offsets.data();
+    for (int64_t t = 0; t < taps; ++t) off[t] = (t / g.KW) * g.DH * Wp + (t % g.KW) * g.DW;
     for (int64_t n = 0; n < g.N; ++n)
       for (int64_t c = c0; c < c1; ++c) {
         const float* in = x + (n * g.C + c) * plane;
         for (int64_t h = 0; h < g.H; ++h) std::memcpy(xp + (h + g.PH) * Wp + g.PW, in + h * g.W, sizeof(float) * g.W);
-        std::fill(yp, yp + span, 0.f);
-        for (int64_t i = 0; i < g.KH; ++i)
-          for (int64_t j = 0; j < g.KW; ++j) {
-            const float wt = w[c * taps + i * g.KW + j];
-            const float* src = xp + i * g.DH * Wp + j * g.DW;
-            for (int64_t o = 0; o < span; ++o) yp[o] = op(yp[o], src[o], wt);
-          }
+        runStencil(yp, span, xp, off, w + c * taps, taps, op, avx2);
         float* out = y + (n * g.C + c) * oplane;
         for (int64_t oh = 0; oh < OH; ++oh) std::memcpy(out + oh * OW, yp + oh * Wp, sizeof(float) * OW);
       }
@@ -168,30 +233,27 @@ AUTOSPEECH_INLINE void forwardPlanes(const DepthwiseGeometry& g, const float* x,
     }
 }
 
-// The input gradient, tap by tap in row-major order, each input accumulating op(acc, dy, w) from
-// the outputs its tap reached. Stride 1: dy on a grid of the padded width (its extra columns zero)
-// scattered into a zero-padded dx plane, one contiguous loop per tap (the zero columns add exact
-// zeros, as in the forward); other strides: row by row.
+// The input gradient: each input folds op(acc, dy, w) over the taps that reached it, in row-major
+// tap order. Stride 1: gathered on the padded grid from dy laid out on the padded width with zero
+// margins (the extra terms are exact zeros, as in the forward), the interior kept; other strides:
+// scattered row by row, tap after tap (the same order per input).
 template <typename Op>
 AUTOSPEECH_INLINE void gradInputPlanes(const DepthwiseGeometry& g, const float* dy, const float* w, float* dx, int64_t c0,
-                                       int64_t c1, Op op) {
+                                       int64_t c1, Op op, bool avx2) {
   const int64_t OH = g.OH(), OW = g.OW(), plane = g.H * g.W, oplane = OH * OW, taps = g.KH * g.KW;
   if (g.SH == 1 && g.SW == 1) {
-    const int64_t Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW, slack = (g.KW - 1) * g.DW, span = OH * Wp;
-    padded.out.assign(span, 0.f);  // dy on the padded width; columns >= OW stay zero
-    padded.in.resize(Hp * Wp + slack);
-    float *gp = padded.out.data(), *dp = padded.in.data();
+    const int64_t Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW, reach = (g.KH - 1) * g.DH * Wp + (g.KW - 1) * g.DW;
+    padded.in.assign(reach + Hp * Wp, 0.f);  // dy at [reach, reach + OH*Wp): rows of OW, zeros elsewhere
+    padded.out.resize(Hp * Wp);
+    padded.offsets.resize(taps);
+    float *gp = padded.in.data() + reach, *dp = padded.out.data();
+    int64_t* off = padded.offsets.data();
+    for (int64_t t = 0; t < taps; ++t) off[t] = -((t / g.KW) * g.DH * Wp + (t % g.KW) * g.DW);
     for (int64_t n = 0; n < g.N; ++n)
       for (int64_t c = c0; c < c1; ++c) {
         const float* gy = dy + (n * g.C + c) * oplane;
         for (int64_t oh = 0; oh < OH; ++oh) std::memcpy(gp + oh * Wp, gy + oh * OW, sizeof(float) * OW);
-        std::fill(dp, dp + Hp * Wp + slack, 0.f);
-        for (int64_t i = 0; i < g.KH; ++i)
-          for (int64_t j = 0; j < g.KW; ++j) {
-            const float wt = w[c * taps + i * g.KW + j];
-            float* dst = dp + i * g.DH * Wp + j * g.DW;
-            for (int64_t o = 0; o < span; ++o) dst[o] = op(dst[o], gp[o], wt);
-          }
+        runStencil(dp, Hp * Wp, gp, off, w + c * taps, taps, op, avx2);
         float* out = dx + (n * g.C + c) * plane;
         for (int64_t h = 0; h < g.H; ++h) std::memcpy(out + h * g.W, dp + (h + g.PH) * Wp + g.PW, sizeof(float) * g.W);
       }
@@ -214,14 +276,14 @@ AUTOSPEECH_INLINE void gradInputPlanes(const DepthwiseGeometry& g, const float* 
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma"))) void forwardAvx2(const DepthwiseGeometry& g, const float* x, const float* w, float* y,
                                                       int64_t c0, int64_t c1) {
-  forwardPlanes(g, x, w, y, c0, c1, HardwareFma{});
+  forwardPlanes(g, x, w, y, c0, c1, HardwareFma{}, true);
 }
 __attribute__((target("avx2,fma"))) void gradInputAvx2(const DepthwiseGeometry& g, const float* dy, const float* w,
                                                         float* dx, int64_t c0, int64_t c1, TapSum sum) {
   if (sum == TapSum::fma)
-    gradInputPlanes(g, dy, w, dx, c0, c1, HardwareFma{});
+    gradInputPlanes(g, dy, w, dx, c0, c1, HardwareFma{}, true);
   else
-    gradInputPlanes(g, dy, w, dx, c0, c1, MulAdd{});
+    gradInputPlanes(g, dy, w, dx, c0, c1, MulAdd{}, true);
 }
 #endif
 
@@ -231,7 +293,7 @@ void depthwiseForward(const DepthwiseGeometry& g, const float* x, const float* w
 #if defined(__x86_64__)
   if (haveAvx2Fma()) return forwardAvx2(g, x, w, y, c0, c1);
 #endif
-  forwardPlanes(g, x, w, y, c0, c1, LibmFma{});
+  forwardPlanes(g, x, w, y, c0, c1, LibmFma{}, false);
 }
 
 void depthwiseGradInput(const DepthwiseGeometry& g, const float* dy, const float* w, float* dx, int64_t c0, int64_t c1,
@@ -240,9 +302,9 @@ void depthwiseGradInput(const DepthwiseGeometry& g, const float* dy, const float
   if (haveAvx2Fma()) return gradInputAvx2(g, dy, w, dx, c0, c1, sum);
 #endif
   if (sum == TapSum::fma)
-    gradInputPlanes(g, dy, w, dx, c0, c1, LibmFma{});
+    gradInputPlanes(g, dy, w, dx, c0, c1, LibmFma{}, false);
   else
-    gradInputPlanes(g, dy, w, dx, c0, c1, MulAdd{});
+    gradInputPlanes(g, dy, w, dx, c0, c1, MulAdd{}, false);
 }
 
 int64_t depthwiseGradWeightScratch(const DepthwiseGeometry& g) {
