@@ -307,6 +307,69 @@ void depthwiseGradInput(const DepthwiseGeometry& g, const float* dy, const float
     gradInputPlanes(g, dy, w, dx, c0, c1, MulAdd{}, false);
 }
 
+#if defined(__x86_64__)
+// The gemv-order dots of `count` taps, read straight off the zero-padded plane instead of im2col
+// rows (stride 1, OW >= 8): term k of tap t is xp[base(k) + off[t]] with base(k) = (k / OW) * Wp +
+// k % OW, so each 8-term chunk is one unaligned load, or two blended where the chunk crosses a row.
+// Same terms, same lanes, same sums as gemvDots over the im2col rows.
+struct ChunkMap {
+  std::vector<int64_t> first, second;  // per 8-term chunk: load offsets for the lanes before / from the row break
+  std::vector<int32_t> split;          // lanes taken from `first` (8 = all)
+};
+
+__attribute__((target("avx2,fma"))) void planeDotsAvx2(const float* xp, const ChunkMap& map, const int64_t* off, int count,
+                                                       const float* gy, int64_t os, int64_t OW, int64_t Wp, float* y) {
+  const int64_t main = os / 16 * 16;
+  alignas(32) static const int32_t kMaskBits[16] = {0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, -1, -1, -1, -1};
+  if (main > 0) {
+    __m256 acc[8];
+    for (int t = 0; t < count; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t m = 0; m < main / 8; ++m) {
+      const __m256 d = _mm256_loadu_ps(gy + 8 * m);
+      const int32_t s = map.split[m];
+      const float* a = xp + map.first[m];
+      if (s == 8) {
+        for (int t = 0; t < count; ++t) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(a + off[t]), d, acc[t]);
+      } else {
+        const __m256 mask = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskBits + 8 - s)));
+        const float* b = xp + map.second[m];
+        for (int t = 0; t < count; ++t) {
+          const __m256 v = _mm256_blendv_ps(_mm256_loadu_ps(a + off[t]), _mm256_loadu_ps(b + off[t]), mask);
+          acc[t] = _mm256_fmadd_ps(v, d, acc[t]);
+        }
+      }
+    }
+    alignas(32) float lanes[8];
+    for (int t = 0; t < count; ++t) {
+      _mm256_store_ps(lanes, acc[t]);
+      y[t] = y[t] + laneSum(lanes);
+    }
+  }
+  // The < 16 remaining terms: the gemv's 8/4/2/1 blocks.
+  float tail[16];
+  for (int t = 0; t < count; ++t) {
+    for (int64_t k = main; k < os; ++k) tail[k - main] = xp[(k / OW) * Wp + k % OW + off[t]];
+    y[t] = gemvDotPortable(tail, gy + main, os - main, y[t]);
+  }
+}
+
+void buildChunkMap(ChunkMap& map, int64_t os, int64_t OW, int64_t Wp) {
+  const int64_t chunks = os / 16 * 2;
+  map.first.resize(chunks);
+  map.second.resize(chunks);
+  map.split.resize(chunks);
+  for (int64_t m = 0; m < chunks; ++m) {
+    const int64_t k = 8 * m, ow = k % OW, inRow = std::min<int64_t>(8, OW - ow);
+    map.first[m] = (k / OW) * Wp + ow;
+    map.split[m] = static_cast<int32_t>(inRow);
+    const int64_t k2 = k + inRow;  // first term on the next row (when inRow < 8)
+    map.second[m] = (k2 / OW) * Wp + k2 % OW - inRow;
+  }
+}
+
+thread_local ChunkMap chunkMap;
+#endif
+
 int64_t depthwiseGradWeightScratch(const DepthwiseGeometry& g) {
   // the im2col rows of kTapsPerPass taps, then a zero-padded input plane (+ slack for the last row)
   return kTapsPerPass * g.OH() * g.OW() + (g.H + 2 * g.PH) * (g.W + 2 * g.PW) + (g.KW - 1) * g.DW + 1;
@@ -319,6 +382,16 @@ void depthwiseGradWeight(const DepthwiseGeometry& g, const float* x, const float
   float* col = scratch;
   float* xp = scratch + kTapsPerPass * oplane;
   std::fill(xp, xp + padded, 0.f);  // the border stays zero; the interior is rewritten per plane
+  int64_t tapOffsets[64];
+  bool direct = false;
+#if defined(__x86_64__)
+  // Stride 1 with rows of >= 8 outputs (a chunk then spans at most two rows): straight off the plane.
+  direct = haveAvx2Fma() && g.SH == 1 && g.SW == 1 && OW >= 8 && taps <= 64;
+  if (direct) {
+    buildChunkMap(chunkMap, oplane, OW, Wp);
+    for (int64_t t = 0; t < taps; ++t) tapOffsets[t] = (t / g.KW) * g.DH * Wp + (t % g.KW) * g.DW;
+  }
+#endif
   for (int64_t c = c0; c < c1; ++c) {
     float* y = dw + c * taps;
     std::fill(y, y + taps, 0.f);  // the gemv's beta = 0 for the first sample
@@ -326,6 +399,15 @@ void depthwiseGradWeight(const DepthwiseGeometry& g, const float* x, const float
       const float* in = x + (n * g.C + c) * plane;
       for (int64_t h = 0; h < g.H; ++h) std::memcpy(xp + (h + g.PH) * Wp + g.PW, in + h * g.W, sizeof(float) * g.W);
       const float* gy = dy + (n * g.C + c) * oplane;
+#if defined(__x86_64__)
+      if (direct) {
+        for (int64_t t0 = 0; t0 < taps; t0 += kTapsPerPass) {
+          const int count = static_cast<int>(std::min<int64_t>(kTapsPerPass, taps - t0));
+          planeDotsAvx2(xp, chunkMap, tapOffsets + t0, count, gy, oplane, OW, Wp, y + t0);
+        }
+        continue;
+      }
+#endif
       for (int64_t t0 = 0; t0 < taps; t0 += kTapsPerPass) {
         const int count = static_cast<int>(std::min<int64_t>(kTapsPerPass, taps - t0));
         // The im2col rows of these taps, read off the padded plane (zeros where a tap is off the map).
