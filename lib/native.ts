@@ -58,7 +58,7 @@ export interface SystemBinding {
   pool2d(data: Float32Array, shape: [number, number, number, number], options: PoolOptions & { kind: 'max'; gradOutput: Float32Array }): { output: NativeTensor; gradInput: NativeTensor };
   /** Output and both gradients of a depthwise convolution, from the native kernels (ATen's where none applies) or ATen's. */
   depthwiseConv(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], dy: Float32Array, dyShape: readonly number[],
-    options: { stride?: number[]; padding?: number[]; dilation?: number[]; impl?: 'native' | 'aten'; channelsLast?: boolean }): { y: NativeTensor; dx: NativeTensor; dw: NativeTensor };
+    options: { stride?: number[]; padding?: number[]; dilation?: number[]; impl?: 'native' | 'aten'; channelsLast?: boolean; reluInput?: boolean }): { y: NativeTensor; dx: NativeTensor; dw: NativeTensor };
   /** The exact native training kernels on (default) or off (ATen's own, for A/B runs). */
   setNativeKernels(on: boolean): void;
   /** Per-operator profiling (libtorch's profiler on the compute thread) until opProfileStop(). */

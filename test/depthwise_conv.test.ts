@@ -11,7 +11,7 @@ const native = loadNative();
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 const normals = (n: number, rng: Prng, scale = 1) => Float32Array.from({ length: n }, () => scale * rng.normal());
 
-test('depthwise convolutions: output and gradients equal ATen\'s bit for bit', (t) => {
+test('depthwise convolutions (and ReLU + depthwise fused): output and gradients equal ATen\'s bit for bit', (t) => {
   const rng = new Prng(5);
   const cases: Array<[number[], number[], number[], number[], number[]]> = [
     // [N, C, H, W], [KH, KW], stride, padding, dilation
@@ -33,11 +33,14 @@ test('depthwise convolutions: output and gradients equal ATen\'s bit for bit', (
     const OW = Math.floor((W + 2 * padding[1] - dilation[1] * (KW - 1) - 1) / stride[1]) + 1;
     const x = normals(N * C * H * W, rng), w = normals(C * KH * KW, rng, 0.3), dy = normals(N * C * OH * OW, rng);
     const args = [x, [N, C, H, W], w, [C, 1, KH, KW], dy, [N, C, OH, OW]] as const;
-    const a = native.depthwiseConv(...args, { stride, padding, dilation, impl: 'native' });
-    const b = native.depthwiseConv(...args, { stride, padding, dilation, impl: 'aten' });
-    const what = JSON.stringify({ shape: [N, C, H, W], kernel: [KH, KW], stride, padding, dilation });
-    t.deepEqual(a.y.shape, [N, C, OH, OW]);
-    for (const k of ['y', 'dx', 'dw'] as const) t.true(same(a[k].data as Float32Array, b[k].data as Float32Array), `${k} ${what}`);
+    // reluInput: the conv of relu(x) with the ReLU fused in, against ATen's relu, conv and threshold_backward
+    for (const reluInput of [false, true]) {
+      const a = native.depthwiseConv(...args, { stride, padding, dilation, reluInput, impl: 'native' });
+      const b = native.depthwiseConv(...args, { stride, padding, dilation, reluInput, impl: 'aten' });
+      const what = JSON.stringify({ shape: [N, C, H, W], kernel: [KH, KW], stride, padding, dilation, reluInput });
+      t.deepEqual(a.y.shape, [N, C, OH, OW]);
+      for (const k of ['y', 'dx', 'dw'] as const) t.true(same(a[k].data as Float32Array, b[k].data as Float32Array), `${k} ${what}`);
+    }
   }
   // Every path passed its self-check here, so the kernels above were the native ones.
   t.is(native.info().nativeDepthwise, 'forward: native (verified); undilated input gradient: native (verified); dilated gradients: native (verified)');

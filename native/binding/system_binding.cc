@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include "binding/guard.h"
+#include "nn/batch_norm.h"
 #include "nn/depthwise_conv.h"
 #include "nn/native_kernels.h"
 #include "nn/pool_kernels.h"
@@ -124,6 +125,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     out.Set("mallocTuning", applyMallocTuning());
     out.Set("nativeKernels", nn::nativeKernelsEnabled());
     out.Set("nativeDepthwise", nn::nativeDepthwiseStatus());
+    out.Set("nativeBatchNorm", nn::nativeBatchNormStatus());
     out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
 #ifdef AUTOSPEECH_WITH_CUDA
     out.Set("linkedTorchCuda", true);
@@ -205,7 +207,7 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
   });
 }
 
-// depthwiseConv(x, xShape, w, wShape, dy, dyShape, { stride, padding, dilation, impl: 'native'|'aten', channelsLast }):
+// depthwiseConv(x, xShape, w, wShape, dy, dyShape, { stride, padding, dilation, impl: 'native'|'aten', channelsLast, reluInput }):
 // the output and both gradients of a depthwise convolution from the native kernels (ATen's where
 // none applies) or from ATen, so tests can compare them bit for bit; channelsLast runs it on NHWC
 // tensors (results returned NCHW). Pairs are [h, w].
@@ -228,6 +230,7 @@ Napi::Value DepthwiseConv(const Napi::CallbackInfo& info) {
     const std::string impl = getStringOr(o, "impl", "native", "options");
     if (impl != "native" && impl != "aten") throw ArgumentError("depthwiseConv: impl must be 'native' or 'aten'");
     const bool channelsLast = getBoolOr(o, "channelsLast", false, "options");
+    const bool reluInput = getBoolOr(o, "reluInput", false, "options");
     nn::DepthwiseResult r;
     runOnComputeThread([&] {
       at::NoGradGuard noGrad;
@@ -236,11 +239,13 @@ Napi::Value DepthwiseConv(const Napi::CallbackInfo& info) {
         dy = dy.contiguous(at::MemoryFormat::ChannelsLast);
       }
       if (impl == "native") {
-        r = nn::depthwiseNative(x, w, dy, co);
+        r = nn::depthwiseNative(x, w, dy, co, reluInput);
       } else {
-        auto g = at::convolution_backward(dy, x, w, c10::nullopt, co.stride, co.padding, co.dilation, false, {0, 0},
+        at::Tensor input = reluInput ? at::relu(x) : x;
+        auto g = at::convolution_backward(dy, input, w, c10::nullopt, co.stride, co.padding, co.dilation, false, {0, 0},
                                           co.groups, {true, true, false});
-        r = {at::conv2d(x, w, {}, co.stride, co.padding, co.dilation, co.groups), std::get<0>(g), std::get<1>(g)};
+        at::Tensor dx = reluInput ? at::threshold_backward(std::get<0>(g), input, 0) : std::get<0>(g);
+        r = {at::conv2d(input, w, {}, co.stride, co.padding, co.dilation, co.groups), dx, std::get<1>(g)};
       }
     });
     Napi::Object out = Napi::Object::New(info.Env());

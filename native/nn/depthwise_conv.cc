@@ -17,9 +17,9 @@ namespace {
 
 bool dilated(const Conv2dOptions& o) { return o.dilation[0] > 1 || o.dilation[1] > 1; }
 
-DepthwiseGeometry geometry(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
-  return {x.size(0), x.size(1), x.size(2), x.size(3), w.size(2), w.size(3), o.stride[0], o.stride[1],
-          o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
+DepthwiseGeometry geometry(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o, bool reluInput = false) {
+  return {x.size(0), x.size(1), x.size(2), x.size(3), w.size(2),   w.size(3),     o.stride[0],
+          o.stride[1], o.padding[0], o.padding[1], o.dilation[0], o.dilation[1], reluInput};
 }
 
 // Runs kernel(c0, c1) over channel ranges in parallel (every kernel is independent per channel).
@@ -37,13 +37,15 @@ at::Tensor forwardNative(const DepthwiseGeometry& g, const at::Tensor& x, const 
   return y;
 }
 
-at::Tensor gradInputNative(const DepthwiseGeometry& g, const at::Tensor& dy, const at::Tensor& w) {
+// x: the unrectified input when g.reluInput (the gradient is masked where x <= 0).
+at::Tensor gradInputNative(const DepthwiseGeometry& g, const at::Tensor& dy, const at::Tensor& w, const at::Tensor& x = {}) {
   RECORD_FUNCTION("autospeech::depthwise_grad_input", std::vector<c10::IValue>());  // visible to the op profiler
   at::Tensor dx = at::empty({g.N, g.C, g.H, g.W}, dy.options());
   const float *pdy = dy.data_ptr<float>(), *pw = w.data_ptr<float>();
   float* pdx = dx.data_ptr<float>();
   const TapSum sum = g.DH > 1 || g.DW > 1 ? TapSum::mulAdd : TapSum::fma;
-  overChannels(g, [&](int64_t c0, int64_t c1) { depthwiseGradInput(g, pdy, pw, pdx, c0, c1, sum); });
+  const float* px = g.reluInput ? x.data_ptr<float>() : nullptr;
+  overChannels(g, [&](int64_t c0, int64_t c1) { depthwiseGradInput(g, pdy, pw, pdx, c0, c1, sum, px); });
   return dx;
 }
 
@@ -168,20 +170,23 @@ bool applicable(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o
 }
 
 at::Tensor forwardAnyway(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
-  return verified(kForward) ? forwardNative(g, x, w) : at::conv2d(x, w, {}, o.stride, o.padding, o.dilation, o.groups);
+  if (verified(kForward)) return forwardNative(g, x, w);
+  return at::conv2d(g.reluInput ? at::relu(x) : x, w, {}, o.stride, o.padding, o.dilation, o.groups);
 }
 
-// Both gradients, each from the native kernel where verified, else from ATen.
+// Both gradients, each from the native kernel where verified, else from ATen (on relu(x) when the
+// convolution reads it rectified, with ATen's own threshold_backward for the input gradient).
 std::pair<at::Tensor, at::Tensor> backwardAnyway(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& w,
                                                  const at::Tensor& dy, const Conv2dOptions& o, bool needDx, bool needDw) {
   at::Tensor dx, dw;
   const bool nativeDx = needDx && verified(dilated(o) ? kGradsDilated : kGradInputUndilated);
   const bool nativeDw = needDw && dilated(o) && verified(kGradsDilated);
-  if (nativeDx) dx = gradInputNative(g, dy, w);
+  if (nativeDx) dx = gradInputNative(g, dy, w, x);
   if (nativeDw) dw = gradWeightNative(g, x, dy);
   if ((needDx && !nativeDx) || (needDw && !nativeDw)) {
-    auto ref = atenBackward(dy, x, w, o, {needDx && !nativeDx, needDw && !nativeDw, false});
-    if (needDx && !nativeDx) dx = std::get<0>(ref);
+    const at::Tensor input = g.reluInput ? at::relu(x) : x;
+    auto ref = atenBackward(dy, input, w, o, {needDx && !nativeDx, needDw && !nativeDw, false});
+    if (needDx && !nativeDx) dx = g.reluInput ? at::threshold_backward(std::get<0>(ref), input, 0) : std::get<0>(ref);
     if (needDw && !nativeDw) dw = std::get<1>(ref);
   }
   return {dx, dw};
@@ -189,11 +194,12 @@ std::pair<at::Tensor, at::Tensor> backwardAnyway(const DepthwiseGeometry& g, con
 
 struct DepthwiseConv : public torch::autograd::Function<DepthwiseConv> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
-                            const Conv2dOptions& o) {
+                            const Conv2dOptions& o, bool reluInput) {
     ctx->save_for_backward({x, w});
     ctx->saved_data["options"] = std::vector<int64_t>{o.in, o.kernel[0], o.kernel[1], o.stride[0], o.stride[1],
                                                       o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
-    return forwardAnyway(geometry(x, w, o), x, w, o);
+    ctx->saved_data["relu"] = reluInput;
+    return forwardAnyway(geometry(x, w, o, reluInput), x, w, o);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -202,9 +208,9 @@ struct DepthwiseConv : public torch::autograd::Function<DepthwiseConv> {
     const at::Tensor &x = saved[0], &w = saved[1];
     auto v = ctx->saved_data["options"].toIntVector();
     const Conv2dOptions o{v[0], v[0], {v[1], v[2]}, {v[3], v[4]}, {v[5], v[6]}, {v[7], v[8]}, v[0]};
-    auto [dx, dw] = backwardAnyway(geometry(x, w, o), x, w, grads[0].contiguous(), o, ctx->needs_input_grad(0),
-                                   ctx->needs_input_grad(1));
-    return {dx, dw, at::Tensor()};
+    auto [dx, dw] = backwardAnyway(geometry(x, w, o, ctx->saved_data["relu"].toBool()), x, w, grads[0].contiguous(), o,
+                                   ctx->needs_input_grad(0), ctx->needs_input_grad(1));
+    return {dx, dw, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -233,14 +239,14 @@ struct DepthwiseConvChannelsLast : public torch::autograd::Function<DepthwiseCon
 
 }  // namespace
 
-at::Tensor depthwiseConvNative(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
+at::Tensor depthwiseConvNative(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o, bool reluInput) {
   if (!nativeKernelsEnabled()) return {};
-  if (channelsLastDilated(x, w, o) && at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad()))
+  if (!reluInput && channelsLastDilated(x, w, o) && at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad()))
     return DepthwiseConvChannelsLast::apply(x, w, o);
   if (!applicable(x, w, o)) return {};
-  if (at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad())) return DepthwiseConv::apply(x, w, o);
+  if (at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad())) return DepthwiseConv::apply(x, w, o, reluInput);
   if (!verified(kForward)) return {};
-  return forwardNative(geometry(x, w, o), x, w);
+  return forwardNative(geometry(x, w, o, reluInput), x, w);
 }
 
 std::string nativeDepthwiseStatus() {
@@ -254,15 +260,16 @@ std::string nativeDepthwiseStatus() {
   return out;
 }
 
-DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o) {
-  if (channelsLastDilated(x, w, o)) {
+DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o,
+                                bool reluInput) {
+  if (!reluInput && channelsLastDilated(x, w, o)) {
     const DepthwiseGeometry g = geometry(x, w, o);
     at::Tensor dyc = dy.contiguous(at::MemoryFormat::ChannelsLast);
     return {at::conv2d(x, w, {}, o.stride, o.padding, o.dilation, o.groups), gradInputNhwc(g, dyc, w.contiguous()),
             gradWeightNhwc(g, x, dyc)};
   }
   TORCH_CHECK(applicable(x, w, o), "depthwiseNative: not a depthwise NCHW float convolution the native kernels cover");
-  const DepthwiseGeometry g = geometry(x, w, o);
+  const DepthwiseGeometry g = geometry(x, w, o, reluInput);
   TORCH_CHECK(dy.sizes() == at::IntArrayRef({g.N, g.C, g.OH(), g.OW()}), "depthwiseNative: dy has the wrong shape");
   at::Tensor dyc = dy.contiguous();
   auto [dx, dw] = backwardAnyway(g, x, w, dyc, o, true, true);

@@ -20,8 +20,9 @@
 namespace autospeech::nn {
 
 // at::conv2d(x, w, {}, o.stride, o.padding, o.dilation, o.groups) through the native kernels when
-// applicable; otherwise returns an undefined tensor and the caller uses ATen.
-at::Tensor depthwiseConvNative(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o);
+// applicable; otherwise returns an undefined tensor and the caller uses ATen. reluInput: the conv of
+// relu(x), the ReLU fused into the kernels (no rectified copy in memory, no separate backward pass).
+at::Tensor depthwiseConvNative(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o, bool reluInput = false);
 
 // Per path: "native (verified)", "ATen's (self-check failed)", "not checked yet" - or "off".
 std::string nativeDepthwiseStatus();
@@ -31,6 +32,7 @@ std::string nativeDepthwiseStatus();
 struct DepthwiseResult {
   at::Tensor y, dx, dw;
 };
-DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o);
+DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o,
+                                bool reluInput = false);
 
 }  // namespace autospeech::nn

@@ -107,6 +107,23 @@ inline void forEachTapRow(const DepthwiseGeometry& g, Fn fn) {
 
 #define AUTOSPEECH_INLINE inline __attribute__((always_inline))
 
+// relu as torch computes it (clamp_min(x, 0): NaN and -0 pass through).
+inline float relu(float v) { return v < 0.f ? 0.f : v; }
+
+// Copies n floats, rectified when `rectify`.
+inline void copyRow(float* dst, const float* src, int64_t n, bool rectify) {
+  if (rectify) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = relu(src[i]);
+  } else {
+    std::memcpy(dst, src, sizeof(float) * n);
+  }
+}
+
+// threshold_backward(g, relu(x), 0) for n values: zero where x <= 0 (relu(x) <= 0 exactly then).
+inline void maskRow(float* dst, const float* g, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = x[i] <= 0.f ? 0.f : g[i];
+}
+
 // How a tap's term joins an accumulator: fused multiply-add (an FMA instruction inside the AVX2
 // instantiations, libm's exact fmaf elsewhere), or the rounded product then the sum.
 struct HardwareFma {
@@ -212,7 +229,7 @@ AUTOSPEECH_INLINE void forwardPlanes(const DepthwiseGeometry& g, const float* x,
     for (int64_t n = 0; n < g.N; ++n)
       for (int64_t c = c0; c < c1; ++c) {
         const float* in = x + (n * g.C + c) * plane;
-        for (int64_t h = 0; h < g.H; ++h) std::memcpy(xp + (h + g.PH) * Wp + g.PW, in + h * g.W, sizeof(float) * g.W);
+        for (int64_t h = 0; h < g.H; ++h) copyRow(xp + (h + g.PH) * Wp + g.PW, in + h * g.W, g.W, g.reluInput);
         runStencil(yp, span, xp, off, w + c * taps, taps, op, avx2);
         float* out = y + (n * g.C + c) * oplane;
         for (int64_t oh = 0; oh < OH; ++oh) std::memcpy(out + oh * OW, yp + oh * Wp, sizeof(float) * OW);
@@ -228,7 +245,11 @@ AUTOSPEECH_INLINE void forwardPlanes(const DepthwiseGeometry& g, const float* x,
         const float* src = in + (oh * g.SH - g.PH + i * g.DH) * g.W + (j * g.DW - g.PW);
         const float wt = w[c * taps + i * g.KW + j];
         float* row = out + oh * OW;
-        for (int64_t ow = ow0; ow < ow1; ++ow) row[ow] = op(row[ow], src[ow * g.SW], wt);
+        if (g.reluInput) {
+          for (int64_t ow = ow0; ow < ow1; ++ow) row[ow] = op(row[ow], relu(src[ow * g.SW]), wt);
+        } else {
+          for (int64_t ow = ow0; ow < ow1; ++ow) row[ow] = op(row[ow], src[ow * g.SW], wt);
+        }
       });
     }
 }
@@ -239,7 +260,7 @@ AUTOSPEECH_INLINE void forwardPlanes(const DepthwiseGeometry& g, const float* x,
 // scattered row by row, tap after tap (the same order per input).
 template <typename Op>
 AUTOSPEECH_INLINE void gradInputPlanes(const DepthwiseGeometry& g, const float* dy, const float* w, float* dx, int64_t c0,
-                                       int64_t c1, Op op, bool avx2) {
+                                       int64_t c1, Op op, bool avx2, const float* x) {
   const int64_t OH = g.OH(), OW = g.OW(), plane = g.H * g.W, oplane = OH * OW, taps = g.KH * g.KW;
   if (g.SH == 1 && g.SW == 1) {
     const int64_t Hp = g.H + 2 * g.PH, Wp = g.W + 2 * g.PW, reach = (g.KH - 1) * g.DH * Wp + (g.KW - 1) * g.DW;
@@ -255,7 +276,14 @@ AUTOSPEECH_INLINE void gradInputPlanes(const DepthwiseGeometry& g, const float* 
         for (int64_t oh = 0; oh < OH; ++oh) std::memcpy(gp + oh * Wp, gy + oh * OW, sizeof(float) * OW);
         runStencil(dp, Hp * Wp, gp, off, w + c * taps, taps, op, avx2);
         float* out = dx + (n * g.C + c) * plane;
-        for (int64_t h = 0; h < g.H; ++h) std::memcpy(out + h * g.W, dp + (h + g.PH) * Wp + g.PW, sizeof(float) * g.W);
+        const float* in = g.reluInput ? x + (n * g.C + c) * plane : nullptr;
+        for (int64_t h = 0; h < g.H; ++h) {
+          const float* src = dp + (h + g.PH) * Wp + g.PW;
+          if (g.reluInput)
+            maskRow(out + h * g.W, src, in + h * g.W, g.W);
+          else
+            std::memcpy(out + h * g.W, src, sizeof(float) * g.W);
+        }
       }
     return;
   }
@@ -270,6 +298,7 @@ AUTOSPEECH_INLINE void gradInputPlanes(const DepthwiseGeometry& g, const float* 
         const float* gr = gy + oh * OW;
         for (int64_t ow = ow0; ow < ow1; ++ow) row[ow * g.SW] = op(row[ow * g.SW], gr[ow], wt);
       });
+      if (g.reluInput) maskRow(out, out, x + (n * g.C + c) * plane, plane);
     }
 }
 
@@ -279,11 +308,11 @@ __attribute__((target("avx2,fma"))) void forwardAvx2(const DepthwiseGeometry& g,
   forwardPlanes(g, x, w, y, c0, c1, HardwareFma{}, true);
 }
 __attribute__((target("avx2,fma"))) void gradInputAvx2(const DepthwiseGeometry& g, const float* dy, const float* w,
-                                                        float* dx, int64_t c0, int64_t c1, TapSum sum) {
+                                                        float* dx, int64_t c0, int64_t c1, TapSum sum, const float* x) {
   if (sum == TapSum::fma)
-    gradInputPlanes(g, dy, w, dx, c0, c1, HardwareFma{}, true);
+    gradInputPlanes(g, dy, w, dx, c0, c1, HardwareFma{}, true, x);
   else
-    gradInputPlanes(g, dy, w, dx, c0, c1, MulAdd{}, true);
+    gradInputPlanes(g, dy, w, dx, c0, c1, MulAdd{}, true, x);
 }
 #endif
 
@@ -297,14 +326,14 @@ void depthwiseForward(const DepthwiseGeometry& g, const float* x, const float* w
 }
 
 void depthwiseGradInput(const DepthwiseGeometry& g, const float* dy, const float* w, float* dx, int64_t c0, int64_t c1,
-                        TapSum sum) {
+                        TapSum sum, const float* x) {
 #if defined(__x86_64__)
-  if (haveAvx2Fma()) return gradInputAvx2(g, dy, w, dx, c0, c1, sum);
+  if (haveAvx2Fma()) return gradInputAvx2(g, dy, w, dx, c0, c1, sum, x);
 #endif
   if (sum == TapSum::fma)
-    gradInputPlanes(g, dy, w, dx, c0, c1, LibmFma{}, false);
+    gradInputPlanes(g, dy, w, dx, c0, c1, LibmFma{}, false, x);
   else
-    gradInputPlanes(g, dy, w, dx, c0, c1, MulAdd{}, false);
+    gradInputPlanes(g, dy, w, dx, c0, c1, MulAdd{}, false, x);
 }
 
 #if defined(__x86_64__)
@@ -397,7 +426,7 @@ void depthwiseGradWeight(const DepthwiseGeometry& g, const float* x, const float
     std::fill(y, y + taps, 0.f);  // the gemv's beta = 0 for the first sample
     for (int64_t n = 0; n < g.N; ++n) {
       const float* in = x + (n * g.C + c) * plane;
-      for (int64_t h = 0; h < g.H; ++h) std::memcpy(xp + (h + g.PH) * Wp + g.PW, in + h * g.W, sizeof(float) * g.W);
+      for (int64_t h = 0; h < g.H; ++h) copyRow(xp + (h + g.PH) * Wp + g.PW, in + h * g.W, g.W, g.reluInput);
       const float* gy = dy + (n * g.C + c) * oplane;
 #if defined(__x86_64__)
       if (direct) {

@@ -25,6 +25,10 @@ struct DepthwiseGeometry {
   int64_t SH, SW;         // stride
   int64_t PH, PW;         // padding (top/left = bottom/right)
   int64_t DH, DW;         // dilation (1 = none)
+  // The convolution reads relu(x) (an nn.ReLU fused in front of it): the forward and the weight
+  // gradient rectify x as they load it, and the input gradient is zeroed where x <= 0 (exactly
+  // torch's threshold_backward on relu(x)).
+  bool reluInput = false;
   int64_t OH() const { return (H + 2 * PH - DH * (KH - 1) - 1) / SH + 1; }
   int64_t OW() const { return (W + 2 * PW - DW * (KW - 1) - 1) / SW + 1; }
 };
@@ -37,8 +41,9 @@ void depthwiseForward(const DepthwiseGeometry& g, const float* x, const float* w
 enum class TapSum { fma, mulAdd };
 
 // dx[N,C,H,W] from dy[N,C,OH,OW] and w[C,1,KH,KW]. Channels [c0, c1).
+// With g.reluInput, x is the unrectified input (for the mask); otherwise unused.
 void depthwiseGradInput(const DepthwiseGeometry& g, const float* dy, const float* w, float* dx, int64_t c0, int64_t c1,
-                        TapSum sum);
+                        TapSum sum, const float* x = nullptr);
 
 // dw[C,1,KH,KW] from x[N,C,H,W] and dy[N,C,OH,OW] (gemm:jit order). Channels [c0, c1); `scratch` holds
 // depthwiseGradWeightScratch(g) floats.

@@ -1,5 +1,6 @@
 #include "nn/layers.h"
 
+#include "nn/batch_norm.h"
 #include "nn/depthwise_conv.h"
 #include "nn/native_kernels.h"
 #include "nn/pool_kernels.h"
@@ -58,6 +59,11 @@ at::Tensor BatchNorm2d::forward(const at::Tensor& x) {
     at::NoGradGuard noGrad;
     numBatchesTracked_->add_(1);
   }
+  if (training) {
+    at::Tensor y = batchNormTrainNative(x, weight_ ? *weight_ : at::Tensor(), bias_ ? *bias_ : at::Tensor(), *runningMean_,
+                                        *runningVar_, 0.1, 1e-5);
+    if (y.defined()) return y;
+  }
   return at::batch_norm(x, weight_ ? *weight_ : at::Tensor(), bias_ ? *bias_ : at::Tensor(), *runningMean_,
                         *runningVar_, training, 0.1, 1e-5, /*cudnn_enabled=*/true);
 }
@@ -95,9 +101,28 @@ void Sequential::push(LayerPtr layer) {
   layers_.push_back(std::move(layer));
 }
 
+at::Tensor Conv2d::forwardRectified(const at::Tensor& x) {
+  if (bias_ || o_.groups == 1) return {};
+  return depthwiseConvNative(x, *weight_, o_, /*reluInput=*/true);
+}
+
+// A ReLU followed by a depthwise convolution (sep_conv, dil_conv) runs as one fused native op when
+// the kernels apply: the same values, one memory pass and one autograd node fewer.
 at::Tensor Sequential::forward(const at::Tensor& x) {
   at::Tensor h = x;
-  for (auto& layer : layers_) h = layer->forward(h);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (i + 1 < layers_.size() && dynamic_cast<ReLU*>(layers_[i].get())) {
+      if (auto* conv = dynamic_cast<Conv2d*>(layers_[i + 1].get())) {
+        at::Tensor y = conv->forwardRectified(h);
+        if (y.defined()) {
+          h = y;
+          ++i;
+          continue;
+        }
+      }
+    }
+    h = layers_[i]->forward(h);
+  }
   return h;
 }
 

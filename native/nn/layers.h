@@ -25,6 +25,8 @@ class Conv2d : public Layer {
  public:
   explicit Conv2d(const Conv2dOptions& options);
   at::Tensor forward(const at::Tensor& x) override;
+  // forward(relu(x)) as one fused native op, or undefined where that does not apply.
+  at::Tensor forwardRectified(const at::Tensor& x);
   at::Tensor& weight() { return *weight_; }
   const Conv2dOptions& options() const { return o_; }
 
