@@ -37,6 +37,8 @@ export interface BuildInfo {
   nativeKernels: boolean;
   /** Per path of the native depthwise convolution: verified against ATen once per process, or not */
   nativeDepthwise: string;
+  /** The native batch-norm forward: verified against ATen once per process, or not */
+  nativeBatchNorm: string;
 }
 
 export interface PoolOptions { kind: 'max' | 'avg'; kernel: number; stride?: number; padding?: number; countIncludePad?: boolean; impl?: 'native' | 'aten' }
@@ -61,6 +63,8 @@ export interface SystemBinding {
     options: { stride?: number[]; padding?: number[]; dilation?: number[]; impl?: 'native' | 'aten'; channelsLast?: boolean; reluInput?: boolean }): { y: NativeTensor; dx: NativeTensor; dw: NativeTensor };
   /** The exact native training kernels on (default) or off (ATen's own, for A/B runs). */
   setNativeKernels(on: boolean): void;
+  /** Runs the native kernels' self-checks against ATen now and reports each one's status. */
+  nativeKernelChecks(): { enabled: boolean; depthwise: string; batchNorm: string };
   /** Per-operator profiling (libtorch's profiler on the compute thread) until opProfileStop(). */
   opProfileStart(): void;
   /** Self and total time per ATen operator since opProfileStart(), largest self time first. */

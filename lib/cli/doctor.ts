@@ -9,7 +9,7 @@ import { emit, table } from './output.ts';
 export function register(program: Command): void {
   program
     .command('doctor')
-    .description('print libtorch version, CUDA/cuDNN availability, devices, threads, BLAS, ABI and addon path')
+    .description('print libtorch version, CUDA/cuDNN availability, devices, threads, BLAS, ABI, native-kernel self-checks and addon path')
     .option('--json', 'machine-readable output')
     .action((opts: { json?: boolean }) => {
       const native = loadNative();
@@ -32,6 +32,7 @@ export function register(program: Command): void {
         glibcTunables: process.env.GLIBC_TUNABLES ?? null,
         hugePageAllocator: info.hugePageAllocator,
         mallocTuning: info.mallocTuning,
+        nativeKernels: native.nativeKernelChecks(),
       };
       emit(report, opts.json, (r) =>
         table([
@@ -44,6 +45,9 @@ export function register(program: Command): void {
           ['C++11 ABI', r.cxx11Abi ? 'yes' : 'no'],
           ['huge-page allocator', r.hugePageAllocator ? 'on' : 'off (AUTOSPEECH_HUGEPAGES=1 turns it on)'],
           ['malloc tuning', r.mallocTuning ? 'on (32 MiB mmap threshold, 1 GiB trim; AUTOSPEECH_MALLOC_TUNING=0 turns it off)' : 'off (malloc tuned by the environment or AUTOSPEECH_MALLOC_TUNING=0)'],
+          ['native kernels', r.nativeKernels.enabled ? 'on (exact; AUTOSPEECH_NATIVE_KERNELS=0 turns them off)' : 'off (AUTOSPEECH_NATIVE_KERNELS=0)'],
+          ['  depthwise conv', r.nativeKernels.depthwise],
+          ['  batch norm', r.nativeKernels.batchNorm],
           ['addon', r.addon],
           ['node', r.node],
         ]),

@@ -265,6 +265,23 @@ Napi::Value SetNativeKernels(const Napi::CallbackInfo& info) {
   });
 }
 
+// nativeKernelChecks(): runs the exact native kernels' self-checks now and reports
+// { enabled, depthwise, batchNorm } (what `autospeech doctor` shows).
+Napi::Value NativeKernelChecks(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::string depthwise, batchNorm;
+    runOnComputeThread([&] {
+      depthwise = nn::verifyNativeDepthwise();
+      batchNorm = nn::verifyNativeBatchNorm();
+    });
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("enabled", nn::nativeKernelsEnabled());
+    out.Set("depthwise", depthwise);
+    out.Set("batchNorm", batchNorm);
+    return out;
+  });
+}
+
 Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   applyMallocTuning();
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
@@ -276,6 +293,7 @@ Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   exports.Set("setDeterminism", Napi::Function::New(env, SetDeterminism, "setDeterminism"));
   exports.Set("computeThreadInfo", Napi::Function::New(env, ComputeThreadInfo, "computeThreadInfo"));
   exports.Set("depthwiseConv", Napi::Function::New(env, DepthwiseConv, "depthwiseConv"));
+  exports.Set("nativeKernelChecks", Napi::Function::New(env, NativeKernelChecks, "nativeKernelChecks"));
   exports.Set("setNativeKernels", Napi::Function::New(env, SetNativeKernels, "setNativeKernels"));
   exports.Set("pool2d", Napi::Function::New(env, Pool2d, "pool2d"));
   exports.Set("opProfileStart", Napi::Function::New(env, OpProfileStart, "opProfileStart"));

@@ -245,4 +245,9 @@ std::string nativeBatchNormStatus() {
   return check == Check::failed ? "ATen's (self-check failed)" : "not checked yet";
 }
 
+std::string verifyNativeBatchNorm() {
+  if (nativeKernelsEnabled()) verified();
+  return nativeBatchNormStatus();
+}
+
 }  // namespace autospeech::nn

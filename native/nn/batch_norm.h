@@ -22,5 +22,7 @@ at::Tensor batchNormTrainNative(const at::Tensor& x, const at::Tensor& weight, c
 
 // "native (verified: ...)", "ATen's (self-check failed)", "not checked yet" or "off".
 std::string nativeBatchNormStatus();
+// Runs the self-check now (it otherwise runs when first needed); returns the status.
+std::string verifyNativeBatchNorm();
 
 }  // namespace autospeech::nn

@@ -260,6 +260,12 @@ std::string nativeDepthwiseStatus() {
   return out;
 }
 
+std::string verifyNativeDepthwise() {
+  if (nativeKernelsEnabled())
+    for (int p = 0; p < kPaths; ++p) verified(static_cast<Path>(p));
+  return nativeDepthwiseStatus();
+}
+
 DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o,
                                 bool reluInput) {
   if (!reluInput && channelsLastDilated(x, w, o)) {

@@ -26,6 +26,8 @@ at::Tensor depthwiseConvNative(const at::Tensor& x, const at::Tensor& w, const C
 
 // Per path: "native (verified)", "ATen's (self-check failed)", "not checked yet" - or "off".
 std::string nativeDepthwiseStatus();
+// Runs every path's self-check now (they otherwise run when first needed); returns the status.
+std::string verifyNativeDepthwise();
 
 // The native forward and both gradients (ATen's where no native kernel applies), for tests; a
 // channels-last x gives the channels-last path (ATen's forward, native dilated gradients).
