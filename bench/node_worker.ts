@@ -24,7 +24,7 @@ async function main() {
   const cfg = CONFIGS[name];
   native.manualSeed(0);
   let fn: () => Promise<unknown>;
-  // MODEL.CHANNELS_LAST (named option): the reference side gets the same layout (torch_worker.py).
+  // MODEL.CHANNELS_LAST (named option); the bench runs the reference side as it is (NCHW).
   const channelsLast = process.env.BENCH_CHANNELS_LAST === '1';
   if (cfg.kind === 'search_step') {
     const model = new native.Model({ kind: 'search', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes });

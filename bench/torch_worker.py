@@ -28,7 +28,8 @@ class Phases:
 
 
 PHASES = Phases()
-# Our MODEL.CHANNELS_LAST option, given to the reference side too so the pair compares like with like.
+# NHWC on the PyTorch side too (set by hand to compare like with like; `npm run bench` runs the
+# reference as it is, NCHW, against our MODEL.CHANNELS_LAST rows).
 CHANNELS_LAST = os.environ.get('BENCH_CHANNELS_LAST') == '1'
 
 
