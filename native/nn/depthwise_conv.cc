@@ -192,12 +192,22 @@ std::pair<at::Tensor, at::Tensor> backwardAnyway(const DepthwiseGeometry& g, con
   return {dx, dw};
 }
 
+// A depthwise convolution's options kept on its autograd node for the backward.
+void saveOptions(torch::autograd::AutogradContext* ctx, const Conv2dOptions& o) {
+  ctx->saved_data["options"] = std::vector<int64_t>{o.in, o.kernel[0], o.kernel[1], o.stride[0], o.stride[1],
+                                                    o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
+}
+
+Conv2dOptions loadOptions(torch::autograd::AutogradContext* ctx) {
+  auto v = ctx->saved_data["options"].toIntVector();
+  return {v[0], v[0], {v[1], v[2]}, {v[3], v[4]}, {v[5], v[6]}, {v[7], v[8]}, v[0]};
+}
+
 struct DepthwiseConv : public torch::autograd::Function<DepthwiseConv> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const Conv2dOptions& o, bool reluInput) {
     ctx->save_for_backward({x, w});
-    ctx->saved_data["options"] = std::vector<int64_t>{o.in, o.kernel[0], o.kernel[1], o.stride[0], o.stride[1],
-                                                      o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
+    saveOptions(ctx, o);
     ctx->saved_data["relu"] = reluInput;
     return forwardAnyway(geometry(x, w, o, reluInput), x, w, o);
   }
@@ -206,8 +216,7 @@ struct DepthwiseConv : public torch::autograd::Function<DepthwiseConv> {
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &w = saved[1];
-    auto v = ctx->saved_data["options"].toIntVector();
-    const Conv2dOptions o{v[0], v[0], {v[1], v[2]}, {v[3], v[4]}, {v[5], v[6]}, {v[7], v[8]}, v[0]};
+    const Conv2dOptions o = loadOptions(ctx);
     auto [dx, dw] = backwardAnyway(geometry(x, w, o, ctx->saved_data["relu"].toBool()), x, w, grads[0].contiguous(), o,
                                    ctx->needs_input_grad(0), ctx->needs_input_grad(1));
     return {dx, dw, at::Tensor(), at::Tensor()};
@@ -218,8 +227,7 @@ struct DepthwiseConvChannelsLast : public torch::autograd::Function<DepthwiseCon
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const Conv2dOptions& o) {
     ctx->save_for_backward({x, w});
-    ctx->saved_data["options"] = std::vector<int64_t>{o.in, o.kernel[0], o.kernel[1], o.stride[0], o.stride[1],
-                                                      o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
+    saveOptions(ctx, o);
     return at::conv2d(x, w, {}, o.stride, o.padding, o.dilation, o.groups);
   }
 
@@ -227,8 +235,7 @@ struct DepthwiseConvChannelsLast : public torch::autograd::Function<DepthwiseCon
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &w = saved[1];
-    auto v = ctx->saved_data["options"].toIntVector();
-    const Conv2dOptions o{v[0], v[0], {v[1], v[2]}, {v[3], v[4]}, {v[5], v[6]}, {v[7], v[8]}, v[0]};
+    const Conv2dOptions o = loadOptions(ctx);
     const DepthwiseGeometry g = geometry(x, w, o);
     at::Tensor dy = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
     at::Tensor dx = ctx->needs_input_grad(0) ? gradInputNhwc(g, dy, w.contiguous()) : at::Tensor();
