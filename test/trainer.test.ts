@@ -235,26 +235,29 @@ test.serial('skipping the gradients a search step throws away (each half, and th
   }
 });
 
-test.serial('the exact native kernels (depthwise convolutions, training max pool) keep every update bit-identical to ATen\'s', async (t) => {
-  const B = 4, T = 48, F = 41;
-  const xs = new Float32Array(B * T * F).map((_, i) => Math.sin(i * 0.043) + 0.2 * Math.cos(i * 1.3));
-  const ys = new Int32Array([1, 0, 3, 2]);
-  const s: [number, number, number] = [B, T, F];
-  const specs = [
-    // the README genotype: dil_conv_3x3/5x5 and max_pool_3x3 in normal and reduction cells
-    { kind: 'network' as const, C: 8, layers: 5, numClasses: 4, genotype: README_GENOTYPE },
-    { kind: 'search' as const, C: 2, layers: 3, numClasses: 4 },
+test.serial('the exact native kernels (depthwise convolutions, max pool, batch norm, fused ReLU) keep every update bit-identical to ATen\'s', async (t) => {
+  const cases = [
+    // the README genotype (dil_conv_3x3/5x5, sep_conv_3x3, max_pool_3x3 in normal and reduction
+    // cells) at the reference's crop size: maps of 150x129 down to 10x9, where ATen's kernels
+    // change strategy by size and layout; without drop path a BN's gradient is a channel slice of
+    // the cell's concat, on which ATen's BN backward takes its strided path
+    { spec: { kind: 'network' as const, C: 8, layers: 5, numClasses: 4, genotype: README_GENOTYPE }, B: 2, T: 300, F: 257, steps: 2, dropPath: 0 },
+    { spec: { kind: 'network' as const, C: 8, layers: 5, numClasses: 4, genotype: README_GENOTYPE }, B: 4, T: 48, F: 41, steps: 3, dropPath: 0.2 },
+    { spec: { kind: 'search' as const, C: 2, layers: 3, numClasses: 4 }, B: 4, T: 48, F: 41, steps: 3, dropPath: 0.2 },
   ];
-  const run = async (spec: (typeof specs)[number], nativeKernels: boolean) => {
+  const run = async (c: (typeof cases)[number], nativeKernels: boolean) => {
+    const xs = new Float32Array(c.B * c.T * c.F).map((_, i) => Math.sin(i * 0.043) + 0.2 * Math.cos(i * 1.3));
+    const ys = Int32Array.from({ length: c.B }, (_, i) => (i * 3 + 1) % 4);
+    const s: [number, number, number] = [c.B, c.T, c.F];
     native.setNativeKernels(nativeKernels);
     try {
-      const m = new native.Model(spec, { seed: 4 });
-      m.setDropPathProb(0.2);
+      const m = new native.Model(c.spec, { seed: 4 });
+      m.setDropPathProb(c.dropPath);
       const tr = new native.Trainer(m, {});
       native.manualSeed(17);
       const stats = [];
-      for (let i = 0; i < 3; i++) {
-        const { phasesMs, ...rest } = spec.kind === 'search' ? await tr.step(xs, s, ys, xs, s, ys) : await tr.step(xs, s, ys);
+      for (let i = 0; i < c.steps; i++) {
+        const { phasesMs, ...rest } = c.spec.kind === 'search' ? await tr.step(xs, s, ys, xs, s, ys) : await tr.step(xs, s, ys);
         stats.push(rest);
       }
       return { m, tr, stats };
@@ -262,13 +265,15 @@ test.serial('the exact native kernels (depthwise convolutions, training max pool
       native.setNativeKernels(true);
     }
   };
-  for (const spec of specs) {
-    const aten = await run(spec, false);
-    const ours = await run(spec, true);
-    t.deepEqual(ours.stats, aten.stats, spec.kind);
-    for (const e of aten.m.stateDict()) t.deepEqual(ours.m.getTensor(e.name).data, aten.m.getTensor(e.name).data, `${spec.kind}: ${e.name}`);
+  for (const c of cases) {
+    const what = `${c.spec.kind} ${c.B}x${c.T}x${c.F}`;
+    const aten = await run(c, false);
+    const ours = await run(c, true);
+    t.deepEqual(ours.stats, aten.stats, what);
+    for (const e of aten.m.stateDict()) t.deepEqual(ours.m.getTensor(e.name).data, aten.m.getTensor(e.name).data, `${what}: ${e.name}`);
     const a = ours.tr.optimizerState(), b = aten.tr.optimizerState();
-    for (const k of Object.keys(b)) t.deepEqual(a[k].data, b[k].data, `${spec.kind}: optimizer ${k}`);
+    for (const k of Object.keys(b)) t.deepEqual(a[k].data, b[k].data, `${what}: optimizer ${k}`);
   }
   t.regex(native.info().nativeDepthwise, /forward: native \(verified\).*dilated gradients: native \(verified\)/);
+  t.regex(native.info().nativeBatchNorm, /^native \(verified/);
 });

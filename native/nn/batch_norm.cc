@@ -191,7 +191,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backwardAten(torch::autograd::Aut
   auto saved = ctx->get_saved_variables();
   const bool affine = ctx->saved_data.count("weight") > 0;
   const at::Tensor weight = affine ? ctx->saved_data["weight"].toTensor() : at::Tensor();
-  return at::native_batch_norm_backward(grad.contiguous(), saved[0], weight, ctx->saved_data["running_mean"].toTensor(),
+  // The gradient as it comes (often a channel slice of a concat): ATen picks its kernel by layout.
+  return at::native_batch_norm_backward(grad, saved[0], weight, ctx->saved_data["running_mean"].toTensor(),
                                         ctx->saved_data["running_var"].toTensor(), saved[1], saved[2], true,
                                         ctx->saved_data["eps"].toDouble(),
                                         {ctx->needs_input_grad(0), affine && wantWeightGrads, affine && wantWeightGrads});
