@@ -73,7 +73,7 @@ const flopRows = [['search step (C=16, 8 cells, batch 2, exact)', 'search_step']
   const share = 100 * ours / peak.conv3x3, target = w === 'train_step' ? '>= 50 %' : '-';
   const p = plan.find((q) => q.name === name)!;
   if (w === 'train_step' && share < 50 && !missed.includes(p)) missed.push(p);
-  return `| ${name} | ${(f / 1e9).toFixed(1)} | ${ours.toFixed(1)} (${share.toFixed(0)} %) | ${target} | ${ref.toFixed(1)} (${(100 * ref / peak.conv3x3).toFixed(0)} %) |`;
+  return `| ${name} | ${(f / 1e9).toFixed(1)} | ${ours.toFixed(1)} (${share.toFixed(1)} %) | ${target} | ${ref.toFixed(1)} (${(100 * ref / peak.conv3x3).toFixed(0)} %) |`;
 });
 // Where the time goes, for every workload that missed its target: one profiled step per side
 // (libtorch's profiler on both), per phase and per operator (self time).
