@@ -238,15 +238,7 @@ Napi::Value DepthwiseConv(const Napi::CallbackInfo& info) {
         x = x.contiguous(at::MemoryFormat::ChannelsLast);
         dy = dy.contiguous(at::MemoryFormat::ChannelsLast);
       }
-      if (impl == "native") {
-        r = nn::depthwiseNative(x, w, dy, co, reluInput);
-      } else {
-        at::Tensor input = reluInput ? at::relu(x) : x;
-        auto g = at::convolution_backward(dy, input, w, c10::nullopt, co.stride, co.padding, co.dilation, false, {0, 0},
-                                          co.groups, {true, true, false});
-        at::Tensor dx = reluInput ? at::threshold_backward(std::get<0>(g), input, 0) : std::get<0>(g);
-        r = {at::conv2d(input, w, {}, co.stride, co.padding, co.dilation, co.groups), dx, std::get<1>(g)};
-      }
+      r = impl == "native" ? nn::depthwiseNative(x, w, dy, co, reluInput) : nn::depthwiseAten(x, w, dy, co, reluInput);
     });
     Napi::Object out = Napi::Object::New(info.Env());
     out.Set("y", tensorToJsObject(info.Env(), r.y.contiguous()));

@@ -6,10 +6,11 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
-#include <mutex>
 #include <tuple>
 
 #include "nn/native_kernels.h"
+#include "nn/self_check.h"
+#include "system/cpu_features.h"
 
 namespace autospeech::nn {
 namespace {
@@ -17,10 +18,6 @@ namespace {
 // Which of ATen's expressions its compiler fused into FMAs (found by the self-check).
 struct Variant {
   bool fusedBeta, fusedOutput;
-};
-
-struct Stats {
-  at::Tensor saveMean, saveInvstd;
 };
 
 constexpr int64_t kInterleave = 8;
@@ -97,8 +94,7 @@ __attribute__((target("avx2,fma"))) void normalizeAvx2(const float* x, float* y,
 void normalize(const float* x, float* y, int64_t C, int64_t image, const float* mean, const float* invstd,
                const float* weight, const float* bias, Variant v, int64_t p0, int64_t p1) {
 #if defined(__x86_64__)
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2) return normalizeAvx2(x, y, C, image, mean, invstd, weight, bias, v, p0, p1);
+  if (cpuHasAvx2Fma()) return normalizeAvx2(x, y, C, image, mean, invstd, weight, bias, v, p0, p1);
 #endif
   normalizeWith([](float a, float b, float c) { return std::fma(a, b, c); }, x, y, C, image, mean, invstd, weight, bias, v,
                 p0, p1);
@@ -135,9 +131,7 @@ bool applicable(const at::Tensor& x, const at::Tensor& weight, const at::Tensor&
 }
 
 // ---- self-check ----
-enum class Check { unverified, passed, failed };
-std::mutex checkMutex;
-Check check = Check::unverified;
+SelfCheck check;
 Variant found{false, false};
 
 bool agrees(Variant v, int64_t N, int64_t C, int64_t H, int64_t W, bool affine) {
@@ -155,21 +149,17 @@ bool agrees(Variant v, int64_t N, int64_t C, int64_t H, int64_t W, bool affine) 
 }
 
 bool verified() {
-  std::lock_guard<std::mutex> lock(checkMutex);
-  if (check == Check::unverified) {
+  return check.passed([] {
     at::NoGradGuard noGrad;
-    check = Check::failed;
     for (Variant v : {Variant{false, false}, Variant{true, true}, Variant{false, true}, Variant{true, false}}) {
-      bool ok = agrees(v, 4, 8, 19, 17, true) && agrees(v, 2, 13, 5, 7, false) && agrees(v, 3, 32, 38, 33, true) &&
-                agrees(v, 1, 3, 2, 1, true);
-      if (ok) {
+      if (agrees(v, 4, 8, 19, 17, true) && agrees(v, 2, 13, 5, 7, false) && agrees(v, 3, 32, 38, 33, true) &&
+          agrees(v, 1, 3, 2, 1, true)) {
         found = v;
-        check = Check::passed;
-        break;
+        return true;
       }
     }
-  }
-  return check == Check::passed;
+    return false;
+  });
 }
 
 // The autograd node: the native forward, ATen's backward on the saved statistics. Separate node
@@ -239,11 +229,8 @@ at::Tensor batchNormTrainNative(const at::Tensor& x, const at::Tensor& weight, c
 
 std::string nativeBatchNormStatus() {
   if (!nativeKernelsEnabled()) return "off";
-  std::lock_guard<std::mutex> lock(checkMutex);
-  if (check == Check::passed)
-    return std::string("native (verified; ATen's build ") + (found.fusedOutput ? "fuses" : "does not fuse") + " x * alpha + beta, " +
-           (found.fusedBeta ? "fuses" : "does not fuse") + " bias - mean * alpha)";
-  return check == Check::failed ? "ATen's (self-check failed)" : "not checked yet";
+  return check.status(std::string("native (verified; ATen's build ") + (found.fusedOutput ? "fuses" : "does not fuse") +
+                      " x * alpha + beta, " + (found.fusedBeta ? "fuses" : "does not fuse") + " bias - mean * alpha)");
 }
 
 std::string verifyNativeBatchNorm() {

@@ -6,11 +6,11 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <array>
-#include <mutex>
 #include <vector>
 
 #include "nn/depthwise_kernels.h"
 #include "nn/native_kernels.h"
+#include "nn/self_check.h"
 
 namespace autospeech::nn {
 namespace {
@@ -61,13 +61,24 @@ at::Tensor gradWeightNative(const DepthwiseGeometry& g, const at::Tensor& x, con
   return dw;
 }
 
+// A depthwise convolution (one filter per channel, no bias) on 4-D CPU float tensors.
+bool depthwiseFloat(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
+  return x.device().is_cpu() && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && x.dim() == 4 &&
+         o.groups > 1 && o.groups == o.in && o.in == o.out && x.size(1) == o.in;
+}
+
+// The filter's reach (with its dilation) fits the padded input in both dimensions.
+bool fitsPaddedInput(const at::Tensor& x, const Conv2dOptions& o) {
+  for (int d = 0; d < 2; ++d)
+    if (x.size(2 + d) + 2 * o.padding[d] < o.dilation[d] * (o.kernel[d] - 1) + 1) return false;
+  return true;
+}
+
 // Channels-last (the MODEL.CHANNELS_LAST option): oneDNN runs dilated depthwise backward passes on
 // NHWC with its generic direct kernel, slowly; these give the NCHW kernels' values instead.
 bool channelsLastDilated(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
-  return x.device().is_cpu() && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && x.dim() == 4 &&
-         !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast) && o.groups > 1 && o.groups == o.in &&
-         o.in == o.out && x.size(1) == o.in && dilated(o) && x.size(2) + 2 * o.padding[0] >= o.dilation[0] * (o.kernel[0] - 1) + 1 &&
-         x.size(3) + 2 * o.padding[1] >= o.dilation[1] * (o.kernel[1] - 1) + 1;
+  return depthwiseFloat(x, w, o) && !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast) && dilated(o) &&
+         fitsPaddedInput(x, o);
 }
 
 at::Tensor gradInputNhwc(const DepthwiseGeometry& g, const at::Tensor& dy, const at::Tensor& w) {
@@ -101,9 +112,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> atenBackward(const at::Tensor& dy
 
 enum Path { kForward, kGradInputUndilated, kGradsDilated, kPaths };
 const char* const kPathNames[kPaths] = {"forward", "undilated input gradient", "dilated gradients"};
-enum class Check { unverified, passed, failed };
-std::mutex checkMutex;
-Check checks[kPaths] = {Check::unverified, Check::unverified, Check::unverified};
+SelfCheck checks[kPaths];
 
 struct Problem {
   int64_t N, C, H, W;
@@ -129,8 +138,7 @@ Conv2dOptions dw(int64_t C, Pair k, Pair s, Pair p, Pair d) { return {C, C, k, s
 // asymmetric filters, maps smaller than a filter's reach, and for the gemv 16-term blocks with
 // 8/4/2/1-term tails (15 and 323 outputs per plane).
 bool verified(Path path) {
-  std::lock_guard<std::mutex> lock(checkMutex);
-  if (checks[path] == Check::unverified) {
+  return checks[path].passed([path] {
     at::NoGradGuard noGrad;
     std::vector<Problem> problems;
     if (path == kForward || path == kGradInputUndilated)
@@ -143,20 +151,19 @@ bool verified(Path path) {
                {4, 8, 38, 33, dw(8, {3, 3}, {2, 2}, {2, 2}, {2, 2})},   {2, 2, 21, 23, dw(2, {3, 1}, {1, 1}, {2, 0}, {2, 1})},
                {2, 2, 20, 16, dw(2, {1, 3}, {2, 1}, {0, 2}, {1, 2})},   {1, 3, 9, 7, dw(3, {5, 5}, {1, 1}, {4, 4}, {2, 2})}})
         problems.push_back(p);
-    bool ok = true;
-    for (const Problem& p : problems) ok = ok && agreesWithAten(path, p);
-    checks[path] = ok ? Check::passed : Check::failed;
-  }
-  return checks[path] == Check::passed;
+    for (const Problem& p : problems)
+      if (!agreesWithAten(path, p)) return false;
+    return true;
+  });
 }
 
 // oneDNN runs a depthwise convolution with its jit_dw kernels (whose order the native kernels
 // follow) unless the filter's reach fits inside a padding ("kernel_outside_src"): those go to its
 // gemm path, and so to ATen here.
 bool filterReachesInput(const at::Tensor& x, const Conv2dOptions& o) {
+  if (!fitsPaddedInput(x, o)) return false;
   for (int d = 0; d < 2; ++d) {
     const int64_t in = x.size(2 + d), ext = o.dilation[d] * (o.kernel[d] - 1) + 1, pad = o.padding[d];
-    if (in + 2 * pad < ext) return false;
     const int64_t out = (in + 2 * pad - ext) / o.stride[d] + 1, endPad = (out - 1) * o.stride[d] + ext - in - pad;
     if (ext <= pad || ext <= endPad) return false;
   }
@@ -164,14 +171,22 @@ bool filterReachesInput(const at::Tensor& x, const Conv2dOptions& o) {
 }
 
 bool applicable(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
-  return x.device().is_cpu() && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && x.dim() == 4 &&
-         x.is_contiguous() && w.is_contiguous() && o.groups > 1 && o.groups == o.in && o.in == o.out && x.size(1) == o.in &&
-         at::globalContext().userEnabledMkldnn() && filterReachesInput(x, o);
+  return depthwiseFloat(x, w, o) && x.is_contiguous() && w.is_contiguous() && at::globalContext().userEnabledMkldnn() &&
+         filterReachesInput(x, o);
 }
 
 at::Tensor forwardAnyway(const DepthwiseGeometry& g, const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o) {
   if (verified(kForward)) return forwardNative(g, x, w);
   return at::conv2d(g.reluInput ? at::relu(x) : x, w, {}, o.stride, o.padding, o.dilation, o.groups);
+}
+
+// ATen's gradients of conv(relu(x)) (reluInput) or conv(x): mask says which of dx, dw to compute.
+std::pair<at::Tensor, at::Tensor> atenGrads(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& w,
+                                            const Conv2dOptions& o, bool reluInput, bool needDx, bool needDw) {
+  const at::Tensor input = reluInput ? at::relu(x) : x;
+  auto ref = atenBackward(dy, input, w, o, {needDx, needDw, false});
+  at::Tensor dx = needDx && reluInput ? at::threshold_backward(std::get<0>(ref), input, 0) : std::get<0>(ref);
+  return {dx, std::get<1>(ref)};
 }
 
 // Both gradients, each from the native kernel where verified, else from ATen (on relu(x) when the
@@ -184,10 +199,9 @@ std::pair<at::Tensor, at::Tensor> backwardAnyway(const DepthwiseGeometry& g, con
   if (nativeDx) dx = gradInputNative(g, dy, w, x);
   if (nativeDw) dw = gradWeightNative(g, x, dy);
   if ((needDx && !nativeDx) || (needDw && !nativeDw)) {
-    const at::Tensor input = g.reluInput ? at::relu(x) : x;
-    auto ref = atenBackward(dy, input, w, o, {needDx && !nativeDx, needDw && !nativeDw, false});
-    if (needDx && !nativeDx) dx = g.reluInput ? at::threshold_backward(std::get<0>(ref), input, 0) : std::get<0>(ref);
-    if (needDw && !nativeDw) dw = std::get<1>(ref);
+    auto [atenDx, atenDw] = atenGrads(dy, x, w, o, g.reluInput, needDx && !nativeDx, needDw && !nativeDw);
+    if (needDx && !nativeDx) dx = atenDx;
+    if (needDw && !nativeDw) dw = atenDw;
   }
   return {dx, dw};
 }
@@ -258,12 +272,9 @@ at::Tensor depthwiseConvNative(const at::Tensor& x, const at::Tensor& w, const C
 
 std::string nativeDepthwiseStatus() {
   if (!nativeKernelsEnabled()) return "off";
-  std::lock_guard<std::mutex> lock(checkMutex);
   std::string out;
-  for (int p = 0; p < kPaths; ++p) {
-    out += std::string(out.empty() ? "" : "; ") + kPathNames[p] + ": ";
-    out += checks[p] == Check::passed ? "native (verified)" : checks[p] == Check::failed ? "ATen's (self-check failed)" : "not checked yet";
-  }
+  for (int p = 0; p < kPaths; ++p)
+    out += std::string(out.empty() ? "" : "; ") + kPathNames[p] + ": " + checks[p].status("native (verified)");
   return out;
 }
 
@@ -287,6 +298,12 @@ DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const 
   at::Tensor dyc = dy.contiguous();
   auto [dx, dw] = backwardAnyway(g, x, w, dyc, o, true, true);
   return {forwardAnyway(g, x, w, o), dx, dw};
+}
+
+DepthwiseResult depthwiseAten(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o,
+                              bool reluInput) {
+  auto [dx, dw] = atenGrads(dy, x, w, o, reluInput, true, true);
+  return {at::conv2d(reluInput ? at::relu(x) : x, w, {}, o.stride, o.padding, o.dilation, o.groups), dx, dw};
 }
 
 }  // namespace autospeech::nn

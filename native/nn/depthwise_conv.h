@@ -36,5 +36,8 @@ struct DepthwiseResult {
 };
 DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o,
                                 bool reluInput = false);
+// The same from ATen alone (relu, conv2d, convolution_backward, threshold_backward): the reference.
+DepthwiseResult depthwiseAten(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o,
+                              bool reluInput = false);
 
 }  // namespace autospeech::nn

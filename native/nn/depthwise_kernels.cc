@@ -1,5 +1,7 @@
 #include "nn/depthwise_kernels.h"
 
+#include "system/cpu_features.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -65,16 +67,12 @@ __attribute__((target("avx2,fma"))) void gemvDotsAvx2(const float* col, int64_t 
   for (int t = 0; t < count; ++t) y[t] = gemvDotPortable(col + t * stride + main, dy + main, n - main, y[t]);
 }
 
-bool haveAvx2Fma() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-}
 #endif
 
 // y[t] = gemv-order dot of col row t (rows `stride` apart) with dy, for t < count.
 inline void gemvDots(const float* col, int64_t stride, const float* dy, int64_t n, float* y, int count) {
 #if defined(__x86_64__)
-  if (haveAvx2Fma()) return gemvDotsAvx2(col, stride, dy, n, y, count);
+  if (cpuHasAvx2Fma()) return gemvDotsAvx2(col, stride, dy, n, y, count);
 #endif
   for (int t = 0; t < count; ++t) y[t] = gemvDotPortable(col + t * stride, dy, n, y[t]);
 }
@@ -103,6 +101,11 @@ inline void forEachTapRow(const DepthwiseGeometry& g, Fn fn) {
       for (int64_t oh = oh0; oh < oh1; ++oh) fn(i, j, oh, ow0, ow1);
     }
   }
+}
+
+// Offset of tap t (row-major) from its output's position on a zero-padded plane of width Wp.
+inline int64_t tapOffset(const DepthwiseGeometry& g, int64_t Wp, int64_t t) {
+  return (t / g.KW) * g.DH * Wp + (t % g.KW) * g.DW;
 }
 
 #define AUTOSPEECH_INLINE inline __attribute__((always_inline))
@@ -225,7 +228,7 @@ AUTOSPEECH_INLINE void forwardPlanes(const DepthwiseGeometry& g, const float* x,
     padded.offsets.resize(taps);
     float *xp = padded.in.data(), *yp = padded.out.data();
     int64_t* off = padded.offsets.data();
-    for (int64_t t = 0; t < taps; ++t) off[t] = (t / g.KW) * g.DH * Wp + (t % g.KW) * g.DW;
+    for (int64_t t = 0; t < taps; ++t) off[t] = tapOffset(g, Wp, t);
     for (int64_t n = 0; n < g.N; ++n)
       for (int64_t c = c0; c < c1; ++c) {
         const float* in = x + (n * g.C + c) * plane;
@@ -269,7 +272,7 @@ AUTOSPEECH_INLINE void gradInputPlanes(const DepthwiseGeometry& g, const float* 
     padded.offsets.resize(taps);
     float *gp = padded.in.data() + reach, *dp = padded.out.data();
     int64_t* off = padded.offsets.data();
-    for (int64_t t = 0; t < taps; ++t) off[t] = -((t / g.KW) * g.DH * Wp + (t % g.KW) * g.DW);
+    for (int64_t t = 0; t < taps; ++t) off[t] = -tapOffset(g, Wp, t);
     for (int64_t n = 0; n < g.N; ++n)
       for (int64_t c = c0; c < c1; ++c) {
         const float* gy = dy + (n * g.C + c) * oplane;
@@ -320,7 +323,7 @@ __attribute__((target("avx2,fma"))) void gradInputAvx2(const DepthwiseGeometry& 
 
 void depthwiseForward(const DepthwiseGeometry& g, const float* x, const float* w, float* y, int64_t c0, int64_t c1) {
 #if defined(__x86_64__)
-  if (haveAvx2Fma()) return forwardAvx2(g, x, w, y, c0, c1);
+  if (cpuHasAvx2Fma()) return forwardAvx2(g, x, w, y, c0, c1);
 #endif
   forwardPlanes(g, x, w, y, c0, c1, LibmFma{}, false);
 }
@@ -328,7 +331,7 @@ void depthwiseForward(const DepthwiseGeometry& g, const float* x, const float* w
 void depthwiseGradInput(const DepthwiseGeometry& g, const float* dy, const float* w, float* dx, int64_t c0, int64_t c1,
                         TapSum sum, const float* x) {
 #if defined(__x86_64__)
-  if (haveAvx2Fma()) return gradInputAvx2(g, dy, w, dx, c0, c1, sum, x);
+  if (cpuHasAvx2Fma()) return gradInputAvx2(g, dy, w, dx, c0, c1, sum, x);
 #endif
   if (sum == TapSum::fma)
     gradInputPlanes(g, dy, w, dx, c0, c1, LibmFma{}, false, x);
@@ -407,18 +410,18 @@ int64_t depthwiseGradWeightScratch(const DepthwiseGeometry& g) {
 void depthwiseGradWeight(const DepthwiseGeometry& g, const float* x, const float* dy, float* dw, int64_t c0, int64_t c1,
                          float* scratch) {
   const int64_t OH = g.OH(), OW = g.OW(), plane = g.H * g.W, oplane = OH * OW, taps = g.KH * g.KW;
-  const int64_t Wp = g.W + 2 * g.PW, padded = (g.H + 2 * g.PH) * Wp + (g.KW - 1) * g.DW + 1;
+  const int64_t Wp = g.W + 2 * g.PW, paddedSize = (g.H + 2 * g.PH) * Wp + (g.KW - 1) * g.DW + 1;
   float* col = scratch;
   float* xp = scratch + kTapsPerPass * oplane;
-  std::fill(xp, xp + padded, 0.f);  // the border stays zero; the interior is rewritten per plane
+  std::fill(xp, xp + paddedSize, 0.f);  // the border stays zero; the interior is rewritten per plane
   int64_t tapOffsets[64];
   bool direct = false;
 #if defined(__x86_64__)
   // Stride 1 with rows of >= 8 outputs (a chunk then spans at most two rows): straight off the plane.
-  direct = haveAvx2Fma() && g.SH == 1 && g.SW == 1 && OW >= 8 && taps <= 64;
+  direct = cpuHasAvx2Fma() && g.SH == 1 && g.SW == 1 && OW >= 8 && taps <= 64;
   if (direct) {
     buildChunkMap(chunkMap, oplane, OW, Wp);
-    for (int64_t t = 0; t < taps; ++t) tapOffsets[t] = (t / g.KW) * g.DH * Wp + (t % g.KW) * g.DW;
+    for (int64_t t = 0; t < taps; ++t) tapOffsets[t] = tapOffset(g, Wp, t);
   }
 #endif
   for (int64_t c = c0; c < c1; ++c) {
@@ -504,7 +507,8 @@ AUTOSPEECH_INLINE void gradWeightNhwcImpl(const DepthwiseGeometry& g, const floa
       auto sumLanes = [&]() {
         for (int64_t c = 0; c < cw; ++c) {
           const float* l = lanes + c;
-          y[c] = y[c] + (((l[0] + l[cw]) + (l[4 * cw] + l[5 * cw])) + ((l[2 * cw] + l[3 * cw]) + (l[6 * cw] + l[7 * cw])));
+          const float lane[8] = {l[0], l[cw], l[2 * cw], l[3 * cw], l[4 * cw], l[5 * cw], l[6 * cw], l[7 * cw]};
+          y[c] = y[c] + laneSum(lane);
         }
       };
       std::fill(lanes, lanes + 8 * cw, 0.f);
@@ -543,7 +547,7 @@ __attribute__((target("avx2,fma"))) void gradWeightNhwcAvx2(const DepthwiseGeome
 void depthwiseGradWeightNhwc(const DepthwiseGeometry& g, const float* x, const float* dy, float* dwT, int64_t c0, int64_t c1,
                              float* lanes) {
 #if defined(__x86_64__)
-  if (haveAvx2Fma()) return gradWeightNhwcAvx2(g, x, dy, dwT, c0, c1, lanes);
+  if (cpuHasAvx2Fma()) return gradWeightNhwcAvx2(g, x, dy, dwT, c0, c1, lanes);
 #endif
   gradWeightNhwcImpl(g, x, dy, dwT, c0, c1, lanes, LibmFma{});
 }

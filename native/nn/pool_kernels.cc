@@ -11,7 +11,10 @@
 namespace autospeech::nn {
 namespace {
 
-inline float maxOf(float m, float v) { return (v > m || std::isnan(v)) ? v : m; }
+// ATen's max-pool rule: a value replaces the running maximum if larger or NaN (so the first maximum
+// wins ties and the last NaN wins).
+inline bool replacesMax(float v, float m) { return v > m || std::isnan(v); }
+inline float maxOf(float m, float v) { return replacesMax(v, m) ? v : m; }
 
 bool supported(const at::Tensor& x, int64_t k, int64_t s, int64_t p) {
   // NCHW only: a channels-last input keeps ATen's kernels (and its layout).
@@ -68,7 +71,7 @@ std::pair<at::Tensor, at::Tensor> maxPool2dWithTaps(const at::Tensor& input, int
       for (int64_t ih = ih0; ih < ih1; ++ih)
         for (int64_t iw = iw0; iw < iw1; ++iw) {
           const float v = in[ih * W + iw];
-          if (v > m || std::isnan(v)) m = v, best = (ih - top) * k + (iw - left);
+          if (replacesMax(v, m)) m = v, best = (ih - top) * k + (iw - left);
         }
       row[ow] = m;
       tap[ow] = static_cast<uint8_t>(best);
@@ -85,7 +88,7 @@ std::pair<at::Tensor, at::Tensor> maxPool2dWithTaps(const at::Tensor& input, int
         const int32_t t = static_cast<int32_t>((ih - top) * k + kw);
         for (int64_t ow = owLo; ow < owHi; ++ow) {
           const float v = r[ow * s + kw], m = row[ow];
-          const bool take = (v > m) | (v != v);  // no short-circuit: vectorises
+          const bool take = (v > m) | (v != v);  // replacesMax without the short-circuit: vectorises
           row[ow] = take ? v : m;
           b[ow] = take ? t : b[ow];
         }
