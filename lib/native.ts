@@ -39,6 +39,7 @@ export interface BuildInfo {
   nativeDepthwise: string;
   /** The native batch-norm forward: verified against ATen once per process, or not */
   nativeBatchNorm: string;
+  nativeBatchNormBackward: string;
 }
 
 export interface PoolOptions { kind: 'max' | 'avg'; kernel: number; stride?: number; padding?: number; countIncludePad?: boolean; impl?: 'native' | 'aten' }
@@ -61,10 +62,13 @@ export interface SystemBinding {
   /** Output and both gradients of a depthwise convolution, from the native kernels (ATen's where none applies) or ATen's. */
   depthwiseConv(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], dy: Float32Array, dyShape: readonly number[],
     options: { stride?: number[]; padding?: number[]; dilation?: number[]; impl?: 'native' | 'aten'; channelsLast?: boolean; reluInput?: boolean }): { y: NativeTensor; dx: NativeTensor; dw: NativeTensor };
+  /** Training-mode batch-norm backward (on ATen's forward statistics of x), native or ATen's; dy may hold more channels, sliced at channelOffset. */
+  batchNormBackward(x: Float32Array, xShape: readonly number[], dy: Float32Array, dyShape: readonly number[],
+    options: { impl?: 'native' | 'aten'; weight?: Float32Array; channelOffset?: number; mask?: [boolean, boolean, boolean] }): { dx: NativeTensor | null; dw: NativeTensor | null; db: NativeTensor | null; path: 'contiguous' | 'strided' | 'aten' };
   /** The exact native training kernels on (default) or off (ATen's own, for A/B runs). */
   setNativeKernels(on: boolean): void;
   /** Runs the native kernels' self-checks against ATen now and reports each one's status. */
-  nativeKernelChecks(): { enabled: boolean; depthwise: string; batchNorm: string };
+  nativeKernelChecks(): { enabled: boolean; depthwise: string; batchNorm: string; batchNormBackward: string };
   /** Per-operator profiling (libtorch's profiler on the compute thread) until opProfileStop(). */
   opProfileStart(): void;
   /** Self and total time per ATen operator since opProfileStart(), largest self time first. */

@@ -88,12 +88,13 @@ test('genotype draw writes SVGs with every op and readable PNGs', (t) => {
 });
 
 test('doctor --json reports the libtorch build and runs the native kernels\' self-checks', (t) => {
-  const r = cliJson<{ torchVersion: string; mkldnn: boolean; threads: { intraop: number }; nativeKernels: { enabled: boolean; depthwise: string; batchNorm: string } }>(['doctor', '--json']);
+  const r = cliJson<{ torchVersion: string; mkldnn: boolean; threads: { intraop: number }; nativeKernels: { enabled: boolean; depthwise: string; batchNorm: string; batchNormBackward: string } }>(['doctor', '--json']);
   t.regex(r.torchVersion, /^\d+\.\d+/);
   t.true(r.threads.intraop >= 1);
   t.true(r.nativeKernels.enabled);
   // Every path either verified bit-identical against this libtorch or fell back to ATen's: never unchecked.
   t.notRegex(r.nativeKernels.depthwise, /not checked yet/);
   t.notRegex(r.nativeKernels.batchNorm, /not checked yet/);
+  t.notRegex(r.nativeKernels.batchNormBackward, /not checked yet/);
   if (r.mkldnn) t.regex(r.nativeKernels.depthwise, /forward: native \(verified\)/);
 });

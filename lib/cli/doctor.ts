@@ -48,6 +48,7 @@ export function register(program: Command): void {
           ['native kernels', r.nativeKernels.enabled ? 'on (exact; AUTOSPEECH_NATIVE_KERNELS=0 turns them off)' : 'off (AUTOSPEECH_NATIVE_KERNELS=0)'],
           ['  depthwise conv', r.nativeKernels.depthwise],
           ['  batch norm', r.nativeKernels.batchNorm],
+          ['  batch norm backward', r.nativeKernels.batchNormBackward],
           ['addon', r.addon],
           ['node', r.node],
         ]),

@@ -11,6 +11,7 @@
 
 #include "binding/guard.h"
 #include "nn/batch_norm.h"
+#include "nn/batch_norm_backward.h"
 #include "nn/depthwise_conv.h"
 #include "nn/native_kernels.h"
 #include "nn/pool_kernels.h"
@@ -126,6 +127,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     out.Set("nativeKernels", nn::nativeKernelsEnabled());
     out.Set("nativeDepthwise", nn::nativeDepthwiseStatus());
     out.Set("nativeBatchNorm", nn::nativeBatchNormStatus());
+    out.Set("nativeBatchNormBackward", nn::nativeBatchNormBackwardStatus());
     out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
 #ifdef AUTOSPEECH_WITH_CUDA
     out.Set("linkedTorchCuda", true);
@@ -248,6 +250,63 @@ Napi::Value DepthwiseConv(const Napi::CallbackInfo& info) {
   });
 }
 
+// batchNormBackward(x, [N, C, H, W], dy, dyShape, { impl: 'native'|'aten', weight, channelOffset, mask }):
+// training-mode batch-norm backward on ATen's forward statistics of x, next to ATen's, so tests can
+// compare them bit for bit. dy may have more channels than x ([N, C', H, W]): its slice
+// [channelOffset, channelOffset + C) is the gradient (as a concat's slice reaches a batch norm).
+// -> { dx, dw, db, path } (path: the kernel that ran, 'contiguous' | 'strided' | 'aten').
+Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 5) throw ArgumentError("batchNormBackward(x, xShape, dy, dyShape, options) needs 5 arguments");
+    at::Tensor x = borrowFloat32(info[0], shapeFromJs(info[1], "xShape"), "x");
+    at::Tensor dy = borrowFloat32(info[2], shapeFromJs(info[3], "dyShape"), "dy");
+    if (x.dim() != 4 || dy.dim() != 4) throw ArgumentError("batchNormBackward: x and dy must be 4-D");
+    Napi::Object o = asObject(info[4], "options");
+    const std::string impl = getStringOr(o, "impl", "native", "options");
+    if (impl != "native" && impl != "aten") throw ArgumentError("batchNormBackward: impl must be 'native' or 'aten'");
+    const int64_t C = x.size(1);
+    const int64_t offset = static_cast<int64_t>(getNumberOr(o, "channelOffset", 0, "options"));
+    if (dy.size(0) != x.size(0) || dy.size(2) != x.size(2) || dy.size(3) != x.size(3) || offset < 0 || offset + C > dy.size(1))
+      throw ArgumentError("batchNormBackward: dy must be [N, C' >= channelOffset + C, H, W] for x [N, C, H, W]");
+    at::Tensor weight;
+    if (o.Has("weight") && !o.Get("weight").IsUndefined()) {
+      weight = borrowFloat32(o.Get("weight"), {C}, "options.weight");
+    }
+    std::array<bool, 3> mask{true, weight.defined(), weight.defined()};
+    if (o.Has("mask")) {
+      Napi::Value m = o.Get("mask");
+      if (!m.IsArray() || m.As<Napi::Array>().Length() != 3) throw ArgumentError("batchNormBackward: options.mask must be 3 booleans");
+      for (uint32_t i = 0; i < 3; ++i) mask[i] = m.As<Napi::Array>().Get(i).ToBoolean().Value();
+    }
+    at::Tensor dx, dw, db;
+    std::string path;
+    runOnComputeThread([&] {
+      at::NoGradGuard noGrad;
+      at::Tensor rm = at::zeros({C}), rv = at::ones({C});
+      auto fwd = at::native_batch_norm(x, weight, weight.defined() ? at::zeros({C}) : at::Tensor(), rm, rv, true, 0.1, 1e-5);
+      const at::Tensor grad = dy.narrow(1, offset, C);
+      const at::Tensor &mean = std::get<1>(fwd), &invstd = std::get<2>(fwd);
+      path = nn::batchNormBackwardPath(grad, x, weight, mean, invstd);
+      std::optional<std::tuple<at::Tensor, at::Tensor, at::Tensor>> r;
+      if (impl == "native") r = nn::batchNormBackwardNative(grad, x, weight, mean, invstd, mask);
+      if (!r) {
+        if (impl == "native") path = "aten";
+        r = at::native_batch_norm_backward(grad, x, weight, rm, rv, mean, invstd, true, 1e-5, mask);
+      }
+      std::tie(dx, dw, db) = *r;
+    });
+    Napi::Object out = Napi::Object::New(info.Env());
+    auto set = [&](const char* key, const at::Tensor& t) {
+      out.Set(key, t.defined() ? tensorToJsObject(info.Env(), t.contiguous()) : info.Env().Null());
+    };
+    set("dx", dx);
+    set("dw", dw);
+    set("db", db);
+    out.Set("path", impl == "aten" ? std::string("aten") : path);
+    return out;
+  });
+}
+
 // setNativeKernels(on): the exact native training kernels (nn/native_kernels.h) on or off.
 Napi::Value SetNativeKernels(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
@@ -258,18 +317,20 @@ Napi::Value SetNativeKernels(const Napi::CallbackInfo& info) {
 }
 
 // nativeKernelChecks(): runs the exact native kernels' self-checks now and reports
-// { enabled, depthwise, batchNorm } (what `autospeech doctor` shows).
+// { enabled, depthwise, batchNorm, batchNormBackward } (what `autospeech doctor` shows).
 Napi::Value NativeKernelChecks(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    std::string depthwise, batchNorm;
+    std::string depthwise, batchNorm, batchNormBackward;
     runOnComputeThread([&] {
       depthwise = nn::verifyNativeDepthwise();
       batchNorm = nn::verifyNativeBatchNorm();
+      batchNormBackward = nn::verifyNativeBatchNormBackward();
     });
     Napi::Object out = Napi::Object::New(info.Env());
     out.Set("enabled", nn::nativeKernelsEnabled());
     out.Set("depthwise", depthwise);
     out.Set("batchNorm", batchNorm);
+    out.Set("batchNormBackward", batchNormBackward);
     return out;
   });
 }
@@ -285,6 +346,7 @@ Registrar reg("system", [](Napi::Env env, Napi::Object exports) {
   exports.Set("setDeterminism", Napi::Function::New(env, SetDeterminism, "setDeterminism"));
   exports.Set("computeThreadInfo", Napi::Function::New(env, ComputeThreadInfo, "computeThreadInfo"));
   exports.Set("depthwiseConv", Napi::Function::New(env, DepthwiseConv, "depthwiseConv"));
+  exports.Set("batchNormBackward", Napi::Function::New(env, BatchNormBackward, "batchNormBackward"));
   exports.Set("nativeKernelChecks", Napi::Function::New(env, NativeKernelChecks, "nativeKernelChecks"));
   exports.Set("setNativeKernels", Napi::Function::New(env, SetNativeKernels, "setNativeKernels"));
   exports.Set("pool2d", Napi::Function::New(env, Pool2d, "pool2d"));

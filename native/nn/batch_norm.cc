@@ -8,6 +8,7 @@
 #include <cmath>
 #include <tuple>
 
+#include "nn/batch_norm_backward.h"
 #include "nn/native_kernels.h"
 #include "nn/self_check.h"
 #include "system/cpu_features.h"
@@ -181,11 +182,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backwardAten(torch::autograd::Aut
   auto saved = ctx->get_saved_variables();
   const bool affine = ctx->saved_data.count("weight") > 0;
   const at::Tensor weight = affine ? ctx->saved_data["weight"].toTensor() : at::Tensor();
-  // The gradient as it comes (often a channel slice of a concat): ATen picks its kernel by layout.
+  const std::array<bool, 3> mask{ctx->needs_input_grad(0), affine && wantWeightGrads, affine && wantWeightGrads};
+  // The gradient as it comes (often a channel slice of a concat): ATen picks its kernel by layout,
+  // and so does the native one.
+  if (auto native = batchNormBackwardNative(grad, saved[0], weight, saved[1], saved[2], mask)) return *native;
   return at::native_batch_norm_backward(grad, saved[0], weight, ctx->saved_data["running_mean"].toTensor(),
                                         ctx->saved_data["running_var"].toTensor(), saved[1], saved[2], true,
-                                        ctx->saved_data["eps"].toDouble(),
-                                        {ctx->needs_input_grad(0), affine && wantWeightGrads, affine && wantWeightGrads});
+                                        ctx->saved_data["eps"].toDouble(), mask);
 }
 
 struct BatchNormTrainAffine : public torch::autograd::Function<BatchNormTrainAffine> {
