@@ -2,11 +2,18 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#include <cstring>
 #include <limits>
 #include <vector>
+
+#include "system/cpu_features.h"
 
 namespace autospeech::nn {
 namespace {
@@ -51,14 +58,85 @@ at::Tensor forEachOutputRow(const at::Tensor& input, const Geometry& g, int64_t 
   return out;
 }
 
+#if defined(__x86_64__)
+// Whole planes with AVX2 (stride 1 or 2), 8 outputs per vector: each plane is copied into a buffer
+// padded with -inf, so every window has all k*k taps at fixed offsets. A -inf tap never replaces
+// the running maximum (it is neither larger nor NaN), so each output folds its in-range taps in
+// ATen's row-major order and nothing else; its tap starts at its first in-range tap, as ATen's.
+struct MaxPlanes {
+  int64_t H, W, OH, OW, k, s, p, Wv, Hp, Wp;
+  std::vector<int32_t> colFirst;  // per output column: the first in-range kw
+  MaxPlanes(const Geometry& g, int64_t k_, int64_t s_, int64_t p_)
+      : H(g.H), W(g.W), OH(g.OH), OW(g.OW), k(k_), s(s_), p(p_), Wv((g.OW + 7) / 8 * 8) {
+    Hp = std::max(H + 2 * p, (OH - 1) * s + k);
+    Wp = std::max(W + 2 * p, (Wv - 1) * s + k + s);  // a stride-2 vector loads one value past its last
+    colFirst.resize(Wv);
+    for (int64_t ow = 0; ow < Wv; ++ow) colFirst[ow] = static_cast<int32_t>(std::max<int64_t>(p - ow * s, 0));
+  }
+};
+
+__attribute__((target("avx2"))) void maxPlanesAvx2(const MaxPlanes& g, const float* src, float* dst, uint8_t* taps,
+                                                   int64_t plane0, int64_t plane1) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  thread_local std::vector<float> padded, row;
+  thread_local std::vector<int32_t> rowTaps;
+  padded.assign(g.Hp * g.Wp, ninf);  // the margins stay -inf: every plane rewrites only the interior
+  row.resize(g.Wv);
+  rowTaps.resize(g.Wv);
+  for (int64_t plane = plane0; plane < plane1; ++plane) {
+    const float* in = src + plane * g.H * g.W;
+    for (int64_t ih = 0; ih < g.H; ++ih) std::memcpy(&padded[(ih + g.p) * g.Wp + g.p], in + ih * g.W, sizeof(float) * g.W);
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const int64_t rowFirst = std::max<int64_t>(g.p - oh * g.s, 0) * g.k;
+      for (int64_t ow = 0; ow < g.Wv; ow += 8) {
+        __m256 m = _mm256_set1_ps(ninf);
+        __m256i best = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(rowFirst)),
+                                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&g.colFirst[ow])));
+        for (int64_t kh = 0; kh < g.k; ++kh) {
+          const float* r = &padded[(oh * g.s + kh) * g.Wp + ow * g.s];
+          for (int64_t kw = 0; kw < g.k; ++kw) {
+            __m256 v;
+            if (g.s == 1) {
+              v = _mm256_loadu_ps(r + kw);
+            } else {  // the even values of 16
+              const __m256 a = _mm256_loadu_ps(r + kw), b = _mm256_loadu_ps(r + kw + 8);
+              v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+            }
+            const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+            m = _mm256_blendv_ps(m, v, take);
+            const __m256i t = _mm256_set1_epi32(static_cast<int32_t>(kh * g.k + kw));
+            best = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best), _mm256_castsi256_ps(t), take));
+          }
+        }
+        _mm256_storeu_ps(&row[ow], m);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(&rowTaps[ow]), best);
+      }
+      const int64_t o = (plane * g.OH + oh) * g.OW;
+      std::memcpy(dst + o, row.data(), sizeof(float) * g.OW);
+      for (int64_t ow = 0; ow < g.OW; ++ow) taps[o + ow] = static_cast<uint8_t>(rowTaps[ow]);
+    }
+  }
+}
+#endif
+
 // The max pool's forward with, per output, the window tap (row-major, < k*k) it took: ATen's
 // argmax rule (the first maximum; the last NaN; the first tap when all are -inf).
 std::pair<at::Tensor, at::Tensor> maxPool2dWithTaps(const at::Tensor& input, int64_t k, int64_t s, int64_t p) {
+  RECORD_FUNCTION("autospeech::max_pool_forward", std::vector<c10::IValue>());
   const Geometry g(input, k, s, p);
   at::Tensor taps = at::empty({input.size(0), input.size(1), g.OH, g.OW}, input.options().dtype(at::kByte));
   uint8_t* tapBase = taps.data_ptr<uint8_t>();
   const float* src = input.data_ptr<float>();
   const int64_t W = g.W, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
+#if defined(__x86_64__)
+  if (cpuHasAvx2Fma() && (s == 1 || s == 2)) {
+    const MaxPlanes mp(g, k, s, p);
+    at::Tensor out = g.output(input);
+    float* dst = out.data_ptr<float>();
+    at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) { maxPlanesAvx2(mp, src, dst, tapBase, b0, b1); });
+    return {out, taps};
+  }
+#endif
   at::Tensor out = forEachOutputRow(input, g, k, s, p, [&](const float* in, float* row, int64_t oh, int64_t ih0, int64_t ih1) {
     const int64_t plane = (in - src) / (g.H * W);
     uint8_t* tap = tapBase + (plane * g.OH + oh) * OW;
@@ -71,22 +149,25 @@ std::pair<at::Tensor, at::Tensor> maxPool2dWithTaps(const at::Tensor& input, int
       for (int64_t ih = ih0; ih < ih1; ++ih)
         for (int64_t iw = iw0; iw < iw1; ++iw) {
           const float v = in[ih * W + iw];
-          if (replacesMax(v, m)) m = v, best = (ih - top) * k + (iw - left);
+          const bool take = (v > m) | (v != v);  // replacesMax, branch-free (a data-dependent branch mispredicts)
+          m = take ? v : m;
+          best = take ? (ih - top) * k + (iw - left) : best;
         }
       row[ow] = m;
       tap[ow] = static_cast<uint8_t>(best);
     };
     for (int64_t ow = 0; ow < owLo; ++ow) edge(ow);
+    const int64_t from = owLo;
     // Interior: taps tracked in int32 lanes (the width of the values) so the loop vectorises.
     thread_local std::vector<int32_t> best;
     best.assign(OW, static_cast<int32_t>((ih0 - top) * k));
     int32_t* b = best.data();
-    for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = -std::numeric_limits<float>::infinity();
+    for (int64_t ow = from; ow < owHi; ++ow) row[ow] = -std::numeric_limits<float>::infinity();
     for (int64_t ih = ih0; ih < ih1; ++ih) {
       const float* r = in + ih * W - p;
       for (int64_t kw = 0; kw < k; ++kw) {
         const int32_t t = static_cast<int32_t>((ih - top) * k + kw);
-        for (int64_t ow = owLo; ow < owHi; ++ow) {
+        for (int64_t ow = from; ow < owHi; ++ow) {
           const float v = r[ow * s + kw], m = row[ow];
           const bool take = (v > m) | (v != v);  // replacesMax without the short-circuit: vectorises
           row[ow] = take ? v : m;
@@ -94,7 +175,7 @@ std::pair<at::Tensor, at::Tensor> maxPool2dWithTaps(const at::Tensor& input, int
         }
       }
     }
-    for (int64_t ow = owLo; ow < owHi; ++ow) tap[ow] = static_cast<uint8_t>(b[ow]);
+    for (int64_t ow = from; ow < owHi; ++ow) tap[ow] = static_cast<uint8_t>(b[ow]);
     for (int64_t ow = owHi; ow < OW; ++ow) edge(ow);
   });
   return {out, taps};
@@ -104,6 +185,7 @@ std::pair<at::Tensor, at::Tensor> maxPool2dWithTaps(const at::Tensor& input, int
 // outputs in row-major order plane by plane (so overlapping windows sum in ATen's order).
 at::Tensor maxPool2dBackwardTaps(const at::Tensor& gradOut, const at::Tensor& taps, at::IntArrayRef inputSizes, int64_t k,
                                  int64_t s, int64_t p) {
+  RECORD_FUNCTION("autospeech::max_pool_backward", std::vector<c10::IValue>());
   at::Tensor go = gradOut.contiguous();
   at::Tensor gi = at::zeros(inputSizes, go.options());
   const int64_t planes = inputSizes[0] * inputSizes[1], H = inputSizes[2], W = inputSizes[3];
