@@ -40,6 +40,7 @@ export interface BuildInfo {
   /** The native batch-norm forward: verified against ATen once per process, or not */
   nativeBatchNorm: string;
   nativeBatchNormBackward: string;
+  fusedAdam: string;
 }
 
 export interface PoolOptions { kind: 'max' | 'avg'; kernel: number; stride?: number; padding?: number; countIncludePad?: boolean; impl?: 'native' | 'aten' }
@@ -68,7 +69,7 @@ export interface SystemBinding {
   /** The exact native training kernels on (default) or off (ATen's own, for A/B runs). */
   setNativeKernels(on: boolean): void;
   /** Runs the native kernels' self-checks against ATen now and reports each one's status. */
-  nativeKernelChecks(): { enabled: boolean; depthwise: string; batchNorm: string; batchNormBackward: string };
+  nativeKernelChecks(): { enabled: boolean; depthwise: string; batchNorm: string; batchNormBackward: string; adam: string };
   /** Per-operator profiling (libtorch's profiler on the compute thread) until opProfileStop(). */
   opProfileStart(): void;
   /** Self and total time per ATen operator since opProfileStart(), largest self time first. */

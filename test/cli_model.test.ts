@@ -88,7 +88,7 @@ test('genotype draw writes SVGs with every op and readable PNGs', (t) => {
 });
 
 test('doctor --json reports the libtorch build and runs the native kernels\' self-checks', (t) => {
-  const r = cliJson<{ torchVersion: string; mkldnn: boolean; threads: { intraop: number }; nativeKernels: { enabled: boolean; depthwise: string; batchNorm: string; batchNormBackward: string } }>(['doctor', '--json']);
+  const r = cliJson<{ torchVersion: string; mkldnn: boolean; threads: { intraop: number }; nativeKernels: { enabled: boolean; depthwise: string; batchNorm: string; batchNormBackward: string; adam: string } }>(['doctor', '--json']);
   t.regex(r.torchVersion, /^\d+\.\d+/);
   t.true(r.threads.intraop >= 1);
   t.true(r.nativeKernels.enabled);
@@ -96,5 +96,6 @@ test('doctor --json reports the libtorch build and runs the native kernels\' sel
   t.notRegex(r.nativeKernels.depthwise, /not checked yet/);
   t.notRegex(r.nativeKernels.batchNorm, /not checked yet/);
   t.notRegex(r.nativeKernels.batchNormBackward, /not checked yet/);
+  t.notRegex(r.nativeKernels.adam, /not checked yet/);
   if (r.mkldnn) t.regex(r.nativeKernels.depthwise, /forward: native \(verified\)/);
 });

@@ -49,6 +49,7 @@ export function register(program: Command): void {
           ['  depthwise conv', r.nativeKernels.depthwise],
           ['  batch norm', r.nativeKernels.batchNorm],
           ['  batch norm backward', r.nativeKernels.batchNormBackward],
+          ['  Adam update', r.nativeKernels.adam],
           ['addon', r.addon],
           ['node', r.node],
         ]),

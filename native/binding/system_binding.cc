@@ -23,6 +23,7 @@
 #include "system/device.h"
 #include "system/huge_page_allocator.h"
 #include "system/threads.h"
+#include "train/fused_adam.h"
 
 namespace autospeech {
 namespace {
@@ -128,6 +129,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     out.Set("nativeDepthwise", nn::nativeDepthwiseStatus());
     out.Set("nativeBatchNorm", nn::nativeBatchNormStatus());
     out.Set("nativeBatchNormBackward", nn::nativeBatchNormBackwardStatus());
+    out.Set("fusedAdam", train::fusedAdamStatus());
     out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
 #ifdef AUTOSPEECH_WITH_CUDA
     out.Set("linkedTorchCuda", true);
@@ -317,20 +319,22 @@ Napi::Value SetNativeKernels(const Napi::CallbackInfo& info) {
 }
 
 // nativeKernelChecks(): runs the exact native kernels' self-checks now and reports
-// { enabled, depthwise, batchNorm, batchNormBackward } (what `autospeech doctor` shows).
+// { enabled, depthwise, batchNorm, batchNormBackward, adam } (what `autospeech doctor` shows).
 Napi::Value NativeKernelChecks(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    std::string depthwise, batchNorm, batchNormBackward;
+    std::string depthwise, batchNorm, batchNormBackward, adam;
     runOnComputeThread([&] {
       depthwise = nn::verifyNativeDepthwise();
       batchNorm = nn::verifyNativeBatchNorm();
       batchNormBackward = nn::verifyNativeBatchNormBackward();
+      adam = train::verifyFusedAdam();
     });
     Napi::Object out = Napi::Object::New(info.Env());
     out.Set("enabled", nn::nativeKernelsEnabled());
     out.Set("depthwise", depthwise);
     out.Set("batchNorm", batchNorm);
     out.Set("batchNormBackward", batchNormBackward);
+    out.Set("adam", adam);
     return out;
   });
 }

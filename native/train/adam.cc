@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "train/fused_adam.h"
+
 namespace autospeech::train {
 
 Adam::Adam(std::vector<at::Tensor> params, AdamOptions options)
@@ -31,13 +33,15 @@ void Adam::step() {
       s.expAvgSq = at::zeros_like(p, at::MemoryFormat::Preserve);
     }
     s.step += 1;
-    if (o.weightDecay != 0) grad = grad.add(p, o.weightDecay);
-    s.expAvg.mul_(o.beta1).add_(grad, 1 - o.beta1);
-    s.expAvgSq.mul_(o.beta2).addcmul_(grad, grad, 1 - o.beta2);
     const double biasCorrection1 = 1 - std::pow(o.beta1, static_cast<double>(s.step));
     const double biasCorrection2 = 1 - std::pow(o.beta2, static_cast<double>(s.step));
     const double stepSize = o.lr / biasCorrection1;
-    at::Tensor denom = (s.expAvgSq.sqrt() / std::sqrt(biasCorrection2)).add_(o.eps);
+    const AdamScalars scalars{o.beta1, o.beta2, o.eps, o.weightDecay, std::sqrt(biasCorrection2), stepSize};
+    if (fusedAdamStep(p, grad, s.expAvg, s.expAvgSq, scalars)) continue;
+    if (o.weightDecay != 0) grad = grad.add(p, o.weightDecay);
+    s.expAvg.mul_(o.beta1).add_(grad, 1 - o.beta1);
+    s.expAvgSq.mul_(o.beta2).addcmul_(grad, grad, 1 - o.beta2);
+    at::Tensor denom = (s.expAvgSq.sqrt() / scalars.biasCorrection2Sqrt).add_(o.eps);
     p.addcdiv_(s.expAvg, denom, -stepSize);
   }
 }
