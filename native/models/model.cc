@@ -4,6 +4,7 @@
 
 #include "binding/guard.h"
 #include "models/drop_path.h"
+#include "nn/shared_relu.h"
 
 namespace autospeech::models {
 
@@ -85,13 +86,14 @@ Network::Network(int64_t C, int64_t numClasses, int64_t layers, const GenotypeSp
 }
 
 at::Tensor Network::embed(const at::Tensor& input, Trace* trace) {
+  const nn::SharedReluScope sharedRelus;  // the preprocess ReLUs of two cells on one output run once
   at::Tensor x = input.unsqueeze(1);
   at::Tensor s0 = stem0_->forward(x);
   if (trace) trace->emplace_back("stem0", s0);
   at::Tensor s1 = stem1_->forward(s0);
   if (trace) trace->emplace_back("stem1", s1);
   // stem1 starts with an in-place ReLU in the reference, which also rectifies s0.
-  s0 = at::relu(s0);
+  s0 = nn::sharedRelu(s0);
   for (size_t i = 0; i < cells_.size(); ++i) {
     at::Tensor next = cells_[i]->forward(s0, s1, dropPathProb_);
     s0 = s1;

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "binding/guard.h"
+#include "nn/shared_relu.h"
 
 namespace autospeech::ops {
 
@@ -29,7 +30,7 @@ FactorizedReduce::FactorizedReduce(int64_t in, int64_t out, bool affine, bool sh
 }
 
 at::Tensor FactorizedReduce::forward(const at::Tensor& x) {
-  at::Tensor r = at::relu(x);
+  at::Tensor r = nn::sharedRelu(x);
   at::Tensor second;
   if (shifted_) {
     using at::indexing::Slice;
