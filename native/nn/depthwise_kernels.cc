@@ -289,7 +289,8 @@ AUTOSPEECH_INLINE void gradInputPlanes(const DepthwiseGeometry& g, const float* 
       for (int64_t c = c0; c < c1; ++c) {
         const float* gy = dy + (n * g.C + c) * oplane;
         for (int64_t oh = 0; oh < OH; ++oh) std::memcpy(gp + oh * Wp, gy + oh * OW, sizeof(float) * OW);
-        runStencil(dp, Hp * Wp, gp, off, w + c * taps, taps, op, avx2);
+        // only the padded grid's rows of the input (the rows of padding are not gradients)
+        runStencil(dp + g.PH * Wp, g.H * Wp, gp + g.PH * Wp, off, w + c * taps, taps, op, avx2);
         float* out = dx + (n * g.C + c) * plane;
         const float* in = g.reluInput ? x + (n * g.C + c) * plane : nullptr;
         for (int64_t h = 0; h < g.H; ++h) {
