@@ -362,39 +362,58 @@ struct ChunkMap {
   std::vector<int32_t> split;          // lanes taken from `first` (8 = all)
 };
 
-__attribute__((target("avx2,fma"))) void planeDotsAvx2(const float* xp, const ChunkMap& map, const int64_t* off, int count,
+// kCount taps at a time, their accumulators in registers (a run-time count kept them in memory,
+// each FMA then waiting on a store and a reload).
+template <int kCount>
+__attribute__((target("avx2,fma"))) void planeDotsAvx2(const float* xp, const ChunkMap& map, const int64_t* off,
                                                        const float* gy, int64_t os, int64_t OW, int64_t Wp, float* y) {
   const int64_t main = os / 16 * 16;
   alignas(32) static const int32_t kMaskBits[16] = {0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, -1, -1, -1, -1};
   if (main > 0) {
-    __m256 acc[8];
-    for (int t = 0; t < count; ++t) acc[t] = _mm256_setzero_ps();
+    __m256 acc[kCount];
+    for (int t = 0; t < kCount; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t m = 0; m < main / 8; ++m) {
       const __m256 d = _mm256_loadu_ps(gy + 8 * m);
       const int32_t s = map.split[m];
       const float* a = xp + map.first[m];
       if (s == 8) {
-        for (int t = 0; t < count; ++t) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(a + off[t]), d, acc[t]);
+        for (int t = 0; t < kCount; ++t) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(a + off[t]), d, acc[t]);
       } else {
         const __m256 mask = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskBits + 8 - s)));
         const float* b = xp + map.second[m];
-        for (int t = 0; t < count; ++t) {
+        for (int t = 0; t < kCount; ++t) {
           const __m256 v = _mm256_blendv_ps(_mm256_loadu_ps(a + off[t]), _mm256_loadu_ps(b + off[t]), mask);
           acc[t] = _mm256_fmadd_ps(v, d, acc[t]);
         }
       }
     }
     alignas(32) float lanes[8];
-    for (int t = 0; t < count; ++t) {
+    for (int t = 0; t < kCount; ++t) {
       _mm256_store_ps(lanes, acc[t]);
       y[t] = y[t] + laneSum(lanes);
     }
   }
   // The < 16 remaining terms: the gemv's 8/4/2/1 blocks.
   float tail[16];
-  for (int t = 0; t < count; ++t) {
+  for (int t = 0; t < kCount; ++t) {
     for (int64_t k = main; k < os; ++k) tail[k - main] = xp[(k / OW) * Wp + k % OW + off[t]];
     y[t] = gemvDotPortable(tail, gy + main, os - main, y[t]);
+  }
+}
+
+// Up to kMaxDirectTaps taps per pass over the plane (each pass is one FMA chain per tap, as long as
+// the plane: fewer, fuller passes hide its latency better).
+constexpr int kMaxDirectTaps = 12;
+
+void planeDotsDirect(const float* xp, const ChunkMap& map, const int64_t* off, int count, const float* gy, int64_t os,
+                     int64_t OW, int64_t Wp, float* y) {
+  switch (count) {
+#define AUTOSPEECH_DOTS(N) \
+  case N:                  \
+    return planeDotsAvx2<N>(xp, map, off, gy, os, OW, Wp, y);
+    AUTOSPEECH_DOTS(1) AUTOSPEECH_DOTS(2) AUTOSPEECH_DOTS(3) AUTOSPEECH_DOTS(4) AUTOSPEECH_DOTS(5) AUTOSPEECH_DOTS(6)
+    AUTOSPEECH_DOTS(7) AUTOSPEECH_DOTS(8) AUTOSPEECH_DOTS(9) AUTOSPEECH_DOTS(10) AUTOSPEECH_DOTS(11) AUTOSPEECH_DOTS(12)
+#undef AUTOSPEECH_DOTS
   }
 }
 
@@ -446,9 +465,12 @@ void depthwiseGradWeight(const DepthwiseGeometry& g, const float* x, const float
       const float* gy = dy + (n * g.C + c) * oplane;
 #if defined(__x86_64__)
       if (direct) {
-        for (int64_t t0 = 0; t0 < taps; t0 += kTapsPerPass) {
-          const int count = static_cast<int>(std::min<int64_t>(kTapsPerPass, taps - t0));
-          planeDotsAvx2(xp, chunkMap, tapOffsets + t0, count, gy, oplane, OW, Wp, y + t0);
+        // the taps in equal passes of at most kMaxDirectTaps (25 taps: 9 + 8 + 8)
+        const int64_t passes = (taps + kMaxDirectTaps - 1) / kMaxDirectTaps;
+        for (int64_t i = 0, t0 = 0; i < passes; ++i) {
+          const int count = static_cast<int>((taps - t0) / (passes - i));
+          planeDotsDirect(xp, chunkMap, tapOffsets + t0, count, gy, oplane, OW, Wp, y + t0);
+          t0 += count;
         }
         continue;
       }
