@@ -75,47 +75,74 @@ struct MaxPlanes {
   }
 };
 
+// One tap of V vectors of 8 outputs (kw, kh, stride compile-time where possible).
+template <int S, int V>
+__attribute__((target("avx2"), always_inline)) inline void maxTap(const float* r, int32_t tap, __m256* m, __m256i* best) {
+  const __m256i t = _mm256_set1_epi32(tap);
+  for (int u = 0; u < V; ++u) {
+    __m256 v;
+    if (S == 1) {
+      v = _mm256_loadu_ps(r + 8 * u);
+    } else {  // the even values of 16
+      const __m256 a = _mm256_loadu_ps(r + 16 * u), b = _mm256_loadu_ps(r + 16 * u + 8);
+      v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    }
+    const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m[u], _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    m[u] = _mm256_blendv_ps(m[u], v, take);
+    best[u] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best[u]), _mm256_castsi256_ps(t), take));
+  }
+}
+
+// V vectors of outputs from column ow of output row oh (K = 0: the kernel size at run time).
+template <int S, int K, int V>
+__attribute__((target("avx2"), always_inline)) inline void maxVectors(const MaxPlanes& g, const float* padded, int64_t oh,
+                                                                     int64_t ow, int32_t rowFirst, float* row,
+                                                                     int32_t* rowTaps) {
+  const int k = K > 0 ? K : static_cast<int>(g.k);
+  __m256 m[V];
+  __m256i best[V];
+  for (int u = 0; u < V; ++u) {
+    m[u] = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    best[u] = _mm256_add_epi32(_mm256_set1_epi32(rowFirst),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&g.colFirst[ow + 8 * u])));
+  }
+  for (int kh = 0; kh < k; ++kh) {
+    const float* r = padded + (oh * S + kh) * g.Wp + ow * S;
+    for (int kw = 0; kw < k; ++kw) maxTap<S, V>(r + kw, kh * k + kw, m, best);
+  }
+  for (int u = 0; u < V; ++u) {
+    _mm256_storeu_ps(row + ow + 8 * u, m[u]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(rowTaps + ow + 8 * u), best[u]);
+  }
+}
+
+template <int S, int K>
 __attribute__((target("avx2"))) void maxPlanesAvx2(const MaxPlanes& g, const float* src, float* dst, uint8_t* taps,
                                                    int64_t plane0, int64_t plane1) {
-  const float ninf = -std::numeric_limits<float>::infinity();
   thread_local std::vector<float> padded, row;
   thread_local std::vector<int32_t> rowTaps;
-  padded.assign(g.Hp * g.Wp, ninf);  // the margins stay -inf: every plane rewrites only the interior
+  padded.assign(g.Hp * g.Wp, -std::numeric_limits<float>::infinity());  // margins stay -inf; interiors rewritten
   row.resize(g.Wv);
   rowTaps.resize(g.Wv);
   for (int64_t plane = plane0; plane < plane1; ++plane) {
     const float* in = src + plane * g.H * g.W;
     for (int64_t ih = 0; ih < g.H; ++ih) std::memcpy(&padded[(ih + g.p) * g.Wp + g.p], in + ih * g.W, sizeof(float) * g.W);
     for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const int64_t rowFirst = std::max<int64_t>(g.p - oh * g.s, 0) * g.k;
-      for (int64_t ow = 0; ow < g.Wv; ow += 8) {
-        __m256 m = _mm256_set1_ps(ninf);
-        __m256i best = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(rowFirst)),
-                                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&g.colFirst[ow])));
-        for (int64_t kh = 0; kh < g.k; ++kh) {
-          const float* r = &padded[(oh * g.s + kh) * g.Wp + ow * g.s];
-          for (int64_t kw = 0; kw < g.k; ++kw) {
-            __m256 v;
-            if (g.s == 1) {
-              v = _mm256_loadu_ps(r + kw);
-            } else {  // the even values of 16
-              const __m256 a = _mm256_loadu_ps(r + kw), b = _mm256_loadu_ps(r + kw + 8);
-              v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-            }
-            const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-            m = _mm256_blendv_ps(m, v, take);
-            const __m256i t = _mm256_set1_epi32(static_cast<int32_t>(kh * g.k + kw));
-            best = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best), _mm256_castsi256_ps(t), take));
-          }
-        }
-        _mm256_storeu_ps(&row[ow], m);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(&rowTaps[ow]), best);
-      }
+      const int32_t rowFirst = static_cast<int32_t>(std::max<int64_t>(g.p - oh * S, 0) * g.k);
+      int64_t ow = 0;
+      for (; ow + 16 <= g.Wv; ow += 16) maxVectors<S, K, 2>(g, padded.data(), oh, ow, rowFirst, row.data(), rowTaps.data());
+      if (ow < g.Wv) maxVectors<S, K, 1>(g, padded.data(), oh, ow, rowFirst, row.data(), rowTaps.data());
       const int64_t o = (plane * g.OH + oh) * g.OW;
       std::memcpy(dst + o, row.data(), sizeof(float) * g.OW);
-      for (int64_t ow = 0; ow < g.OW; ++ow) taps[o + ow] = static_cast<uint8_t>(rowTaps[ow]);
+      for (int64_t j = 0; j < g.OW; ++j) taps[o + j] = static_cast<uint8_t>(rowTaps[j]);
     }
   }
+}
+
+void maxPlanes(const MaxPlanes& g, const float* src, float* dst, uint8_t* taps, int64_t plane0, int64_t plane1) {
+  if (g.s == 1)
+    return g.k == 3 ? maxPlanesAvx2<1, 3>(g, src, dst, taps, plane0, plane1) : maxPlanesAvx2<1, 0>(g, src, dst, taps, plane0, plane1);
+  return g.k == 3 ? maxPlanesAvx2<2, 3>(g, src, dst, taps, plane0, plane1) : maxPlanesAvx2<2, 0>(g, src, dst, taps, plane0, plane1);
 }
 #endif
 
@@ -133,7 +160,7 @@ std::pair<at::Tensor, at::Tensor> maxPool2dWithTaps(const at::Tensor& input, int
     const MaxPlanes mp(g, k, s, p);
     at::Tensor out = g.output(input);
     float* dst = out.data_ptr<float>();
-    at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) { maxPlanesAvx2(mp, src, dst, tapBase, b0, b1); });
+    at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) { maxPlanes(mp, src, dst, tapBase, b0, b1); });
     return {out, taps};
   }
 #endif
