@@ -235,7 +235,7 @@ test.serial('skipping the gradients a search step throws away (each half, and th
   }
 });
 
-test.serial('the exact native kernels (depthwise convolutions, max pool, batch norm and its backward, fused ReLU) keep every update bit-identical to ATen\'s', async (t) => {
+test.serial('the exact native kernels (depthwise convolutions, max pool, batch norm and its backward, fused and shared ReLUs, fused Adam) keep every update bit-identical to ATen\'s', async (t) => {
   const cases = [
     // the README genotype (dil_conv_3x3/5x5, sep_conv_3x3, max_pool_3x3 in normal and reduction
     // cells) at the reference's crop size: maps of 150x129 down to 10x9, where ATen's kernels
