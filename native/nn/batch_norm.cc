@@ -11,7 +11,7 @@
 #include "nn/batch_norm_backward.h"
 #include "nn/native_kernels.h"
 #include "nn/self_check.h"
-#include "system/avx2_transpose.h"
+#include "system/avx2_lanes.h"
 #include "system/cpu_features.h"
 
 namespace autospeech::nn {
@@ -31,10 +31,10 @@ constexpr int64_t kInterleave = 8;
 template <bool kCentre>
 __attribute__((target("avx2"))) void channelSums8(const float* x, int64_t batch, int64_t C, int64_t image, int64_t cb,
                                                   const float* m, double* out) {
-  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  DoubleLanes8 acc;
   const __m256 mv = kCentre ? _mm256_loadu_ps(m) : _mm256_setzero_ps();
   const int64_t blocks = image / 8 * 8;
-  alignas(32) double tail[8];
+  double tail[8];
   for (int64_t n = 0; n < batch; ++n) {
     const float* base = x + (n * C + cb) * image;
     for (int64_t i = 0; i < blocks; i += 8) {
@@ -42,34 +42,21 @@ __attribute__((target("avx2"))) void channelSums8(const float* x, int64_t batch,
       for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(base + k * image + i);
       transpose8(r);
       for (int j = 0; j < 8; ++j) {
-        __m256 v = r[j];
-        if (kCentre) {
-          const __m256 d = _mm256_sub_ps(v, mv);
-          v = _mm256_mul_ps(d, d);
-        }
-        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+        const __m256 d = _mm256_sub_ps(r[j], mv);
+        acc.add(kCentre ? _mm256_mul_ps(d, d) : r[j]);
       }
     }
     if (blocks < image) {
-      _mm256_store_pd(tail, lo);
-      _mm256_store_pd(tail + 4, hi);
+      acc.store(tail);
       for (int64_t i = blocks; i < image; ++i)
         for (int k = 0; k < 8; ++k) {
-          const float v = base[k * image + i];
-          if (kCentre) {
-            const float d = v - m[k];
-            tail[k] += d * d;
-          } else {
-            tail[k] += v;
-          }
+          const float v = base[k * image + i], d = kCentre ? v - m[k] : v;
+          tail[k] += kCentre ? d * d : v;
         }
-      lo = _mm256_load_pd(tail);
-      hi = _mm256_load_pd(tail + 4);
+      acc.load(tail);
     }
   }
-  _mm256_storeu_pd(out, lo);
-  _mm256_storeu_pd(out + 4, hi);
+  acc.store(out);
 }
 #endif
 

@@ -8,7 +8,7 @@
 
 #include "nn/native_kernels.h"
 #include "nn/self_check.h"
-#include "system/avx2_transpose.h"
+#include "system/avx2_lanes.h"
 #include "system/cpu_features.h"
 
 namespace autospeech::nn {
@@ -149,10 +149,10 @@ void contiguousKernel(Variant v, const float* x, const float* dy, int64_t batch,
 __attribute__((target("avx2"))) void channelDots8(const float* x, const float* dy, int64_t batch, int64_t C, int64_t S,
                                                   int64_t dyBatchStride, int64_t dyChannelStride, int64_t cb,
                                                   const float* mean, double* out) {
-  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  DoubleLanes8 acc;
   const __m256 mv = _mm256_loadu_ps(mean);
   const int64_t blocks = S / 8 * 8;
-  alignas(32) double tail[8];
+  double tail[8];
   for (int64_t n = 0; n < batch; ++n) {
     const float* xb = x + (n * C + cb) * S;
     const float* gb = dy + n * dyBatchStride + cb * dyChannelStride;
@@ -164,23 +164,16 @@ __attribute__((target("avx2"))) void channelDots8(const float* x, const float* d
       }
       transpose8(a);
       transpose8(g);
-      for (int j = 0; j < 8; ++j) {
-        const __m256 p = _mm256_mul_ps(_mm256_sub_ps(a[j], mv), g[j]);
-        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
-        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
-      }
+      for (int j = 0; j < 8; ++j) acc.add(_mm256_mul_ps(_mm256_sub_ps(a[j], mv), g[j]));
     }
     if (blocks < S) {
-      _mm256_store_pd(tail, lo);
-      _mm256_store_pd(tail + 4, hi);
+      acc.store(tail);
       for (int64_t i = blocks; i < S; ++i)
         for (int k = 0; k < 8; ++k) tail[k] += (xb[k * S + i] - mean[k]) * gb[k * dyChannelStride + i];
-      lo = _mm256_load_pd(tail);
-      hi = _mm256_load_pd(tail + 4);
+      acc.load(tail);
     }
   }
-  _mm256_storeu_pd(out, lo);
-  _mm256_storeu_pd(out + 4, hi);
+  acc.store(out);
 }
 #endif
 

@@ -1,5 +1,6 @@
-// An 8x8 float transpose in AVX2 registers, for kernels that keep 8 channels' chains in the lanes
-// of one vector while reading each channel's plane contiguously (batch-norm statistics and dots).
+// AVX2 helpers for kernels that keep 8 channels' serial double chains in the lanes of registers
+// while reading each channel's plane contiguously (batch-norm statistics and dots): an 8x8 float
+// transpose, and 8 double accumulators fed one float vector (8 channels' next terms) at a time.
 #pragma once
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -25,6 +26,26 @@ __attribute__((target("avx2"), always_inline)) inline void transpose8(__m256* r)
   r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
   r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
+
+// Eight double chains, lane k for channel k: add() appends one term per channel, in order.
+struct DoubleLanes8 {
+  __m256d lo, hi;
+
+  __attribute__((target("avx2"), always_inline)) DoubleLanes8() : lo(_mm256_setzero_pd()), hi(_mm256_setzero_pd()) {}
+  __attribute__((target("avx2"), always_inline)) void add(__m256 terms) {
+    lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(terms)));
+    hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(terms, 1)));
+  }
+  // Scalar terms go through memory: store(), add to the 8 doubles in order, load().
+  __attribute__((target("avx2"), always_inline)) void store(double* out) const {
+    _mm256_storeu_pd(out, lo);
+    _mm256_storeu_pd(out + 4, hi);
+  }
+  __attribute__((target("avx2"), always_inline)) void load(const double* in) {
+    lo = _mm256_loadu_pd(in);
+    hi = _mm256_loadu_pd(in + 4);
+  }
+};
 
 }  // namespace autospeech
 #endif
