@@ -26,7 +26,7 @@ void Adam::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
-    at::Tensor grad = p.grad();
+    const at::Tensor& grad = p.grad();
     ParamState& s = state_[i];
     if (s.step == 0) {
       s.expAvg = at::zeros_like(p, at::MemoryFormat::Preserve);
@@ -37,12 +37,7 @@ void Adam::step() {
     const double biasCorrection2 = 1 - std::pow(o.beta2, static_cast<double>(s.step));
     const double stepSize = o.lr / biasCorrection1;
     const AdamScalars scalars{o.beta1, o.beta2, o.eps, o.weightDecay, std::sqrt(biasCorrection2), stepSize};
-    if (fusedAdamStep(p, grad, s.expAvg, s.expAvgSq, scalars)) continue;
-    if (o.weightDecay != 0) grad = grad.add(p, o.weightDecay);
-    s.expAvg.mul_(o.beta1).add_(grad, 1 - o.beta1);
-    s.expAvgSq.mul_(o.beta2).addcmul_(grad, grad, 1 - o.beta2);
-    at::Tensor denom = (s.expAvgSq.sqrt() / scalars.biasCorrection2Sqrt).add_(o.eps);
-    p.addcdiv_(s.expAvg, denom, -stepSize);
+    adamUpdate(p, grad, s.expAvg, s.expAvgSq, scalars);
   }
 }
 

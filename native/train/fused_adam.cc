@@ -76,7 +76,7 @@ void run(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& v, const
   });
 }
 
-// ATen's ops, exactly as adam.cc ran them before this kernel.
+// ATen's ops: torch.optim.Adam's update as written (the fallback, and what the self-check matches).
 void atenStep(at::Tensor& p, at::Tensor grad, at::Tensor& m, at::Tensor& v, const AdamScalars& s) {
   if (s.weightDecay != 0) grad = grad.add(p, s.weightDecay);
   m.mul_(s.beta1).add_(grad, 1 - s.beta1);
@@ -123,11 +123,10 @@ bool verified() {
 
 }  // namespace
 
-bool fusedAdamStep(at::Tensor& p, const at::Tensor& grad, at::Tensor& expAvg, at::Tensor& expAvgSq, const AdamScalars& s) {
-  if (!nn::nativeKernelsEnabled() || !applicable(p, grad, expAvg, expAvgSq) || !verified()) return false;
+void adamUpdate(at::Tensor& p, const at::Tensor& grad, at::Tensor& expAvg, at::Tensor& expAvgSq, const AdamScalars& s) {
+  if (!nn::nativeKernelsEnabled() || !applicable(p, grad, expAvg, expAvgSq) || !verified()) return atenStep(p, grad, expAvg, expAvgSq, s);
   RECORD_FUNCTION("autospeech::fused_adam", std::vector<c10::IValue>());
   run(p, grad, expAvg, expAvgSq, s, found);
-  return true;
 }
 
 std::string fusedAdamStatus() {

@@ -16,9 +16,9 @@ struct AdamScalars {
   double beta1, beta2, eps, weightDecay, biasCorrection2Sqrt, stepSize;
 };
 
-// Updates p, expAvg, expAvgSq in place from grad; false (nothing touched) when the fused kernel does
-// not apply (not contiguous float CPU tensors, switched off, or no verified variant).
-bool fusedAdamStep(at::Tensor& p, const at::Tensor& grad, at::Tensor& expAvg, at::Tensor& expAvgSq, const AdamScalars& s);
+// Updates p, expAvg, expAvgSq in place from grad: in one fused pass where it applies (contiguous
+// float CPU tensors, native kernels on, a verified variant), else through ATen's ops themselves.
+void adamUpdate(at::Tensor& p, const at::Tensor& grad, at::Tensor& expAvg, at::Tensor& expAvgSq, const AdamScalars& s);
 
 // "native (verified; ...)", "ATen's (self-check failed)", "not checked yet" or "off".
 std::string fusedAdamStatus();
