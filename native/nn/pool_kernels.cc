@@ -19,8 +19,9 @@ namespace autospeech::nn {
 namespace {
 
 // ATen's max-pool rule: a value replaces the running maximum if larger or NaN (so the first maximum
-// wins ties and the last NaN wins).
-inline bool replacesMax(float v, float m) { return v > m || std::isnan(v); }
+// wins ties and the last NaN wins). Without a short-circuit: a data-dependent branch mispredicts,
+// and the select vectorises.
+inline bool replacesMax(float v, float m) { return (v > m) | (v != v); }
 inline float maxOf(float m, float v) { return replacesMax(v, m) ? v : m; }
 
 bool supported(const at::Tensor& x, int64_t k, int64_t s, int64_t p) {
@@ -176,7 +177,7 @@ std::pair<at::Tensor, at::Tensor> maxPool2dWithTaps(const at::Tensor& input, int
       for (int64_t ih = ih0; ih < ih1; ++ih)
         for (int64_t iw = iw0; iw < iw1; ++iw) {
           const float v = in[ih * W + iw];
-          const bool take = (v > m) | (v != v);  // replacesMax, branch-free (a data-dependent branch mispredicts)
+          const bool take = replacesMax(v, m);
           m = take ? v : m;
           best = take ? (ih - top) * k + (iw - left) : best;
         }
@@ -184,25 +185,24 @@ std::pair<at::Tensor, at::Tensor> maxPool2dWithTaps(const at::Tensor& input, int
       tap[ow] = static_cast<uint8_t>(best);
     };
     for (int64_t ow = 0; ow < owLo; ++ow) edge(ow);
-    const int64_t from = owLo;
     // Interior: taps tracked in int32 lanes (the width of the values) so the loop vectorises.
     thread_local std::vector<int32_t> best;
     best.assign(OW, static_cast<int32_t>((ih0 - top) * k));
     int32_t* b = best.data();
-    for (int64_t ow = from; ow < owHi; ++ow) row[ow] = -std::numeric_limits<float>::infinity();
+    for (int64_t ow = owLo; ow < owHi; ++ow) row[ow] = -std::numeric_limits<float>::infinity();
     for (int64_t ih = ih0; ih < ih1; ++ih) {
       const float* r = in + ih * W - p;
       for (int64_t kw = 0; kw < k; ++kw) {
         const int32_t t = static_cast<int32_t>((ih - top) * k + kw);
-        for (int64_t ow = from; ow < owHi; ++ow) {
+        for (int64_t ow = owLo; ow < owHi; ++ow) {
           const float v = r[ow * s + kw], m = row[ow];
-          const bool take = (v > m) | (v != v);  // replacesMax without the short-circuit: vectorises
+          const bool take = replacesMax(v, m);
           row[ow] = take ? v : m;
           b[ow] = take ? t : b[ow];
         }
       }
     }
-    for (int64_t ow = from; ow < owHi; ++ow) tap[ow] = static_cast<uint8_t>(b[ow]);
+    for (int64_t ow = owLo; ow < owHi; ++ow) tap[ow] = static_cast<uint8_t>(b[ow]);
     for (int64_t ow = owHi; ow < OW; ++ow) edge(ow);
   });
   return {out, taps};
