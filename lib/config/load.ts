@@ -28,7 +28,7 @@ export function defaultConfig(): Config {
 }
 
 // Keys whose Python default is a float that happens to be integral (0.0): JS cannot tell them apart.
-const FLOAT_KEYS = new Set(['TRAIN.WD', 'TRAIN.ARCH_WD']);
+const FLOAT_KEYS = new Set(['TRAIN.WD', 'TRAIN.ARCH_WD', 'LOSS.SCALE']);
 
 function typeName(v: unknown, key = ''): string {
   if (FLOAT_KEYS.has(key)) return 'float';

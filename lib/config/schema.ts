@@ -19,6 +19,23 @@ export const DEFAULTS = {
     // true = channels-last (NHWC) weights and activations: oneDNN's direct depthwise kernels, ~1.4x
     // faster training steps and ~2x faster evaluation here, last-bit differences from the reference
     CHANNELS_LAST: false,
+    // EfficientTDNN (MODEL.NAME tdnn8m2g): sugar's DynamicTDNN constructor arguments; the defaults
+    // are tdnn8m2g's. Reduced supernets (the fixtures' 64-wide one, the demo's) override them.
+    IN_FEATS: 80,
+    EMBED_DIM: 192,
+    NUM_BLOCKS: 4,
+    CHANNELS: 512,
+    KERNEL_SIZE: 5,
+    CAT_CHANNELS: 1536,
+  },
+  // The classification loss on the embedding. 'softmax' = the AutoSpeech reference's label-smoothed
+  // cross-entropy on a linear classifier (TRAIN.LABEL_SMOOTHING); 'aam' = sugar's AAMSoftmax
+  // (cosine logits with an additive angular margin on the target, plain cross-entropy).
+  LOSS: {
+    NAME: 'softmax',
+    MARGIN: 0.2,
+    SCALE: 30.0,
+    EASY_MARGIN: false,
   },
   DATASET: {
     DATA_DIR: '',
@@ -78,4 +95,5 @@ export type Config = Widen<typeof DEFAULTS>;
 export const CHOICES: Record<string, readonly string[]> = {
   'MODEL.MIXING': ['gumbel', 'softmax'],
   'TRAIN.ARCH_ORDER': ['first', 'second'],
+  'LOSS.NAME': ['softmax', 'aam'],
 };
