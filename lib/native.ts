@@ -132,6 +132,8 @@ export interface NativeModel {
   getTensor(name: string): NativeTensor;
   setTensor(name: string, data: TypedArray, shape: number[]): void;
   paramCounts(): { total: number; trainable: number; alphas: number };
+  /** Names of the floating-point tensors holding NaN or +-inf (a diverged run). */
+  nonFiniteTensors(): string[];
   /** Named option: channels-last (NHWC) weights and activations, oneDNN's direct kernels (last-bit differences from NCHW). */
   setChannelsLast(on: boolean): void;
   setDropPathProb(p: number): void;

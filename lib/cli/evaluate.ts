@@ -23,6 +23,8 @@ async function evaluate(kind: 'identification' | 'verification', overrides: stri
   const { model } = buildModel(cfg, textArch);
   loadWeights(model, modelTensorsOf(ckpt.tensors), opts.load_path);
   model.setDropPathProb(0);
+  const bad = model.nonFiniteTensors();
+  if (bad.length) process.stderr.write(`warning: ${bad.length} tensor(s) of ${opts.load_path} hold NaN or inf (a diverged run?), e.g. ${bad[0]}; NaN scores count as errors\n`);
   const trainer = new (loadNative().Trainer)(model);
   const store = openStore(cfg);
   const norm = store.meanStd(cfg.DATASET.MEAN_STD);

@@ -70,6 +70,9 @@ export const DEFAULTS = {
     FAST_SEARCH: false, // weight step computes only each edge's sampled op
     STEPS_PER_EPOCH: 0, // 0 = one pass over the training utterances (the reference); N caps an epoch
     CHECKPOINT_STEPS: 0, // also write Model/last.ckpt every N steps (0 = at epoch ends only)
+    // stop (exit 1) at the first non-finite loss, naming the step and the last good checkpoint;
+    // False trains on (the reference's behaviour), but a non-finite model is never saved as the best
+    STOP_ON_NONFINITE: true,
   },
   EVAL: {
     CACHE_EMBEDDINGS: true,

@@ -38,6 +38,8 @@ export class Job {
   readonly metrics: MetricsLog;
   readonly events: EventWriter;
   resumed: JobMeta | null = null;
+  /** The newest checkpoint this run wrote or resumed from: the last good state. */
+  lastCheckpoint: string | null = null;
   private resumeFile: string | null = null;
 
   constructor(readonly cfg: Config, readonly opts: JobOptions, info: Record<string, unknown>) {
@@ -81,6 +83,7 @@ export class Job {
     }
     this.metrics.truncateAfter(ckpt.meta.globalStep);
     this.resumed = ckpt.meta;
+    this.lastCheckpoint = this.resumeFile;
     this.log(`resumed ${this.resumeFile} at epoch ${ckpt.meta.epoch}, step ${ckpt.meta.stepInEpoch}`);
     return ckpt.meta;
   }
@@ -95,6 +98,7 @@ export class Job {
     const rng = loadNative().rngState();
     tensors.set('rng/torch', { data: rng, shape: [rng.length], dtype: 'uint8' });
     saveCheckpoint(join(this.paths.model, file), { meta, tensors });
+    this.lastCheckpoint = join(this.paths.model, file);
   }
 
   scalars(step: number, values: Record<string, number>): void {

@@ -8,6 +8,14 @@ import { Progress } from '../run/progress.ts';
 import { cosineLr } from '../train/schedule.ts';
 import type { Job, JobMeta } from './job.ts';
 
+/** A run that stopped because its loss or weights stopped being finite (exit 1). */
+export class DivergedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DivergedError';
+  }
+}
+
 export interface LoopHooks {
   kind: 'search' | 'scratch' | 'baseline';
   dropPath(epoch: number): number;
@@ -24,6 +32,22 @@ export async function runLoop(cfg: Config, job: Job, model: NativeModel, trainer
   const perEpoch = cfg.TRAIN.STEPS_PER_EPOCH > 0 ? Math.min(cfg.TRAIN.STEPS_PER_EPOCH, train.batchesPerEpoch) : train.batchesPerEpoch;
   const meta: JobMeta = job.restore(model, trainer, batchers) ?? {
     kind: hooks.kind, epoch: cfg.TRAIN.BEGIN_EPOCH, stepInEpoch: 0, globalStep: cfg.TRAIN.BEGIN_EPOCH * perEpoch, best: null, batchers: {}, history: [],
+  };
+  const stopOnNonFinite = cfg.TRAIN.STOP_ON_NONFINITE;
+  const diverged = (what: string) => {
+    const last = job.lastCheckpoint;
+    return new DivergedError(
+      `training diverged at step ${meta.globalStep - 1} (epoch ${meta.epoch}, batch ${meta.stepInEpoch - 1} of the epoch; steps count from 0 as in metrics.jsonl): ${what}. ` +
+      `Nothing was saved from that step on; ${last ? `the last good checkpoint is ${last}` : 'no checkpoint had been written yet'}. ` +
+      `Hint: lower TRAIN.LR (now ${cfg.TRAIN.LR}${val ? `, TRAIN.ARCH_LR ${cfg.TRAIN.ARCH_LR}` : ''}) and ${last ? `resume from ${last} with --resume-override, or start again` : 'start again'}; ` +
+      'TRAIN.STOP_ON_NONFINITE False trains on regardless.');
+  };
+  // The names of non-finite tensors; throws when the run must stop on them.
+  const nonFinite = (): string[] => {
+    const bad = model.nonFiniteTensors();
+    if (bad.length && stopOnNonFinite) throw diverged(`${bad.length} model tensor(s) hold NaN or inf (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', ...' : ''})`);
+    if (bad.length) job.log(`warning: ${bad.length} model tensor(s) hold NaN or inf; this checkpoint can never be the best`);
+    return bad;
   };
   const state = (): JobMeta => ({ ...meta, batchers: Object.fromEntries(Object.entries(batchers).map(([k, b]) => [k, b.state()])), genotype: hooks.genotype?.() });
   for (; meta.epoch < cfg.TRAIN.END_EPOCH; meta.epoch++, meta.stepInEpoch = 0) {
@@ -48,6 +72,11 @@ export async function runLoop(cfg: Config, job: Job, model: NativeModel, trainer
       }
       meta.stepInEpoch++;
       meta.globalStep++;
+      if (stopOnNonFinite && (!Number.isFinite(stats.loss) || (stats.archLoss !== undefined && !Number.isFinite(stats.archLoss)))) {
+        job.metrics.write({ step: meta.globalStep - 1, epoch, train_loss: String(stats.loss), ...(stats.archLoss !== undefined ? { arch_loss: String(stats.archLoss) } : {}) });
+        job.flush();
+        throw diverged(`the loss is ${stats.loss}${stats.archLoss !== undefined ? ` (alpha step loss ${stats.archLoss})` : ''}`);
+      }
       sums = { loss: sums.loss + stats.loss, acc1: sums.acc1 + stats.acc1, n: sums.n + 1 };
       const record: Record<string, number> = { lr, train_loss: stats.loss, train_acc1: stats.acc1, train_acc5: stats.acc5 };
       if (stats.archEntropy !== undefined) record.arch_entropy = stats.archEntropy;
@@ -55,15 +84,18 @@ export async function runLoop(cfg: Config, job: Job, model: NativeModel, trainer
       job.scalars(meta.globalStep - 1, record);
       progress.update(meta.stepInEpoch, `loss ${stats.loss.toFixed(4)} acc@1 ${stats.acc1.toFixed(1)}`);
       if (cfg.TRAIN.CHECKPOINT_STEPS > 0 && meta.globalStep % cfg.TRAIN.CHECKPOINT_STEPS === 0 && meta.stepInEpoch < perEpoch) {
+        nonFinite();
         job.flush();
         job.save('last.ckpt', model, trainer, state());
       }
     }
     job.log(`${hooks.kind} epoch ${epoch}: lr ${lr.toPrecision(4)} loss ${(sums.loss / Math.max(sums.n, 1)).toFixed(4)} train acc@1 ${(sums.acc1 / Math.max(sums.n, 1)).toFixed(2)} %`);
+    const finite = nonFinite().length === 0;
     const result = await hooks.onEpochEnd?.(epoch);
     const done: JobMeta = { ...state(), epoch: epoch + 1, stepInEpoch: 0 };
     if (result) {
-      const isBest = meta.best === null || result.metric > meta.best;
+      // A non-finite model is never the best, whatever its metric says.
+      const isBest = finite && Number.isFinite(result.metric) && (meta.best === null || result.metric > meta.best);
       if (isBest) meta.best = result.metric;
       done.best = meta.best;
       meta.history.push({ epoch, ...result.record });

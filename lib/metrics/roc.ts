@@ -4,8 +4,12 @@
 // (0, 0) prepended, fpr = fps / fps[-1], tpr = tps / tps[-1].
 export interface Roc { fps: number[]; tps: number[]; fpr: number[]; tpr: number[]; thresholds: number[] }
 
-export function rocCurve(scores: ArrayLike<number>, labels: ArrayLike<number>, dropIntermediate = true): Roc {
-  const n = scores.length;
+export function rocCurve(rawScores: ArrayLike<number>, labels: ArrayLike<number>, dropIntermediate = true): Roc {
+  const n = rawScores.length;
+  // sklearn refuses NaN scores; here a NaN score is always wrong: a target trial's is rejected at
+  // every threshold (-inf), a non-target's accepted at every one (+inf). A diverged model's NaN
+  // scores then give the worst EER, never the perfect one a constant score would.
+  const scores = Array.from(rawScores, (v, i) => (Number.isNaN(v) ? (labels[i] ? -Infinity : Infinity) : v));
   if (n !== labels.length) throw new Error(`roc: ${n} scores but ${labels.length} labels`);
   // np.argsort(y_score, kind="mergesort")[::-1]: stable ascending, then reversed.
   const asc = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b] || a - b);

@@ -131,6 +131,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                       InstanceMethod("getTensor", &ModelWrap::GetTensor),
                       InstanceMethod("setTensor", &ModelWrap::SetTensor),
                       InstanceMethod("paramCounts", &ModelWrap::ParamCounts),
+                      InstanceMethod("nonFiniteTensors", &ModelWrap::NonFiniteTensors),
                       InstanceMethod("setDropPathProb", &ModelWrap::SetDropPathProb),
                       InstanceMethod("setMixing", &ModelWrap::SetMixing),
                       InstanceMethod("setChannelsLast", &ModelWrap::SetChannelsLast),
@@ -243,6 +244,23 @@ Napi::Value ModelWrap::ParamCounts(const Napi::CallbackInfo& info) {
     out.Set("total", static_cast<double>(total));
     out.Set("trainable", static_cast<double>(trainable));
     out.Set("alphas", static_cast<double>(arch));
+    return out;
+  });
+}
+
+// nonFiniteTensors() -> names of the floating-point state_dict tensors holding NaN or +-inf (a
+// diverged run): checked before a checkpoint is written or chosen as the best.
+Napi::Value ModelWrap::NonFiniteTensors(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    checkIdle("nonFiniteTensors");
+    std::vector<std::string> bad;
+    runOnComputeThread([&] {
+      at::NoGradGuard noGrad;
+      for (auto& e : model_->namedTensors())
+        if (e.tensor->is_floating_point() && !at::isfinite(*e.tensor).all().item<bool>()) bad.push_back(e.name);
+    });
+    Napi::Array out = Napi::Array::New(info.Env(), bad.size());
+    for (size_t i = 0; i < bad.size(); ++i) out.Set(static_cast<uint32_t>(i), bad[i]);
     return out;
   });
 }

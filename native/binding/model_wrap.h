@@ -36,6 +36,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value GetTensor(const Napi::CallbackInfo& info);
   Napi::Value SetTensor(const Napi::CallbackInfo& info);
   Napi::Value ParamCounts(const Napi::CallbackInfo& info);
+  Napi::Value NonFiniteTensors(const Napi::CallbackInfo& info);
   Napi::Value SetDropPathProb(const Napi::CallbackInfo& info);
   Napi::Value SetMixing(const Napi::CallbackInfo& info);
   Napi::Value SetChannelsLast(const Napi::CallbackInfo& info);
