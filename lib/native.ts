@@ -197,6 +197,31 @@ export interface TrainerBinding {
   /** The default CPU generator's state (Gumbel noise, drop path, init). */
   rngState(): Uint8Array;
   setRngState(state: Uint8Array): void;
+  /**
+   * sugar's AAMSoftmax head on x (B, D) and W (D, C) with its mean cross-entropy and the gradients
+   * of that loss with respect to x and W (native/train/aam_softmax.h). cosine, phi (before the
+   * branch) and targetUsesPhi (uint8 (B): 1 where the target took phi) are the margin path's
+   * values, in soft mode too, where logits are plain x @ W.
+   */
+  aamSoftmax(x: Float32Array, xShape: readonly [number, number], W: Float32Array, wShape: readonly [number, number],
+    labels: Int32Array | BigInt64Array, options?: AamSoftmaxOptions): AamSoftmaxResult;
+}
+
+export interface AamSoftmaxOptions {
+  margin?: number; // 0.2
+  scale?: number; // 30
+  easyMargin?: boolean; // false
+  soft?: boolean; // false: sugar's soft() mode, logits = x @ W
+}
+
+export interface AamSoftmaxResult {
+  cosine: NativeTensor;
+  phi: NativeTensor;
+  logits: NativeTensor;
+  loss: number;
+  gradX: NativeTensor;
+  gradW: NativeTensor;
+  targetUsesPhi: NativeTensor;
 }
 
 // ---- features (native/binding/features_binding.cc) ----
