@@ -199,6 +199,31 @@ export interface TrainerBinding {
   /** The default CPU generator's state (Gumbel noise, drop path, init). */
   rngState(): Uint8Array;
   setRngState(state: Uint8Array): void;
+  /**
+   * sugar's AAMSoftmax head on x (B, D) and W (D, C) with its mean cross-entropy and the gradients
+   * of that loss with respect to x and W (native/train/aam_softmax.h). cosine, phi (before the
+   * branch) and targetUsesPhi (uint8 (B): 1 where the target took phi) are the margin path's
+   * values, in soft mode too, where logits are plain x @ W.
+   */
+  aamSoftmax(x: Float32Array, xShape: readonly [number, number], W: Float32Array, wShape: readonly [number, number],
+    labels: Int32Array | BigInt64Array, options?: AamSoftmaxOptions): AamSoftmaxResult;
+}
+
+export interface AamSoftmaxOptions {
+  margin?: number; // 0.2
+  scale?: number; // 30
+  easyMargin?: boolean; // false
+  soft?: boolean; // false: sugar's soft() mode, logits = x @ W
+}
+
+export interface AamSoftmaxResult {
+  cosine: NativeTensor;
+  phi: NativeTensor;
+  logits: NativeTensor;
+  loss: number;
+  gradX: NativeTensor;
+  gradW: NativeTensor;
+  targetUsesPhi: NativeTensor;
 }
 
 // ---- features (native/binding/features_binding.cc) ----
@@ -207,6 +232,14 @@ export interface FeaturesBinding {
   spectrogram(wav: Float32Array): { data: Float32Array; frames: number; rms: number; dbfs: number; gain: number; gainApplied: boolean };
   /** Kaldi-style log-mel fbank (25/10 ms, povey, pre-emphasis, no dither): (frames, melBins) float32. */
   fbank(wav: Float32Array, opts?: FbankOptions): { data: Float32Array; frames: number; melBins: number };
+  /**
+   * EfficientTDNN's front end (sugar's LogMelFbanks): pre-emphasis, torchaudio MelSpectrogram, log,
+   * per-utterance instance norm; (melBins, frames) float32 row-major, channel-first as the
+   * reference's network input. Samples in the int16 range (the reference's), or `scale` 32768 for
+   * [-1, 1) decoder samples. At least 257 samples.
+   */
+  logmel(wav: Float32Array, opts: LogMelOptions & { intermediates: true }): LogMel & LogMelIntermediates;
+  logmel(wav: Float32Array, opts?: LogMelOptions): LogMel;
   /** Per-bin float32 sums of x and x*x over `frames` rows, in row order. */
   frameSums(x: Float32Array, frames: number, bins: number): { sum: Float32Array; sumSq: Float32Array };
   /** librosa.load's resampling (resampy kaiser_best, then fix_length to ceil(n * to / from)). */
@@ -219,6 +252,27 @@ export interface FbankOptions {
   highFreq?: number; // 0 = nyquist (negative: offset from nyquist)
   preemphasis?: number; // 0.97
   scale?: number; // 32768: [-1, 1) samples into the int16 range Kaldi reads
+}
+
+export interface LogMelOptions {
+  melBins?: number; // 80
+  scale?: number; // 1: multiplies the samples first (32768 for [-1, 1) decoder output)
+  preemphasis?: number; // 0.97
+  intermediates?: boolean; // also return each stage (for tests)
+}
+
+export interface LogMel {
+  data: Float32Array; // (melBins, frames) row-major
+  frames: number; // 1 + n / 160
+  melBins: number;
+}
+
+export interface LogMelIntermediates {
+  preemphasis: Float32Array; // (n)
+  melPower: Float32Array; // (melBins, frames), before + 1e-6
+  logMel: Float32Array; // (melBins, frames), before the instance norm
+  window: Float32Array; // (400) torch.hamming_window(400), periodic
+  melFilterbank: Float32Array; // (257, melBins) torchaudio melscale_fbanks, htk, norm None
 }
 
 // ---- reader (native/binding/reader_binding.cc) ----

@@ -1,6 +1,6 @@
 // Features of one waveform through the native reference-exact spectrogram, and the reference's
 // global mean/std (float32 sums accumulated frame by frame, file by file, in the given order).
-import { loadNative, type FbankOptions } from '../native.ts';
+import { loadNative, type FbankOptions, type LogMel } from '../native.ts';
 
 export const BINS = 257;
 /** The reference preprocessing drops utterances shorter than this many frames (3 s). */
@@ -24,7 +24,18 @@ export function fbank(samples: Float32Array, opts?: FbankOptions): { data: Float
   return loadNative().fbank(samples, opts);
 }
 
-export const FRONTENDS = ['stft', 'fbank'] as const;
+/**
+ * The EfficientTDNN front end (sugar's LogMelFbanks(80)) of decoder samples in [-1, 1): scaled back
+ * to the int16 range the reference feeds, (80, frames) channel-first, frames = 1 + n / 160.
+ */
+export function logmel(samples: Float32Array, opts: { melBins?: number } = {}): LogMel {
+  return loadNative().logmel(samples, { ...opts, scale: 32768 });
+}
+
+/** Fewest samples logmel takes: the STFT reflect-pads 256 on each side. */
+export const LOGMEL_MIN_SAMPLES = 257;
+
+export const FRONTENDS = ['stft', 'fbank', 'logmel'] as const;
 export type Frontend = (typeof FRONTENDS)[number];
 
 /** compute_mean_std: float32 per-bin sums of x and x^2 over frames, then files. */

@@ -25,3 +25,15 @@ export function scratchDropPath(epoch: number, prob: number, endEpoch: number): 
 export function isValidationEpoch(epoch: number, valFreq: number, endEpoch: number, includeLast: boolean): boolean {
   return epoch % valFreq === 0 || (includeLast && epoch === endEpoch - 1);
 }
+
+/**
+ * The AAM-softmax margin in force at training step `step` (0-based). sugar keeps it constant, the
+ * default (`warmupSteps` 0). The named option `warmupSteps` N > 0 ramps it linearly from 0 to
+ * `margin` over the first N steps (step / N * margin), then holds it.
+ */
+export function aamMargin(step: number, margin: number, options: { warmupSteps?: number } = {}): number {
+  const n = options.warmupSteps ?? 0;
+  if (!(n >= 0)) throw new RangeError(`aamMargin: warmupSteps must be >= 0, got ${n}`);
+  if (n === 0 || step >= n) return margin;
+  return (margin * Math.max(0, step)) / n;
+}

@@ -1,4 +1,5 @@
-// Feature extraction for JS: waveform (float32) -> gain info + (T, 257) magnitude spectrogram.
+// Feature extraction for JS: waveform (float32) -> gain info + (T, 257) magnitude spectrogram,
+// Kaldi-style fbank, or the EfficientTDNN log-mel front end.
 #include <napi.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include "binding/registry.h"
 #include "binding/tensor_bridge.h"
 #include "features/fbank.h"
+#include "features/logmel.h"
 #include "features/resample.h"
 #include "features/spectrogram.h"
 #include "system/compute_thread.h"
@@ -95,6 +97,61 @@ Napi::Value Fbank(const Napi::CallbackInfo& info) {
   });
 }
 
+// logmel(wav: Float32Array, opts?: { melBins, scale, preemphasis, intermediates })
+//   -> { data: Float32Array (melBins*T, (melBins, T) row-major), frames, melBins,
+//        + with intermediates: preemphasis (n), melPower, logMel (melBins*T each), window (400),
+//          melFilterbank (257*melBins, (257, melBins) row-major) }
+// The reference feeds int16-range samples: scale (default 1) multiplies the input first, so
+// decoder samples in [-1, 1) take scale 32768.
+Napi::Value Logmel(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Float32Array in = float32Arg(info, 0, "logmel(wav, opts?): wav must be a Float32Array");
+    features::LogMelOptions opt;
+    double scale = 1;
+    bool intermediates = false;
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      Napi::Object o = asObject(info[1], "logmel(wav, opts?): opts");
+      double bins = getNumberOr(o, "melBins", static_cast<double>(opt.melBins), "logmel");
+      if (bins != std::floor(bins) || bins < 1 || bins > 256) throw ArgumentError("logmel: melBins must be an integer in [1, 256]");
+      opt.melBins = static_cast<int64_t>(bins);
+      scale = getNumberOr(o, "scale", scale, "logmel");
+      if (!std::isfinite(scale) || scale <= 0) throw ArgumentError("logmel: scale must be a positive finite number");
+      opt.preemphasis = getNumberOr(o, "preemphasis", opt.preemphasis, "logmel");
+      if (!std::isfinite(opt.preemphasis)) throw ArgumentError("logmel: preemphasis must be a finite number");
+      intermediates = getBoolOr(o, "intermediates", false, "logmel");
+    }
+    requireFiniteSamples(in, "logmel");
+    const int64_t n = static_cast<int64_t>(in.ElementLength());
+    if (n < features::kLogMelMinSamples)
+      throw ArgumentError("logmel: the waveform has " + std::to_string(n) + " samples; at least " +
+                          std::to_string(features::kLogMelMinSamples) + " are needed (the STFT reflect-pads 256 on each side)");
+    at::Tensor wav = borrowFloat32(in, {n}, "logmel: wav");  // read in place: the main thread waits for the job
+    features::LogMelStages s;
+    at::Tensor window, filterbank;
+    runOnComputeThread([&] {
+      // float32 products, as the reference's int16 -> float32 conversion (exact for x / 32768 * 32768)
+      s = features::logMel(scale == 1 ? wav : wav.mul(scale), opt);
+      if (intermediates) {
+        window = features::logMelWindow();
+        filterbank = features::melFilterbank(opt.melBins);
+      }
+    });
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("data", tensorToJs(env, s.features));
+    r.Set("frames", static_cast<double>(s.features.size(1)));
+    r.Set("melBins", static_cast<double>(opt.melBins));
+    if (intermediates) {
+      r.Set("preemphasis", tensorToJs(env, s.preemphasis));
+      r.Set("melPower", tensorToJs(env, s.melPower));
+      r.Set("logMel", tensorToJs(env, s.logMel));
+      r.Set("window", tensorToJs(env, window));
+      r.Set("melFilterbank", tensorToJs(env, filterbank));
+    }
+    return r;
+  });
+}
+
 // frameSums(x: Float32Array (frames*bins), frames, bins) -> { sum, sumSq } (Float32Array bins each):
 // per-bin float32 sums of x and x*x over the frames in order, as the reference's compute_mean_std.
 Napi::Value FrameSums(const Napi::CallbackInfo& info) {
@@ -147,6 +204,7 @@ Napi::Value Resample(const Napi::CallbackInfo& info) {
 Registrar reg("features", [](Napi::Env env, Napi::Object exports) {
   exports.Set("spectrogram", Napi::Function::New(env, Spectrogram, "spectrogram"));
   exports.Set("fbank", Napi::Function::New(env, Fbank, "fbank"));
+  exports.Set("logmel", Napi::Function::New(env, Logmel, "logmel"));
   exports.Set("frameSums", Napi::Function::New(env, FrameSums, "frameSums"));
   exports.Set("resample", Napi::Function::New(env, Resample, "resample"));
 });

@@ -1,14 +1,19 @@
 // JS class `Trainer`: the reference's training step (search: alpha step + weight step; scratch:
-// weight step) on a Model, optimizer state for checkpoints, and batched utterance embeddings.
+// weight step) on a Model, optimizer state for checkpoints, and batched utterance embeddings; and
+// aamSoftmax, the EfficientTDNN loss head with its gradients, for tests.
 #include <napi.h>
 
 #include <ATen/ATen.h>
+
+#include <cmath>
 
 #include "binding/guard.h"
 #include "binding/model_wrap.h"
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
 #include "binding/tensor_bridge.h"
+#include "system/compute_thread.h"
+#include "train/aam_softmax.h"
 #include "train/trainer.h"
 
 namespace autospeech {
@@ -321,10 +326,65 @@ Napi::Value SetRngState(const Napi::CallbackInfo& info) {
   });
 }
 
+// aamSoftmax(x, xShape [B, D], W, wShape [D, C], labels (Int32Array | BigInt64Array, B),
+//            { margin, scale, easyMargin, soft }) -> { cosine, phi, logits, gradX, gradW,
+//            targetUsesPhi (uint8, B): NativeTensor; loss: number }
+// The AAM-softmax head the TDNN trainer uses, with the gradients of its mean cross-entropy with
+// respect to x and W, so tests can check it against the reference in isolation.
+Napi::Value AamSoftmax(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const char* usage = "aamSoftmax(x, xShape, W, wShape, labels, options?)";
+    if (info.Length() < 5) throw ArgumentError(std::string(usage) + " needs at least 5 arguments");
+    std::vector<int64_t> xShape = shapeFromJs(info[1], "xShape"), wShape = shapeFromJs(info[3], "wShape");
+    if (xShape.size() != 2 || wShape.size() != 2 || wShape[0] != xShape[1])
+      throw ArgumentError("aamSoftmax: xShape must be [B, D] and wShape [D, C]");
+    at::Tensor xIn = borrowFloat32(info[0], xShape, "x", /*requireFinite=*/true);
+    at::Tensor wIn = borrowFloat32(info[2], wShape, "W", /*requireFinite=*/true);
+    if (!info[4].IsTypedArray() || (info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array &&
+                                    info[4].As<Napi::TypedArray>().TypedArrayType() != napi_bigint64_array))
+      throw ArgumentError("aamSoftmax: labels must be an Int32Array or a BigInt64Array");
+    at::Tensor labels = borrowTypedArray(info[4], {xShape[0]}, "labels");
+    train::AamSoftmaxOptions opt;
+    opt.diagnostics = true;
+    if (info.Length() > 5 && !info[5].IsUndefined()) {
+      Napi::Object o = asObject(info[5], "aamSoftmax: options");
+      opt.margin = getNumberOr(o, "margin", opt.margin, "aamSoftmax options");
+      opt.scale = getNumberOr(o, "scale", opt.scale, "aamSoftmax options");
+      opt.easyMargin = getBoolOr(o, "easyMargin", opt.easyMargin, "aamSoftmax options");
+      opt.soft = getBoolOr(o, "soft", opt.soft, "aamSoftmax options");
+      if (!std::isfinite(opt.margin) || !std::isfinite(opt.scale)) throw ArgumentError("aamSoftmax: margin and scale must be finite");
+    }
+    train::AamSoftmaxOutput r;
+    at::Tensor gradX, gradW, targetUsesPhi;
+    double loss = 0;
+    runOnComputeThread([&] {
+      // Fresh leaves: the borrowed JS memory is never written, and their gradients are the answer.
+      at::Tensor x = xIn.clone().requires_grad_(true), W = wIn.clone().requires_grad_(true);
+      r = train::aamSoftmax(x, W, labels, opt);
+      r.loss.backward();
+      loss = r.loss.item<double>();
+      gradX = x.grad();
+      gradW = W.grad();
+      targetUsesPhi = r.usesPhi.gather(1, labels.to(at::kLong).unsqueeze(1)).squeeze(1);
+    });
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("cosine", tensorToJsObject(env, r.cosine));
+    out.Set("phi", tensorToJsObject(env, r.phi));
+    out.Set("logits", tensorToJsObject(env, r.logits));
+    out.Set("loss", loss);
+    out.Set("gradX", tensorToJsObject(env, gradX));
+    out.Set("gradW", tensorToJsObject(env, gradW));
+    out.Set("targetUsesPhi", tensorToJsObject(env, targetUsesPhi));
+    return out;
+  });
+}
+
 Registrar reg("trainer", [](Napi::Env env, Napi::Object exports) {
   exports.Set("Trainer", TrainerWrap::Define(env));
   exports.Set("rngState", Napi::Function::New(env, RngState, "rngState"));
   exports.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
+  exports.Set("aamSoftmax", Napi::Function::New(env, AamSoftmax, "aamSoftmax"));
 });
 
 }  // namespace
