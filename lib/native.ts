@@ -229,7 +229,7 @@ export interface AamSoftmaxResult {
 // ---- features (native/binding/features_binding.cc) ----
 export interface FeaturesBinding {
   /** -30 dBFS increase-only gain + the reference |STFT|: (frames, 257) float32, row-major. */
-  spectrogram(wav: Float32Array): { data: Float32Array; frames: number; rms: number; dbfs: number; gain: number; gainApplied: boolean };
+  spectrogram(wav: Float32Array): { data: Float32Array; frames: number; rms: number; dbfs: number; gain: number; gainApplied: boolean; finite: boolean };
   /** Kaldi-style log-mel fbank (25/10 ms, povey, pre-emphasis, no dither): (frames, melBins) float32. */
   fbank(wav: Float32Array, opts?: FbankOptions): { data: Float32Array; frames: number; melBins: number };
   /**

@@ -58,6 +58,8 @@ const broken: [string, Buffer, RegExp][] = [
   ['riff-not-wave', wav({ data: pcm(1000), wave: 'AVI ' }), /not a RIFF\/WAVE file/],
   ['stereo', wav({ data: pcm(2000), channels: 2 }), /2 channels; only mono/],
   ['8khz', wav({ data: pcm(1000), rate: 8000 }), /sample rate 8000 Hz; 16000 Hz is required/],
+  ['2hz', wav({ data: pcm(1000), rate: 2 }), /sample rate 2 Hz is outside 1-384 kHz \(corrupt header\?\)/],
+  ['1ghz', wav({ data: pcm(1000), rate: 1_000_000_000 }), /sample rate 1000000000 Hz is outside 1-384 kHz/],
   ['8bit', wav({ data: Buffer.alloc(1000, 128), bits: 8 }), /unsupported encoding \(format tag 1, 8 bits\)/],
   ['alaw', wav({ data: Buffer.alloc(1000), tag: 6, bits: 8 }), /unsupported encoding \(format tag 6/],
   ['truncated', wav({ data: pcm(1000), dataSize: 100000 }), /truncated data chunk: header says 100000 bytes/],

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 
-import { FRONTENDS, LOGMEL_MIN_SAMPLES, fbank, logmel, spectrogram, type Frontend } from '../data/features.ts';
+import { FRONTENDS, type FeatureMatrix, type Frontend, type Layout, NATIVE_LAYOUT, fileFeatures } from '../data/features.ts';
 import { loadAudio16k } from '../data/load_audio.ts';
 import { WavError } from '../data/wav.ts';
 import { UserError } from '../errors.ts';
@@ -11,11 +11,7 @@ import { writeNpy } from '../io/npy.ts';
 import { suggest } from '../util/edit_distance.ts';
 import { emit } from './output.ts';
 
-const LAYOUTS = ['time-major', 'channel-first'] as const;
-type Layout = (typeof LAYOUTS)[number];
-
-/** Each front end's own layout: the reference spectrogram and Kaldi fbank are (T, bins), EfficientTDNN's log-mel (bins, T). */
-const NATIVE_LAYOUT: Record<Frontend, Layout> = { stft: 'time-major', fbank: 'time-major', logmel: 'channel-first' };
+const LAYOUTS: readonly Layout[] = ['time-major', 'channel-first'];
 
 interface Options { out: string; frontend: string; melBins: string; layout?: string; resample?: boolean; json?: boolean }
 
@@ -46,36 +42,19 @@ export function register(program: Command): void {
       const layout = (opts.layout ?? NATIVE_LAYOUT[frontend]) as Layout;
       const melBins = Number(opts.melBins);
       if (!Number.isInteger(melBins) || melBins < 1 || melBins > 256) throw new UserError(`--mel-bins must be an integer in [1, 256], got '${opts.melBins}'`);
-      let samples: Float32Array;
+      let m: FeatureMatrix;
       let resampledFrom: number | undefined;
       try {
-        ({ samples, resampledFrom } = loadAudio16k(readFileSync(file), file, !!opts.resample));
+        const wav = loadAudio16k(readFileSync(file), file, !!opts.resample);
+        resampledFrom = wav.resampledFrom;
+        m = fileFeatures(frontend, wav.samples, file, { melBins });
       } catch (err) {
         if (err instanceof WavError) throw new UserError(err.message);
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${file} not found`);
         throw err;
       }
-      // The matrix in the front end's own layout, then in the one asked for.
-      let m: { data: Float32Array; frames: number; bins: number };
-      let what: string;
-      let extra: { dbfs?: number; gainApplied?: boolean; gain?: number } = {};
-      if (frontend === 'fbank') {
-        if (samples.length < 400) throw new UserError(`${file}: ${samples.length} samples, shorter than one 25 ms fbank frame (400)`);
-        const f = fbank(samples, { melBins });
-        m = { data: f.data, frames: f.frames, bins: f.melBins };
-        what = 'log-mel fbank';
-      } else if (frontend === 'logmel') {
-        if (samples.length < LOGMEL_MIN_SAMPLES)
-          throw new UserError(`${file}: ${samples.length} samples; the logmel front end needs at least ${LOGMEL_MIN_SAMPLES} (its STFT reflect-pads 256 on each side)`);
-        const f = logmel(samples, { melBins });
-        m = { data: f.data, frames: f.frames, bins: f.melBins };
-        what = 'normalised log-mel (EfficientTDNN)';
-      } else {
-        const s = spectrogram(samples);
-        m = { data: s.data, frames: s.frames, bins: 257 };
-        what = '';
-        extra = { dbfs: s.dbfs, gainApplied: s.gainApplied, gain: s.gain };
-      }
+      const what = frontend === 'fbank' ? 'log-mel fbank' : frontend === 'logmel' ? 'normalised log-mel (EfficientTDNN)' : '';
+      const extra: { dbfs?: number; gain?: number; gainApplied?: boolean } = m.level ?? {};
       const own = NATIVE_LAYOUT[frontend];
       const [rows, cols] = own === 'time-major' ? [m.frames, m.bins] : [m.bins, m.frames];
       const data = layout === own ? m.data : transpose(m.data, rows, cols);

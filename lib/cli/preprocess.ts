@@ -37,11 +37,12 @@ export function register(program: Command): void {
       const summary = {
         store: out, utterances: r.index.utterances.length, speakers: new Set(r.index.utterances.map((u) => u.speaker)).size,
         resampled: r.index.utterances.filter((u) => u.resampledFrom).length,
-        skippedShort: r.index.skipped.length, errors: r.index.errors, shards: r.shards, reusedShards: r.reusedShards, workers: r.workers,
+        skippedShort: r.index.skipped.length, errors: r.index.errors, shards: r.shards, reusedShards: r.reusedShards, rebuiltShards: r.rebuilt, workers: r.workers,
         audioSeconds: Math.round(audio), seconds: Number(seconds.toFixed(2)),
       };
       emit(summary, opts.json, (s) => [
         `${s.utterances} utterances of ${s.speakers} speakers (${(s.audioSeconds / 3600).toFixed(2)} h) in ${s.shards} shard(s) at ${s.store} (${s.reusedShards} reused) in ${s.seconds} s with ${s.workers} worker(s)`,
+        ...s.rebuiltShards.map((b) => `rebuilt shard ${b.shard}: ${b.reason}`),
         s.resampled ? `${s.resampled} file(s) resampled to 16 kHz (--resample; their rates are in index.json)` : '',
         s.skippedShort ? `${s.skippedShort} utterance(s) shorter than 300 frames skipped, as the reference does` : '',
         ...s.errors.map((e) => `error: ${e.file}: ${e.reason}`),

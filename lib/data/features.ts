@@ -1,6 +1,7 @@
 // Features of one waveform through the native reference-exact spectrogram, and the reference's
 // global mean/std (float32 sums accumulated frame by frame, file by file, in the given order).
 import { loadNative, type FbankOptions, type LogMel } from '../native.ts';
+import { WavError } from './wav.ts';
 
 export const BINS = 257;
 /** The reference preprocessing drops utterances shorter than this many frames (3 s). */
@@ -13,6 +14,7 @@ export interface Spectrogram {
   dbfs: number;
   gain: number;
   gainApplied: boolean;
+  finite: boolean;
 }
 
 export function spectrogram(samples: Float32Array): Spectrogram {
@@ -64,4 +66,43 @@ export class MeanStdAccumulator {
     }
     return { mean, std, frames: this.count };
   }
+}
+
+export type Layout = 'time-major' | 'channel-first';
+
+/** Each front end's own layout: the reference spectrogram and Kaldi fbank are (T, bins), EfficientTDNN's log-mel (bins, T). */
+export const NATIVE_LAYOUT: Record<Frontend, Layout> = { stft: 'time-major', fbank: 'time-major', logmel: 'channel-first' };
+
+export interface FeatureMatrix {
+  data: Float32Array; // in NATIVE_LAYOUT[frontend]
+  frames: number;
+  bins: number;
+  /** the reference spectrogram's level and gain (stft only) */
+  level?: { dbfs: number; gain: number; gainApplied: boolean };
+}
+
+/**
+ * One file's features, or a WavError naming what is wrong with the file: too short for the front
+ * end, silent (all samples zero: the reference's -30 dBFS gain would be infinite and every
+ * magnitude NaN), or features that are not finite for any other reason.
+ */
+export function fileFeatures(frontend: Frontend, samples: Float32Array, path: string, opts: { melBins?: number } = {}): FeatureMatrix {
+  const least = frontend === 'fbank' ? 400 : LOGMEL_MIN_SAMPLES; // one 25 ms frame; the STFTs reflect-pad 256 on each side
+  if (samples.length < least)
+    throw new WavError(path, `${samples.length} samples; the ${frontend} front end needs at least ${least}${frontend === 'fbank' ? ' (one 25 ms frame)' : ' (its STFT reflect-pads 256 on each side)'}`);
+  if (samples.every((v) => v === 0)) throw new WavError(path, 'silent: all samples zero');
+  let m: FeatureMatrix;
+  if (frontend === 'fbank') {
+    const f = fbank(samples, { melBins: opts.melBins });
+    m = { data: f.data, frames: f.frames, bins: f.melBins };
+  } else if (frontend === 'logmel') {
+    const f = logmel(samples, { melBins: opts.melBins });
+    m = { data: f.data, frames: f.frames, bins: f.melBins };
+  } else {
+    const s = spectrogram(samples);
+    if (!s.finite) throw new WavError(path, `features are not finite (level ${s.dbfs} dBFS, gain ${s.gain})`);
+    return { data: s.data, frames: s.frames, bins: BINS, level: { dbfs: s.dbfs, gain: s.gain, gainApplied: s.gainApplied } };
+  }
+  for (let i = 0; i < m.data.length; i++) if (!Number.isFinite(m.data[i])) throw new WavError(path, `features are not finite (value ${m.data[i]} at element ${i})`);
+  return m;
 }

@@ -10,7 +10,7 @@ import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { readNpy, writeNpy } from '../io/npy.ts';
 import { BINS } from './features.ts';
-import { FeatureStore, STORE_VERSION, type StoreIndex, type StoredUtterance } from './store.ts';
+import { FeatureStore, STORE_VERSION, type StoreIndex, type StoredUtterance, shardInfo } from './store.ts';
 
 const npyName = (path: string) => path.split('/').slice(1).join('_').replace(/\.wav$/, '.npy');
 
@@ -78,7 +78,7 @@ export function importReferenceLayout(root: string, out: string): StoreIndex {
     const a = readNpy(join(root, f));
     writeNpy(join(out, f), { data: a.data as Float32Array, shape: [BINS] });
   }
-  const index: StoreIndex = { version: STORE_VERSION, bins: BINS, utterances, skipped: [], errors: [] };
+  const index: StoreIndex = { version: STORE_VERSION, bins: BINS, shards: [shardInfo(out, 0)], utterances, skipped: [], errors: [] };
   writeFileAtomic(join(out, 'index.json'), JSON.stringify(index));
   return index;
 }

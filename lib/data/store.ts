@@ -1,23 +1,28 @@
 // The feature store: float32 (T, bins) frames of every kept utterance in a few large shard files,
 // an index (utterance, speaker, split, shard, offset, frames) and the global mean/std. Written shard
 // by shard, each file atomically, with the shard's index file as its completion marker, so a killed
-// preprocess resumes and ends byte-identical to an uninterrupted run.
+// preprocess resumes and ends byte-identical to an uninterrupted run. Every shard's size and CRC-32
+// are recorded (marker and index) with the size and mtime of each wav it was made from: preprocess
+// rebuilds a shard that is truncated, corrupt or whose wavs changed, `data check` verifies the
+// checksums, and opening a store checks every shard's size, so a damaged store is an error naming
+// the shard (reads go through checked preads, never a memory map that would die of SIGBUS).
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { crc32 } from 'node:zlib';
 
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { readNpy, writeNpy } from '../io/npy.ts';
 import { type NativeFeatureReader, loadNative } from '../native.ts';
-import { BINS, MIN_FRAMES, MeanStdAccumulator, spectrogram } from './features.ts';
+import { BINS, MIN_FRAMES, MeanStdAccumulator, fileFeatures } from './features.ts';
 import { scanVoxCeleb, readIdenSplit, type Utterance } from './voxceleb.ts';
 import { loadAudio16k } from './load_audio.ts';
 import { WavError } from './wav.ts';
 
-export const STORE_VERSION = 1;
+export const STORE_VERSION = 2; // 2: shard sizes and checksums
 export const FILES_PER_SHARD = 256;
 /** Below this many files to extract, the default is to extract in this process. */
 export const AUTO_WORKERS_MIN_FILES = 2500;
@@ -34,17 +39,35 @@ export interface StoredUtterance {
   resampledFrom?: number;
 }
 
+/** What a shard file must be: its size in bytes and the CRC-32 of its bytes. */
+export interface ShardInfo { file: string; bytes: number; crc32: number }
+
 export interface StoreIndex {
   version: number;
   bins: number;
+  /** one entry per shard (absent only in stores written before version 2) */
+  shards?: ShardInfo[];
   utterances: StoredUtterance[];
   skipped: { path: string; frames: number }[]; // shorter than 300 frames, dropped like the reference
   errors: { file: string; reason: string }[];
 }
 
-export interface ShardRecord { utterances: Omit<StoredUtterance, 'iden'>[]; skipped: StoreIndex['skipped']; errors: StoreIndex['errors'] }
+export interface ShardRecord { utterances: Omit<StoredUtterance, 'iden'>[]; skipped: StoreIndex['skipped']; errors: StoreIndex['errors']; shard: ShardInfo }
 
-export interface PreprocessResult { index: StoreIndex; reusedShards: number; shards: number; workers: number }
+/** A wav's size and mtime when its shard was made: a changed file makes the shard stale. */
+interface SourceStamp { size: number; mtimeMs: number }
+
+/** The shard's completion marker (shard_NNNN.json). */
+interface ShardMarker extends ShardRecord { files: string[]; sources: (SourceStamp | null)[]; resample?: boolean }
+
+export interface PreprocessResult {
+  index: StoreIndex;
+  reusedShards: number;
+  shards: number;
+  workers: number;
+  /** shards rebuilt although a marker existed, with the reason (truncated, corrupt, wavs changed) */
+  rebuilt: { shard: number; reason: string }[];
+}
 
 export interface PreprocessOptions {
   filesPerShard?: number;
@@ -60,7 +83,8 @@ export const shardName = (s: number, ext: string) => `shard_${String(s).padStart
 
 export async function preprocess(root: string, out: string, opts: PreprocessOptions = {}): Promise<PreprocessResult> {
   const perShard = opts.filesPerShard ?? FILES_PER_SHARD;
-  const utts = scanVoxCeleb(root);
+  const scan = scanVoxCeleb(root);
+  const utts = scan.utterances;
   const split = existsSync(join(root, 'iden_split.txt')) ? readIdenSplit(join(root, 'iden_split.txt')) : new Map<string, 1 | 2 | 3>();
   mkdirSync(out, { recursive: true });
   removeStaleTemps(out);
@@ -69,9 +93,13 @@ export async function preprocess(root: string, out: string, opts: PreprocessOpti
   const records: (ShardRecord | undefined)[] = new Array(shards);
   let reused = 0, doneFiles = 0;
   const pending: number[] = [];
+  const rebuilt: PreprocessResult['rebuilt'] = [];
   chunks.forEach((chunk, s) => {
-    const rec = completedShard(out, s, chunk, !!opts.resample);
-    if (rec) { records[s] = rec; reused++; doneFiles += chunk.length; } else pending.push(s);
+    const r = completedShard(out, s, chunk, !!opts.resample);
+    if ('record' in r) { records[s] = r.record; reused++; doneFiles += chunk.length; } else {
+      pending.push(s);
+      if (r.stale) rebuilt.push({ shard: s, reason: r.stale });
+    }
   });
   opts.onProgress?.(doneFiles, utts.length);
   // Worker processes cost ~0.7 s each to start (tsx + libtorch) while in-process extraction already
@@ -89,9 +117,10 @@ export async function preprocess(root: string, out: string, opts: PreprocessOpti
   const done = records as ShardRecord[];
   const index: StoreIndex = {
     version: STORE_VERSION, bins: BINS,
+    shards: done.map((r) => r.shard),
     utterances: done.flatMap((r) => r.utterances.map((u) => ({ ...u, iden: split.get(u.path) ?? 0 }))),
     skipped: done.flatMap((r) => r.skipped),
-    errors: done.flatMap((r) => r.errors),
+    errors: [...scan.errors, ...done.flatMap((r) => r.errors)],
   };
   if (index.utterances.length === 0) throw new UserError(`${root}: no utterance of at least ${MIN_FRAMES} frames could be read`);
   // Global per-bin mean/std over every kept utterance, in index order.
@@ -100,23 +129,57 @@ export async function preprocess(root: string, out: string, opts: PreprocessOpti
   for (let i = 0; i < index.utterances.length; i++) acc.add(store.read(i), index.utterances[i].frames);
   store.close();
   const { mean, std } = acc.result();
+  // Every kept file's features are finite (checked per file), so these are too; never write otherwise.
+  const bad = [...mean, ...std].findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`${out}: the global ${bad < BINS ? 'mean' : 'std'} of bin ${bad % BINS} is not finite; mean.npy/std.npy were not written`);
   writeNpy(join(out, 'mean.npy'), { data: mean, shape: [BINS] });
   writeNpy(join(out, 'std.npy'), { data: std, shape: [BINS] });
   writeFileAtomic(join(out, 'index.json'), JSON.stringify(index));
-  return { index, reusedShards: reused, shards, workers };
+  return { index, reusedShards: reused, shards, workers, rebuilt };
 }
 
-/** The shard's record if its marker exists and lists exactly these files (else it is rebuilt). */
-function completedShard(out: string, s: number, chunk: Utterance[], resample: boolean): ShardRecord | undefined {
-  const marker = join(out, shardName(s, 'json'));
-  if (!existsSync(marker) || !existsSync(join(out, shardName(s, 'f32')))) return undefined;
+/** Size and CRC-32 of a shard file as it is on disk. */
+export function shardInfo(dir: string, s: number): ShardInfo {
+  const file = shardName(s, 'f32');
+  const bytes = readFileSync(join(dir, file));
+  return { file, bytes: bytes.length, crc32: crc32(bytes) };
+}
+
+function sourceStamp(file: string): SourceStamp | null {
   try {
-    const rec = JSON.parse(readFileSync(marker, 'utf8')) as ShardRecord & { files: string[]; resample?: boolean };
-    if (rec.files.join('\n') !== chunk.map((u) => u.path).join('\n') || !!rec.resample !== resample) return undefined;
-    return { utterances: rec.utterances, skipped: rec.skipped, errors: rec.errors };
+    const st = statSync(file);
+    return { size: st.size, mtimeMs: st.mtimeMs };
   } catch {
-    return undefined;
+    return null;
   }
+}
+
+/**
+ * The shard's record if its marker lists exactly these files, unchanged (size and mtime), and its
+ * data file has the recorded size and checksum; else why it must be (re)built (`stale` is set when
+ * a marker existed but no longer holds).
+ */
+function completedShard(out: string, s: number, chunk: Utterance[], resample: boolean): { record: ShardRecord } | { stale?: string } {
+  const markerFile = join(out, shardName(s, 'json'));
+  if (!existsSync(markerFile)) return {};
+  let marker: ShardMarker;
+  try {
+    marker = JSON.parse(readFileSync(markerFile, 'utf8')) as ShardMarker;
+  } catch {
+    return { stale: 'its marker is unreadable' };
+  }
+  if (marker.files.join('\n') !== chunk.map((u) => u.path).join('\n') || !!marker.resample !== resample) return {};
+  if (!marker.shard || !marker.sources) return { stale: 'it was written by an older version (no checksum)' };
+  const changed = chunk.findIndex((u, i) => {
+    const now = sourceStamp(u.file), then = marker.sources[i];
+    return !now || !then || now.size !== then.size || now.mtimeMs !== then.mtimeMs;
+  });
+  if (changed >= 0) return { stale: `${chunk[changed].file} changed since the shard was made` };
+  if (!existsSync(join(out, marker.shard.file))) return { stale: `${marker.shard.file} is missing` };
+  const size = statSync(join(out, marker.shard.file)).size;
+  if (size !== marker.shard.bytes) return { stale: `${marker.shard.file} has ${size} bytes, ${marker.shard.bytes} were written (truncated or overwritten)` };
+  if (shardInfo(out, s).crc32 !== marker.shard.crc32) return { stale: `${marker.shard.file} fails its checksum (corrupt)` };
+  return { record: { utterances: marker.utterances, skipped: marker.skipped, errors: marker.errors, shard: marker.shard } };
 }
 
 /** Temp files left by a killed run (named .<file>.tmp-<pid>-<n>) whose writer is gone. */
@@ -180,8 +243,10 @@ export interface ShardJob { shard: number; files: Utterance[]; out: string; resa
 export type ShardDone = { shard: number; record: ShardRecord } | { shard: number; error: string };
 
 export function buildShard(s: number, chunk: Utterance[], out: string, resample = false): ShardRecord {
-  const rec: ShardRecord = { utterances: [], skipped: [], errors: [] };
+  const rec: Omit<ShardRecord, 'shard'> = { utterances: [], skipped: [], errors: [] };
   const parts: Float32Array[] = [];
+  // Stamped before reading, so a file changed while this shard is built makes it stale next time.
+  const sources = chunk.map((u) => sourceStamp(u.file));
   let offset = 0;
   for (const u of chunk) {
     let frames: Float32Array;
@@ -190,7 +255,7 @@ export function buildShard(s: number, chunk: Utterance[], out: string, resample 
     try {
       const wav = loadAudio16k(readFileSync(u.file), u.file, resample);
       resampledFrom = wav.resampledFrom;
-      const spec = spectrogram(wav.samples);
+      const spec = fileFeatures('stft', wav.samples, u.file);
       frames = spec.data;
       count = spec.frames;
     } catch (err) {
@@ -205,9 +270,12 @@ export function buildShard(s: number, chunk: Utterance[], out: string, resample 
     parts.push(frames);
     offset += count;
   }
-  writeFileAtomic(join(out, shardName(s, 'f32')), parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength)));
-  writeFileAtomic(join(out, shardName(s, 'json')), JSON.stringify({ files: chunk.map((u) => u.path), ...(resample ? { resample } : {}), ...rec }));
-  return rec;
+  const bytes = parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
+  writeFileAtomic(join(out, shardName(s, 'f32')), bytes);
+  const shard: ShardInfo = { file: shardName(s, 'f32'), bytes: bytes.reduce((n, b) => n + b.length, 0), crc32: bytes.reduce((c, b) => crc32(b, c), 0) };
+  const marker: ShardMarker = { files: chunk.map((u) => u.path), sources, ...(resample ? { resample } : {}), ...rec, shard };
+  writeFileAtomic(join(out, shardName(s, 'json')), JSON.stringify(marker));
+  return { ...rec, shard };
 }
 
 /** Random access to stored utterances through the native memory-mapped reader. */
@@ -230,7 +298,13 @@ export class FeatureStore {
     if (!this.native) {
       const shards = this.index.utterances.reduce((m, u) => Math.max(m, u.shard), -1) + 1;
       const files = Array.from({ length: shards }, (_, s) => join(this.dir, shardName(s, 'f32')));
-      for (const f of files) if (!existsSync(f)) throw new UserError(`${this.dir}: shard file ${f} is missing; re-run preprocess`);
+      files.forEach((f, s) => {
+        if (!existsSync(f)) throw new UserError(`${this.dir}: shard file ${f} is missing; re-run preprocess`);
+        const want = this.index.shards?.[s]?.bytes;
+        const size = statSync(f).size;
+        if (want !== undefined && size !== want)
+          throw new UserError(`${f}: ${size} bytes, the store's index says ${want} (truncated or overwritten); re-run preprocess to rebuild it`);
+      });
       const { FeatureReader } = loadNative();
       this.native = new FeatureReader(files, this.index.bins);
     }
@@ -245,6 +319,19 @@ export class FeatureStore {
     } catch (err) {
       throw new UserError(`${this.dir}: cannot read utterance ${u.path}: ${(err as Error).message}`);
     }
+  }
+
+  /** Each shard whose bytes no longer match the checksum recorded in the index (with the reason). */
+  verifyShards(): { shard: string; problem: string }[] {
+    const out: { shard: string; problem: string }[] = [];
+    for (const [s, info] of (this.index.shards ?? []).entries()) {
+      const file = join(this.dir, info.file);
+      if (!existsSync(file)) { out.push({ shard: file, problem: 'missing' }); continue; }
+      const now = shardInfo(this.dir, s);
+      if (now.bytes !== info.bytes) out.push({ shard: file, problem: `${now.bytes} bytes, ${info.bytes} recorded (truncated or overwritten)` });
+      else if (now.crc32 !== info.crc32) out.push({ shard: file, problem: 'checksum mismatch (corrupt)' });
+    }
+    return out;
   }
 
   meanStd(override?: string): { mean: Float32Array; std: Float32Array } {

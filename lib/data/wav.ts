@@ -18,6 +18,8 @@ export interface Wav {
 }
 
 export const SAMPLE_RATE = 16000;
+/** The sample rates a wav may declare at all (even with --resample). */
+export const MIN_RATE = 1000, MAX_RATE = 384000;
 
 export function decodeWav(bytes: Uint8Array, path: string, options: { anyRate?: boolean } = {}): Wav {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -47,6 +49,8 @@ export function decodeWav(bytes: Uint8Array, path: string, options: { anyRate?: 
   if (!data) fail('no data chunk');
   const f = fmt!;
   if (f.channels !== 1) fail(`${f.channels} channels; only mono is supported`);
+  // A corrupt header can claim any rate; resampling from 1 Hz would run for minutes.
+  if (f.rate < MIN_RATE || f.rate > MAX_RATE) fail(`sample rate ${f.rate} Hz is outside ${MIN_RATE / 1000}-${MAX_RATE / 1000} kHz (corrupt header?)`);
   if (f.rate !== SAMPLE_RATE && !options.anyRate) fail(`sample rate ${f.rate} Hz; 16000 Hz is required (use --resample to convert)`);
   let format: Wav['format'];
   if (f.tag === 1 && f.bits === 16) format = 'pcm16';

@@ -43,11 +43,14 @@ Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
     Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(T * features::kBins));
     float* dst = out.Data();
     features::GainInfo g;
+    bool finite = true;
     // On the compute thread, whose OpenMP team spreads the work over the cores.
     try {
       runOnComputeThread([&] {
         g = features::volumeGain(wav, n);
         features::magnitudeStft(wav, n, g.applied ? g.gain : 1.f, dst);
+        // A silent file makes the -30 dBFS gain infinite and every magnitude NaN: callers must know.
+        for (int64_t k = 0; k < T * features::kBins && finite; ++k) finite = std::isfinite(dst[k]);
       });
     } catch (const std::invalid_argument& e) {
       throw ArgumentError(std::string("spectrogram: ") + e.what());
@@ -59,6 +62,7 @@ Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
     r.Set("dbfs", g.dbfs);
     r.Set("gain", g.gain);
     r.Set("gainApplied", g.applied);
+    r.Set("finite", finite);
     return r;
   });
 }

@@ -1,4 +1,4 @@
-// JS class `FeatureReader`: memory-mapped feature-store shards, and training batches / test
+// JS class `FeatureReader`: feature-store shards read through checked preads, and training batches / test
 // windows assembled on the prefetch thread (so the next batch is ready when a step ends).
 #include <napi.h>
 
@@ -98,8 +98,9 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
       if (info.Length() < 3) throw ArgumentError("read(shard, offset, frames)");
       auto r = get();
       Span s{static_cast<int32_t>(intArg(info[0], "read: shard", 0)), intArg(info[1], "read: offset", 0), intArg(info[2], "read: frames", 1)};
-      const float* p = r->frames(s);
-      return floatsToJs(info.Env(), std::vector<float>(p, p + s.frames * r->bins()));
+      std::vector<float> out(static_cast<size_t>(s.frames * r->bins()));
+      r->readRows(s, 0, s.frames, out.data());
+      return floatsToJs(info.Env(), std::move(out));
     });
   }
 
@@ -185,7 +186,7 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
     });
   }
 
-  // close(): unmaps once pending jobs finish (they hold their own reference).
+  // close(): closes the shards once pending jobs finish (they hold their own reference).
   Napi::Value Close(const Napi::CallbackInfo& info) {
     reader_.reset();
     return info.Env().Undefined();

@@ -1,12 +1,12 @@
 #include "data/feature_reader.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 #include <stdexcept>
 
 namespace autospeech::data {
@@ -31,60 +31,75 @@ inline void normalizeRow(const float* src, const float* mean, const float* std, 
 FeatureReader::FeatureReader(const std::vector<std::string>& shardFiles, int64_t bins) : bins_(bins) {
   if (bins < 1) throw std::invalid_argument("FeatureReader: bins must be positive");
   for (const auto& path : shardFiles) {
-    Mapping m;
-    m.path = path;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    Shard sh;
+    sh.path = path;
+    sh.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (sh.fd < 0) {
       const std::string why = std::strerror(errno);
       release();
       throw std::runtime_error(path + ": cannot open shard (" + why + ")");
     }
     struct stat st{};
-    ::fstat(fd, &st);
-    m.bytes = static_cast<size_t>(st.st_size);
-    if (m.bytes > 0) {
-      void* p = ::mmap(nullptr, m.bytes, PROT_READ, MAP_SHARED, fd, 0);
-      if (p == MAP_FAILED) {
-        const std::string why = std::strerror(errno);
-        ::close(fd);
-        release();
-        throw std::runtime_error(path + ": cannot map shard (" + why + ")");
-      }
-      // Crops touch a random 3 s slice of each utterance: no read-ahead of whole files.
-      ::madvise(p, m.bytes, MADV_RANDOM);
-      m.data = static_cast<const float*>(p);
-    }
-    ::close(fd);
-    maps_.push_back(m);
+    ::fstat(sh.fd, &st);
+    sh.bytes = static_cast<size_t>(st.st_size);
+    // Crops touch a random 3 s slice of each utterance: no read-ahead of whole files.
+    ::posix_fadvise(sh.fd, 0, 0, POSIX_FADV_RANDOM);
+    shards_.push_back(sh);
   }
 }
 
 FeatureReader::~FeatureReader() { release(); }
 
 void FeatureReader::release() {
-  for (auto& m : maps_)
-    if (m.data) ::munmap(const_cast<float*>(m.data), m.bytes);
-  maps_.clear();
+  for (auto& sh : shards_)
+    if (sh.fd >= 0) ::close(sh.fd);
+  shards_.clear();
 }
 
-const float* FeatureReader::frames(const Span& s) const {
-  if (s.shard < 0 || static_cast<size_t>(s.shard) >= maps_.size())
-    throw std::out_of_range("FeatureReader: shard " + std::to_string(s.shard) + " out of range (" + std::to_string(maps_.size()) + " shards)");
-  const Mapping& m = maps_[static_cast<size_t>(s.shard)];
-  if (s.offset < 0 || s.frames < 1 || static_cast<size_t>((s.offset + s.frames) * bins_) * sizeof(float) > m.bytes)
-    throw std::out_of_range(m.path + ": frames [" + std::to_string(s.offset) + ", " + std::to_string(s.offset + s.frames) +
-                            ") lie beyond the shard's " + std::to_string(m.bytes / sizeof(float) / bins_) + " frames (truncated shard?)");
-  return m.data + s.offset * bins_;
+void FeatureReader::checkSpan(const Span& s) const {
+  if (s.shard < 0 || static_cast<size_t>(s.shard) >= shards_.size())
+    throw std::out_of_range("FeatureReader: shard " + std::to_string(s.shard) + " out of range (" + std::to_string(shards_.size()) + " shards)");
+  const Shard& sh = shards_[static_cast<size_t>(s.shard)];
+  if (s.offset < 0 || s.frames < 1 || static_cast<size_t>((s.offset + s.frames) * bins_) * sizeof(float) > sh.bytes)
+    throw std::out_of_range(sh.path + ": frames [" + std::to_string(s.offset) + ", " + std::to_string(s.offset + s.frames) +
+                            ") lie beyond the shard's " + std::to_string(sh.bytes / sizeof(float) / bins_) + " frames (truncated shard?)");
+}
+
+void FeatureReader::readRows(const Span& s, int64_t first, int64_t count, float* out) const {
+  checkSpan(s);
+  if (first < 0 || count < 0 || first + count > s.frames)
+    throw std::out_of_range("FeatureReader: rows [" + std::to_string(first) + ", " + std::to_string(first + count) + ") outside the utterance's " +
+                            std::to_string(s.frames) + " frames");
+  const Shard& sh = shards_[static_cast<size_t>(s.shard)];
+  const size_t want = static_cast<size_t>(count * bins_) * sizeof(float);
+  off_t at = static_cast<off_t>((s.offset + first) * bins_) * static_cast<off_t>(sizeof(float));
+  char* dst = reinterpret_cast<char*>(out);
+  size_t got = 0;
+  while (got < want) {
+    ssize_t n = ::pread(sh.fd, dst + got, want - got, at + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw std::runtime_error(sh.path + ": reading " + std::to_string(want) + " bytes at offset " + std::to_string(at) + " returned " +
+                               (n < 0 ? std::string(std::strerror(errno)) : "end of file after " + std::to_string(got) + " bytes") +
+                               " (the shard was truncated or replaced while this run read it; re-run preprocess)");
+    got += static_cast<size_t>(n);
+  }
 }
 
 void FeatureReader::trainCrop(const Span& s, int64_t start, bool flip, int64_t P, const float* mean, const float* std, float* out) const {
-  const float* x = frames(s);
+  checkSpan(s);
   const int64_t T = s.frames;
   const int k = doublings(T, P, false);
   if (k == 0 && (start < 0 || start + P > T))
     throw std::out_of_range("trainCrop: start " + std::to_string(start) + " outside [0, " + std::to_string(T - P) + "]");
+  // The rows the crop reads: the P from start, or the whole (short) utterance it repeats.
+  thread_local std::vector<float> rows;
+  const int64_t first = k > 0 ? 0 : start, count = k > 0 ? T : P;
+  rows.resize(static_cast<size_t>(count * bins_));
+  readRows(s, first, count, rows.data());
+  const float* x = rows.data();
   for (int64_t r = 0; r < P; ++r) {
-    const int64_t src = k > 0 ? repeatedRow(r, k) : start + r;
+    const int64_t src = k > 0 ? repeatedRow(r, k) : r;  // a row of `rows`
     const int64_t dst = flip ? P - 1 - r : r;
     normalizeRow(x + src * bins_, mean, std, bins_, out + dst * bins_);
   }
@@ -96,7 +111,11 @@ int64_t FeatureReader::windowCount(int64_t T, int64_t P) {
 }
 
 void FeatureReader::testWindows(const Span& s, int64_t P, const float* mean, const float* std, float* out) const {
-  const float* x = frames(s);
+  thread_local std::vector<float> rows;
+  checkSpan(s);
+  rows.resize(static_cast<size_t>(s.frames * bins_));
+  readRows(s, 0, s.frames, rows.data());
+  const float* x = rows.data();
   const int k = doublings(s.frames, P, true);
   const int64_t count = windowCount(s.frames, P), hop = P / 2;
   for (int64_t w = 0; w < count; ++w)

@@ -1,4 +1,4 @@
-// Read-only access to a feature store's shards through mmap, and the reference's sample assembly:
+// Read-only access to a feature store's shards through pread, and the reference's sample assembly:
 //  - training crop of P frames: T <= P -> frame-repeat x2 (np.repeat, each frame twice) until
 //    T >= P, take the first P; else frames [start, start + P); normalise; optionally reverse time;
 //  - test windows: frame-repeat x2 while T <= P, then windows of P at hop P / 2, remainder dropped.
@@ -25,8 +25,10 @@ class FeatureReader {
   FeatureReader& operator=(const FeatureReader&) = delete;
 
   int64_t bins() const { return bins_; }
-  // The span's frames in the mapping (bounds-checked: a truncated shard is an error).
-  const float* frames(const Span& s) const;
+  // rows [first, first + count) of the span into out (count * bins floats). Bounds-checked against
+  // the shard's size at open and against what the read returns: a shard truncated or replaced
+  // while a run reads it is an error naming it, never a SIGBUS as with a memory map.
+  void readRows(const Span& s, int64_t first, int64_t count, float* out) const;
 
   // One training sample into out (P * bins floats). start is ignored when T <= P.
   void trainCrop(const Span& s, int64_t start, bool flip, int64_t P, const float* mean, const float* std, float* out) const;
@@ -37,13 +39,14 @@ class FeatureReader {
   void testWindows(const Span& s, int64_t P, const float* mean, const float* std, float* out) const;
 
  private:
-  struct Mapping {
+  struct Shard {
     std::string path;
-    const float* data = nullptr;
+    int fd = -1;
     size_t bytes = 0;
   };
+  void checkSpan(const Span& s) const;
   void release();
-  std::vector<Mapping> maps_;
+  std::vector<Shard> shards_;
   int64_t bins_;
 };
 
