@@ -63,5 +63,6 @@ export async function runSearch(cfg: Config, job: Job): Promise<SearchResult> {
   writeFileAtomic(join(job.paths.prefix, 'genotype.txt'), genotype + '\n');
   job.log(`final genotype = ${genotype}`);
   store.close();
+  job.close();
   return { runDir: job.paths.prefix, genotype, bestTop1: meta.best, history: meta.history };
 }

@@ -48,5 +48,6 @@ export async function runTraining(cfg: Config, job: Job, textArch?: string): Pro
     genotype: () => genotypeText,
   });
   store.close();
+  job.close();
   return { runDir: job.paths.prefix, best: meta.best, history: meta.history, params: model.paramCounts().total, genotype: genotypeText };
 }

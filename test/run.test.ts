@@ -83,13 +83,16 @@ test.serial('a training run writes the reference layout, TensorBoard scalars and
   t.is(wrong.status, 2);
   t.regex(wrong.stderr, /checkpoint_1\.ckpt: .*shape/);
 
-  // A corrupt checkpoint is one clear error, and the run is left as it was.
-  const last = join(run, 'Model', 'last.ckpt');
-  const bytes = readFileSync(last);
-  writeFileSync(last, bytes.subarray(0, bytes.length - 100));
+  // With every checkpoint corrupt (a corrupt last.ckpt alone falls back to the newest good one, see
+  // resume_guards), resuming is one clear error, and the run is left as it was.
+  for (const f of readdirSync(join(run, 'Model'))) {
+    const file = join(run, 'Model', f);
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 100));
+  }
   const bad = cli([...args, '--resume', run]);
   t.is(bad.status, 2);
-  t.regex(bad.stderr, /checkpoint .*last.ckpt is corrupt: checksum mismatch/);
+  t.regex(bad.stderr, /cannot resume .*: last\.ckpt is unusable \(checkpoint .*last.ckpt is corrupt: checksum mismatch.*\) and no other checkpoint in Model\/ verifies \(checkpoint_0\.ckpt, checkpoint_1\.ckpt, checkpoint_best\.ckpt are corrupt too\)/);
   t.is(bad.stderr.split('\n').filter((l) => l.startsWith('autospeech: error:')).length, 1);
   t.false(bad.stderr.includes('    at '));
 

@@ -14,7 +14,7 @@ import { runTraining } from '../train.ts';
 import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
 
-interface TrainOptions extends CfgOptions { resume?: string; load_path?: string }
+interface TrainOptions extends CfgOptions { resume?: string; load_path?: string; resumeOverride?: boolean }
 
 /** Everything that can be wrong with the inputs is checked before a run directory is created. */
 function preflight(cfg: Config, textArch?: string): void {
@@ -29,7 +29,7 @@ function job(cfg: Config, opts: TrainOptions, defaultRoot: string): Job {
   const native = loadNative();
   if (cfg.THREADS > 0) native.setThreads(cfg.THREADS);
   const info = native.info();
-  return new Job(cfg, { resume: opts.resume ?? opts.load_path, expName: expNameOf(opts.cfg!), root: cfg.OUTPUT_DIR || defaultRoot }, {
+  return new Job(cfg, { resume: opts.resume ?? opts.load_path, resumeOverride: opts.resumeOverride, expName: expNameOf(opts.cfg!), root: cfg.OUTPUT_DIR || defaultRoot }, {
     libtorch: info.torchVersion, cuda: info.cudaAvailable, threads: native.getThreads(), seed: cfg.SEED, device: cfg.DEVICE,
   });
 }
@@ -38,6 +38,7 @@ function common(cmd: Command): Command {
   return withConfig(cmd)
     .option('--resume <what>', "continue a killed run exactly: 'auto' (newest run of this config), a run dir, or a .ckpt file")
     .option('--load_path <dir>', 'the reference flag: a run dir to resume')
+    .option('--resume-override', 'resume although the config changes keys that change the results (the changes are recorded in the run dir)')
     .option('--json', 'print the result as JSON');
 }
 

@@ -100,3 +100,15 @@ export const CHOICES: Record<string, readonly string[]> = {
   'TRAIN.ARCH_ORDER': ['first', 'second'],
   'LOSS.NAME': ['softmax', 'aam'],
 };
+
+/**
+ * Keys that cannot change what a run computes (where it writes, how often it logs or validates,
+ * evaluation batching, thread count, safety switches): a resumed run may change them freely. Any
+ * other key changes the math, and resuming with it changed needs --resume-override.
+ */
+export const RESUME_NEUTRAL_KEYS: ReadonlySet<string> = new Set([
+  'PRINT_FREQ', 'VAL_FREQ', 'OUTPUT_DIR', 'THREADS', 'DEVICE', 'DETERMINISTIC',
+  'CUDNN.BENCHMARK', 'CUDNN.DETERMINISTIC', 'CUDNN.ENABLED',
+  'DATASET.NUM_WORKERS', 'TRAIN.CHECKPOINT_STEPS', 'TRAIN.STOP_ON_NONFINITE',
+  'EVAL.CACHE_EMBEDDINGS', 'EVAL.P_TARGETS', 'EVAL.MAX_BATCH', 'EVAL.MAX_UTTERANCES',
+]);

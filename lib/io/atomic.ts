@@ -1,5 +1,6 @@
-// Atomic file writes: write to a temp name in the same directory, fsync, then rename, so a reader
-// (or a killed run) never sees a half-written file.
+// Atomic file writes: write to a temp name in the same directory, fsync, rename, then fsync the
+// directory (so the rename itself survives a crash), so a reader (or a killed run) never sees a
+// half-written file. A failed write or rename removes the temp file.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
@@ -26,5 +27,26 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | Uint8A
     throw err;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  syncDir(dirname(path));
+}
+
+/** fsync of a directory: makes a rename in it durable. */
+export function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch (err) {
+    // Some file systems cannot fsync a directory (EINVAL/EISDIR/EPERM): the rename stands anyway.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF') throw err;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

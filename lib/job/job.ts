@@ -1,6 +1,6 @@
 // What every training job shares: the run directory, logs (JSONL + TensorBoard), checkpoints
 // (model, optimizers, RNG states, sampler positions, written atomically) and exact resume.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { type Config, configToYaml } from '../config/index.ts';
@@ -9,7 +9,9 @@ import { UserError } from '../errors.ts';
 import type { NpyData, NpyDType } from '../io/npy.ts';
 import { loadWeights, modelTensorsOf } from '../models/weights.ts';
 import { type NativeModel, type NativeTrainer, loadNative } from '../native.ts';
-import { type CheckpointTensor, loadCheckpoint, saveCheckpoint } from '../run/checkpoint.ts';
+import { type Checkpoint, type CheckpointTensor, loadCheckpoint, saveCheckpoint } from '../run/checkpoint.ts';
+import { type RunLock, acquireRunLock } from '../run/lock.ts';
+import { checkResumeConfig } from '../run/resume_guard.ts';
 import { MetricsLog } from '../run/metrics_log.ts';
 import { type RunPaths, createRunDir, findLatestRun, runPaths, writeRunInfo } from '../run/run_dir.ts';
 import { EventWriter } from '../run/tensorboard.ts';
@@ -28,9 +30,16 @@ export interface JobMeta {
 export interface JobOptions {
   /** 'auto' = the newest run of this experiment with a checkpoint; or a run dir / checkpoint file */
   resume?: string;
+  /** resume although the config changes keys that change the results (recorded in the run dir) */
+  resumeOverride?: boolean;
   expName: string;
   root: string;
   quiet?: boolean;
+}
+
+function hasCheckpoint(prefix: string): boolean {
+  const dir = join(prefix, 'Model');
+  return existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.ckpt'));
 }
 
 export class Job {
@@ -40,26 +49,80 @@ export class Job {
   resumed: JobMeta | null = null;
   /** The newest checkpoint this run wrote or resumed from: the last good state. */
   lastCheckpoint: string | null = null;
-  private resumeFile: string | null = null;
+  private resumeFrom: { file: string; ckpt: Checkpoint<JobMeta> } | null = null;
+  private readonly lock: RunLock;
 
   constructor(readonly cfg: Config, readonly opts: JobOptions, info: Record<string, unknown>) {
     let prefix: string | null = null;
+    let file: string | null = null;
     if (opts.resume) {
       if (opts.resume === 'auto') prefix = findLatestRun(opts.root, opts.expName);
-      else if (opts.resume.endsWith('.ckpt')) { this.resumeFile = opts.resume; prefix = join(opts.resume, '..', '..'); }
+      else if (opts.resume.endsWith('.ckpt')) { file = opts.resume; prefix = join(opts.resume, '..', '..'); }
       else prefix = opts.resume;
-      if (prefix && !this.resumeFile) this.resumeFile = join(prefix, 'Model', 'last.ckpt');
-      if (opts.resume !== 'auto' && !existsSync(this.resumeFile!)) throw new UserError(`--resume ${opts.resume}: no checkpoint at ${this.resumeFile}`);
+      if (opts.resume !== 'auto' && !existsSync(prefix!)) throw new UserError(`--resume ${opts.resume}: no such run directory`);
+      if (file && !existsSync(file)) throw new UserError(`--resume ${opts.resume}: no checkpoint at ${file}`);
+      if (prefix && !file && !hasCheckpoint(prefix)) {
+        if (opts.resume !== 'auto') throw new UserError(`--resume ${opts.resume}: no checkpoint in ${join(prefix, 'Model')}`);
+        prefix = null;
+      }
     }
-    if (prefix && this.resumeFile && existsSync(this.resumeFile)) {
+    if (prefix) {
       this.paths = runPaths(prefix);
+      this.lock = acquireRunLock(prefix); // before reading anything another writer may be changing
+      try {
+        const changes = checkResumeConfig(prefix, cfg, !!opts.resumeOverride);
+        if (changes.length) this.log(`resume: config changes recorded in ${join(prefix, 'resume_overrides.jsonl')}: ${changes.map((c) => c.key).join(', ')}`);
+        this.resumeFrom = file ? { file, ckpt: loadCheckpoint<JobMeta>(file) } : this.newestGoodCheckpoint();
+      } catch (err) {
+        this.lock.release();
+        throw err;
+      }
     } else {
-      this.resumeFile = null;
       this.paths = createRunDir(opts.root, opts.expName);
+      this.lock = acquireRunLock(this.paths.prefix);
       writeRunInfo(this.paths, configToYaml(cfg), info);
     }
     this.metrics = new MetricsLog(join(this.paths.log, 'metrics.jsonl'));
     this.events = new EventWriter(this.paths.log);
+  }
+
+  /**
+   * Model/last.ckpt, or when it is missing or corrupt the newest checkpoint of the run (by step) that
+   * verifies, saying which; a clear error when none does.
+   */
+  private newestGoodCheckpoint(): { file: string; ckpt: Checkpoint<JobMeta> } {
+    const last = join(this.paths.model, 'last.ckpt');
+    let why = 'missing';
+    if (existsSync(last)) {
+      try {
+        return { file: last, ckpt: loadCheckpoint<JobMeta>(last) };
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        why = err.message;
+      }
+    }
+    let best: { file: string; step: number } | null = null;
+    const bad: string[] = [];
+    for (const name of readdirSync(this.paths.model).filter((f) => f.endsWith('.ckpt') && f !== 'last.ckpt').sort()) {
+      const f = join(this.paths.model, name);
+      try {
+        const step = loadCheckpoint<JobMeta>(f).meta.globalStep;
+        if (!best || step > best.step) best = { file: f, step };
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        bad.push(name);
+      }
+    }
+    if (!best) throw new UserError(`cannot resume ${this.paths.prefix}: last.ckpt is ${why === 'missing' ? 'missing' : `unusable (${why})`} and no other checkpoint in Model/ verifies${bad.length ? ` (${bad.join(', ')} are corrupt too)` : ''}`);
+    const ckpt = loadCheckpoint<JobMeta>(best.file);
+    this.log(`warning: ${why === 'missing' ? `${last} is missing` : why}; resuming from ${best.file} (epoch ${ckpt.meta.epoch}, step ${ckpt.meta.stepInEpoch}), the newest checkpoint that verifies`);
+    return { file: best.file, ckpt };
+  }
+
+  /** Releases the run directory's lock (also released when the process exits). */
+  close(): void {
+    this.flush();
+    this.lock.release();
   }
 
   log(message: string): void {
@@ -68,9 +131,10 @@ export class Job {
 
   /** Restores model, optimizers, RNG and samplers from the resume checkpoint; null for a fresh run. */
   restore(model: NativeModel, trainer: NativeTrainer, batchers: Record<string, TrainBatcher>): JobMeta | null {
-    if (!this.resumeFile) return null;
-    const ckpt = loadCheckpoint<JobMeta>(this.resumeFile);
-    loadWeights(model, modelTensorsOf(ckpt.tensors), `checkpoint ${this.resumeFile}`);
+    if (!this.resumeFrom) return null;
+    const { file, ckpt } = this.resumeFrom;
+    this.resumeFrom = null; // its tensors are not needed twice
+    loadWeights(model, modelTensorsOf(ckpt.tensors), `checkpoint ${file}`);
     const optim: Record<string, { data: NpyData; shape: number[] }> = {};
     for (const [name, t] of ckpt.tensors) if (name.startsWith('optim/')) optim[name.slice('optim/'.length)] = t;
     trainer.loadOptimizerState(optim);
@@ -78,13 +142,13 @@ export class Job {
     if (rng) loadNative().setRngState(rng.data as Uint8Array);
     for (const [name, b] of Object.entries(batchers)) {
       const s = ckpt.meta.batchers[name];
-      if (!s) throw new UserError(`checkpoint ${this.resumeFile}: no state for the '${name}' sampler`);
+      if (!s) throw new UserError(`checkpoint ${file}: no state for the '${name}' sampler`);
       b.restore(s);
     }
     this.metrics.truncateAfter(ckpt.meta.globalStep);
     this.resumed = ckpt.meta;
-    this.lastCheckpoint = this.resumeFile;
-    this.log(`resumed ${this.resumeFile} at epoch ${ckpt.meta.epoch}, step ${ckpt.meta.stepInEpoch}`);
+    this.lastCheckpoint = file;
+    this.log(`resumed ${file} at epoch ${ckpt.meta.epoch}, step ${ckpt.meta.stepInEpoch}`);
     return ckpt.meta;
   }
 

@@ -21,8 +21,19 @@ export function runPaths(prefix: string): RunPaths {
 
 export function createRunDir(root: string, expName: string): RunPaths {
   mkdirSync(root, { recursive: true });
-  let prefix = join(root, `${expName}_${stamp()}`);
-  for (let i = 1; existsSync(prefix); i++) prefix = join(root, `${expName}_${stamp()}_${i}`);
+  // mkdir without `recursive` fails if the name exists: two runs started in the same second each
+  // get their own directory.
+  const base = `${expName}_${stamp()}`;
+  let prefix = join(root, base);
+  for (let i = 1; ; i++) {
+    try {
+      mkdirSync(prefix);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      prefix = join(root, `${base}_${i}`);
+    }
+  }
   const paths = runPaths(prefix);
   mkdirSync(paths.model, { recursive: true });
   mkdirSync(paths.log, { recursive: true });
@@ -42,11 +53,17 @@ export function writeRunInfo(paths: RunPaths, configYaml: string, info: Record<s
   writeFileAtomic(join(paths.prefix, 'versions.json'), JSON.stringify({ node: process.version, git: gitSha(), host: hostname(), time: new Date().toISOString(), ...info }, null, 2) + '\n');
 }
 
+/** Whether `dir` is a run directory name of experiment `expName` exactly (`ck` is not `ck_v3`). */
+export function isRunOf(dir: string, expName: string): boolean {
+  if (!dir.startsWith(`${expName}_`)) return false;
+  return /^\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d(_\d+)?$/.test(dir.slice(expName.length + 1));
+}
+
 /** The newest run directory of `expName` under `root` that has a resumable checkpoint. */
 export function findLatestRun(root: string, expName: string): string | null {
   if (!existsSync(root)) return null;
   const candidates = readdirSync(root)
-    .filter((d) => d.startsWith(`${expName}_`) && existsSync(join(root, d, 'Model', 'last.ckpt')))
+    .filter((d) => isRunOf(d, expName) && existsSync(join(root, d, 'Model', 'last.ckpt')))
     .map((d) => join(root, d))
     .sort((a, b) => statSync(join(b, 'Model', 'last.ckpt')).mtimeMs - statSync(join(a, 'Model', 'last.ckpt')).mtimeMs);
   return candidates[0] ?? null;
