@@ -13,6 +13,7 @@ import { loadNative } from './native.ts';
 import { runSearch } from './search.ts';
 import { runTraining } from './train.ts';
 import { PROJECT_ROOT } from './native.ts';
+import { type CpuFingerprint, checkpointWeightsHash, cpuFingerprint, packageVersions, sha256Text, storeHash, treeHash } from './run/fingerprint.ts';
 
 export interface DemoResults {
   data: string;
@@ -26,6 +27,17 @@ export interface DemoResults {
   seconds: number;
   stages: Record<string, number>;
   runs: Record<string, string>;
+  /** what the figures depend on, stage by stage: compare two runs here to find where they part */
+  fingerprint: {
+    data_sha256: string;
+    data_files: number;
+    store_sha256: string;
+    genotype_sha256: string;
+    weights_sha256: { identification: string; verification: string };
+    threads: number;
+    cpu: CpuFingerprint;
+    packages: Record<string, string>;
+  };
 }
 
 export async function runDemo(opts: { dataDir: string; outDir: string; log: (s: string) => void }): Promise<DemoResults> {
@@ -83,6 +95,18 @@ export async function runDemo(opts: { dataDir: string; outDir: string; log: (s: 
     seconds: (Date.now() - t0) / 1000,
     stages,
     runs: { search: search.runDir, identification: iden.runDir, verification: veri.runDir },
+    fingerprint: {
+      ...(({ sha256, files }) => ({ data_sha256: sha256, data_files: files }))(treeHash(data, (rel) => rel === 'store' || rel.startsWith('store/'))),
+      store_sha256: storeHash(join(data, 'store')),
+      genotype_sha256: sha256Text(search.genotype),
+      weights_sha256: {
+        identification: checkpointWeightsHash(join(iden.runDir, 'Model', 'last.ckpt')),
+        verification: checkpointWeightsHash(join(veri.runDir, 'Model', 'last.ckpt')),
+      },
+      threads: native.getThreads(),
+      cpu: cpuFingerprint(),
+      packages: { ...packageVersions(['espeak-ng', 'espeak-ng-data', 'flite', 'festival', 'sox', 'libtorch1.13', 'libdnnl2', 'libblas3']), node: process.version },
+    },
   };
   writeFileAtomic(join(opts.outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   return results;

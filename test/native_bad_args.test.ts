@@ -94,10 +94,12 @@ test('search supernet: wrong Gumbel noise count or shape is an error, and noise 
   const model = new native.Model({ kind: 'search', C: 2, layers: 3, numClasses: 4 }) as any;
   const x = new Float32Array(1 * 40 * 40);
   const s: [number, number, number] = [1, 40, 40];
-  t.throws(() => model.forward(x, s, { gumbelNoise: [new Float32Array(10)] }), { message: /gumbelNoise\[0\]/ });
+  t.throws(() => model.forward(x, s, { gumbelNoise: [new Float32Array(10), new Float32Array(112), new Float32Array(112)] }), { message: /gumbelNoise\[0\]/ });
   t.throws(() => model.forward(x, s, { gumbelNoise: 'noise' }), { message: /array of Float32Array/ });
   const noise = (v: number) => new Float32Array(112).fill(v);
-  await t.throwsAsync(model.forward(x, s, { gumbelNoise: [noise(0), noise(0), noise(0), noise(0)] }), { message: /1 more entries than the network has cells/ });
+  t.throws(() => model.forward(x, s, { gumbelNoise: [noise(0), noise(0), noise(0), noise(0)] }), { message: /has 4 entries but the network has 3 cells/ });
+  // fewer than the cells would silently draw fresh noise for the rest: refused too
+  t.throws(() => model.forward(x, s, { gumbelNoise: [noise(0), noise(0)] }), { message: /has 2 entries but the network has 3 cells/ });
   const r = await model.forward(x, s);
   t.is(r.mixingWeights.length, 3);
   // Diverged (NaN) alphas are reported from the worker thread as a rejected promise.

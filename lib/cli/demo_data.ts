@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .option('--speakers <n>', 'speakers', int('speakers'))
     .option('--utterances <n>', 'utterances per speaker', int('utterances'))
     .option('--seed <s>', 'seed (the same seed gives bit-identical files)', int('seed'), 1)
-    .option('--preset <name>', 'default (40 x 30, 3-8 s) or tiny (8 x 8, 3-4.5 s)', 'default')
+    .option('--preset <name>', Object.entries(PRESETS).map(([name, p]) => `${name} (${p.speakers} speakers x ${p.utterances} utterances of ${p.minSeconds}-${p.maxSeconds} s)`).join(' or '), 'default')
     .option('--real', 'add the 9 recorded human voices found in Debian main (fetched with apt-get download, decoded with ffmpeg); with --speakers 0, a real-only set')
     .option('--clean', 'with --real: no channel effects on the recorded clips')
     .option('--voice-cache <dir>', 'where --real keeps the fetched packages', defaultVoiceCache())

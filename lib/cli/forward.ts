@@ -23,7 +23,7 @@ interface ForwardOptions extends CfgOptions {
   labels?: string;
 }
 
-function gumbelNoiseFiles(dir: string): Float32Array[] {
+function gumbelNoiseFiles(dir: string, cells: number): Float32Array[] {
   if (!existsSync(dir)) throw new UserError(`--gumbel-noise: ${dir} does not exist`);
   const out: Float32Array[] = [];
   for (let i = 0; existsSync(join(dir, `gumbel_noise_${i}.npy`)); i++) {
@@ -32,6 +32,9 @@ function gumbelNoiseFiles(dir: string): Float32Array[] {
     out.push(a.data as Float32Array);
   }
   if (out.length === 0) throw new UserError(`--gumbel-noise: ${dir} has no gumbel_noise_0.npy`);
+  // One per cell: fewer would let the remaining cells draw fresh noise, silently not a replay.
+  if (out.length !== cells)
+    throw new UserError(`--gumbel-noise: ${dir} has gumbel_noise_0..${out.length - 1}.npy (${out.length} file(s)) but the network has ${cells} cells (MODEL.LAYERS)`);
   return out;
 }
 
@@ -74,7 +77,7 @@ export function register(program: Command): void {
         labels,
         grads: labels !== undefined,
         labelSmoothing: cfg.TRAIN.LABEL_SMOOTHING,
-        gumbelNoise: opts.gumbelNoise ? gumbelNoiseFiles(opts.gumbelNoise) : undefined,
+        gumbelNoise: opts.gumbelNoise ? gumbelNoiseFiles(opts.gumbelNoise, cfg.MODEL.LAYERS) : undefined,
       });
       mkdirSync(opts.out, { recursive: true });
       const written: string[] = [];

@@ -1,7 +1,9 @@
 // CLI entry: one file per command under lib/cli/, each exporting register(program).
 import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
 
 import { UserError, errorMessage } from '../errors.ts';
+import { PROJECT_ROOT } from '../native.ts';
 
 type Register = (program: Command) => void;
 
@@ -31,6 +33,11 @@ export async function main(argv: string[]): Promise<number> {
   });
   const program = new Command('autospeech')
     .description('Neural architecture search for speaker recognition on a native libtorch core')
+    .version((JSON.parse(readFileSync(`${PROJECT_ROOT}/package.json`, 'utf8')) as { version: string }).version, '-V, --version')
+    .addHelpText('after', `
+Exit status: 0 success; 2 a usage, config or input error (bad flag, config key or value, missing or
+unreadable file), reported before anything is written; 1 a failure during the run (a diverged
+training, a worker that died, files that could not be read while the rest were processed).`)
     .showHelpAfterError()
     .exitOverride();
   for (const load of COMMANDS) (await load()).register(program);

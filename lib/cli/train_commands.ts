@@ -6,6 +6,7 @@ import { UserError } from '../errors.ts';
 import { loadGenotypeArg } from '../genotype/index.ts';
 import { openStore, split, subDir } from '../job/data.ts';
 import { Job } from '../job/job.ts';
+import { memoryRefusal } from '../models/memory_estimate.ts';
 import { modelSpecFromConfig } from '../models/spec.ts';
 import { loadNative } from '../native.ts';
 import { expNameOf } from '../run/run_dir.ts';
@@ -14,10 +15,12 @@ import { runTraining } from '../train.ts';
 import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
 
-interface TrainOptions extends CfgOptions { resume?: string; load_path?: string; resumeOverride?: boolean }
+interface TrainOptions extends CfgOptions { resume?: string; load_path?: string; resumeOverride?: boolean; force?: boolean }
 
 /** Everything that can be wrong with the inputs is checked before a run directory is created. */
-function preflight(cfg: Config, textArch?: string): void {
+function preflight(cfg: Config, textArch?: string, force = false): void {
+  const refusal = memoryRefusal(cfg);
+  if (refusal && !force) throw new UserError(refusal);
   const store = openStore(cfg);
   split(store, cfg, subDir(cfg) === 'dev' ? undefined : 'train');
   store.close();
@@ -25,7 +28,7 @@ function preflight(cfg: Config, textArch?: string): void {
 }
 
 function job(cfg: Config, opts: TrainOptions, defaultRoot: string): Job {
-  preflight(cfg, opts.text_arch);
+  preflight(cfg, opts.text_arch, !!opts.force);
   const native = loadNative();
   if (cfg.THREADS > 0) native.setThreads(cfg.THREADS);
   const info = native.info();
@@ -38,6 +41,7 @@ function common(cmd: Command): Command {
   return withConfig(cmd)
     .option('--resume <what>', "continue a killed run exactly: 'auto' (newest run of this config), a run dir, or a .ckpt file")
     .option('--load_path <dir>', 'the reference flag: a run dir to resume')
+    .option('--force', 'train even when the preflight memory estimate exceeds this machine\'s RAM')
     .option('--resume-override', 'resume although the config changes keys that change the results (the changes are recorded in the run dir)')
     .option('--json', 'print the result as JSON');
 }

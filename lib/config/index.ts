@@ -1,2 +1,2 @@
-export { CHOICES, type Config, DEFAULTS, RESUME_NEUTRAL_KEYS } from './schema.ts';
-export { configToYaml, defaultConfig, loadConfig, parseLiteral, suggestKey } from './load.ts';
+export { CHOICES, type Config, DEFAULTS, RANGES, RESUME_NEUTRAL_KEYS } from './schema.ts';
+export { configOrigin, configToYaml, defaultConfig, loadConfig, parseLiteral, suggestKey } from './load.ts';

@@ -6,7 +6,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, stringify, type Nod
 
 import { UserError } from '../errors.ts';
 import { editDistance } from '../util/edit_distance.ts';
-import { CHOICES, type Config, DEFAULTS } from './schema.ts';
+import { CHOICES, type Config, DEFAULTS, RANGES, type Range } from './schema.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -60,7 +60,17 @@ function coerce(key: string, def: unknown, value: unknown, where: string): unkno
   return fail();
 }
 
+/** Where each key of a loaded config got its value ('file.yaml:12', 'override KEY'); defaults are absent. */
+const ORIGINS = new WeakMap<object, Map<string, string>>();
+let currentOrigins: Map<string, string> | null = null;
+
+/** Where `key` of a config returned by loadConfig was set, or 'the default' when it was not. */
+export function configOrigin(cfg: Config, key: string): string {
+  return ORIGINS.get(cfg)?.get(key) ?? 'the default';
+}
+
 function setKey(cfg: Record<string, any>, key: string, value: unknown, where: string): void {
+  currentOrigins?.set(key, where);
   const parts = key.split('.');
   let node: Record<string, any> = cfg;
   let def: Record<string, any> = DEFAULTS;
@@ -125,7 +135,44 @@ function deepFreeze<T>(obj: T): T {
   return Object.freeze(obj);
 }
 
+function violates(v: number, r: Range, isInt: boolean): string | null {
+  if (isInt && !Number.isInteger(v)) return 'an integer';
+  const lo = r.min === undefined ? '' : `${r.minExclusive ? '>' : '>='} ${r.min}`;
+  const hi = r.max === undefined ? '' : `${r.maxExclusive ? '<' : '<='} ${r.max}`;
+  const bad = (r.min !== undefined && (r.minExclusive ? v <= r.min : v < r.min)) || (r.max !== undefined && (r.maxExclusive ? v >= r.max : v > r.max));
+  if (bad) return r.min !== undefined && r.max !== undefined ? `in ${r.minExclusive ? '(' : '['}${r.min}, ${r.max}${r.maxExclusive ? ')' : ']'}` : lo || hi;
+  if (r.multipleOf && v % r.multipleOf !== 0) return `a multiple of ${r.multipleOf}`;
+  if (r.odd && v % 2 !== 1) return 'odd';
+  return null;
+}
+
+/** Every numeric key within its range (RANGES), naming the key and where its value came from. */
+function checkRanges(cfg: Config, origins: Map<string, string>): void {
+  for (const [key, range] of Object.entries(RANGES)) {
+    let value: unknown = cfg, def: unknown = DEFAULTS;
+    for (const p of key.split('.')) { value = (value as any)[p]; def = (def as any)[p]; }
+    const values = Array.isArray(value) ? value : [value];
+    const isInt = typeof (Array.isArray(def) ? def[0] : def) === 'number' && Number.isInteger(Array.isArray(def) ? def[0] : def) && !FLOAT_KEYS.has(key);
+    for (const v of values) {
+      const need = violates(v as number, range, isInt);
+      if (need) throw new UserError(`${origins.get(key) ?? 'default'}: ${key} must be ${need}, got ${JSON.stringify(value)}`);
+    }
+  }
+  if (cfg.TRAIN.BEGIN_EPOCH > cfg.TRAIN.END_EPOCH)
+    throw new UserError(`${origins.get('TRAIN.BEGIN_EPOCH') ?? origins.get('TRAIN.END_EPOCH') ?? 'default'}: TRAIN.BEGIN_EPOCH (${cfg.TRAIN.BEGIN_EPOCH}) is after TRAIN.END_EPOCH (${cfg.TRAIN.END_EPOCH})`);
+}
+
 export function loadConfig(yamlPath: string | undefined, overrides: string[] = []): Config {
+  const origins = new Map<string, string>();
+  currentOrigins = origins;
+  try {
+    return loadConfigInto(yamlPath, overrides, origins);
+  } finally {
+    currentOrigins = null;
+  }
+}
+
+function loadConfigInto(yamlPath: string | undefined, overrides: string[], origins: Map<string, string>): Config {
   const cfg = defaultConfig() as unknown as Record<string, any>;
   if (yamlPath !== undefined) {
     if (!existsSync(yamlPath)) throw new UserError(`config file ${yamlPath} not found`);
@@ -141,7 +188,10 @@ export function loadConfig(yamlPath: string | undefined, overrides: string[] = [
   if (overrides.length % 2 !== 0)
     throw new UserError(`overrides must be KEY VALUE pairs; '${overrides[overrides.length - 1]}' has no value`);
   for (let i = 0; i < overrides.length; i += 2) setKey(cfg, overrides[i], parseLiteral(overrides[i + 1]), `override ${overrides[i]}`);
-  return deepFreeze(cfg) as unknown as Config;
+  checkRanges(cfg as unknown as Config, origins);
+  const frozen = deepFreeze(cfg) as unknown as Config;
+  ORIGINS.set(frozen, origins);
+  return frozen;
 }
 
 export function configToYaml(cfg: Config): string {

@@ -112,3 +112,47 @@ export const RESUME_NEUTRAL_KEYS: ReadonlySet<string> = new Set([
   'DATASET.NUM_WORKERS', 'TRAIN.CHECKPOINT_STEPS', 'TRAIN.STOP_ON_NONFINITE',
   'EVAL.CACHE_EMBEDDINGS', 'EVAL.P_TARGETS', 'EVAL.MAX_BATCH', 'EVAL.MAX_UTTERANCES',
 ]);
+
+/** A numeric key's valid range: [min, max] (or max exclusive), integers where the default is one. */
+export interface Range { min?: number; max?: number; maxExclusive?: boolean; minExclusive?: boolean; multipleOf?: number; odd?: boolean }
+
+/** Ranges of every numeric key, checked on the resolved config before anything runs. */
+export const RANGES: Record<string, Range> = {
+  PRINT_FREQ: { min: 1 },
+  VAL_FREQ: { min: 1 },
+  SEED: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  'MODEL.NUM_CLASSES': { min: 1 },
+  'MODEL.LAYERS': { min: 1 },
+  'MODEL.INIT_CHANNELS': { min: 2, multipleOf: 2 },
+  'MODEL.DROP_PATH_PROB': { min: 0, max: 1, maxExclusive: true },
+  'MODEL.IN_FEATS': { min: 1 },
+  'MODEL.EMBED_DIM': { min: 1 },
+  'MODEL.NUM_BLOCKS': { min: 1 },
+  'MODEL.CHANNELS': { min: 8, multipleOf: 8 },
+  'MODEL.KERNEL_SIZE': { min: 1, max: 7, odd: true },
+  'MODEL.CAT_CHANNELS': { min: 1 },
+  'LOSS.MARGIN': { min: 0, max: Math.PI / 2, maxExclusive: true },
+  'LOSS.SCALE': { min: 0, minExclusive: true },
+  'DATASET.NUM_WORKERS': { min: 0 },
+  'DATASET.PARTIAL_N_FRAMES': { min: 2 },
+  'TRAIN.BATCH_SIZE': { min: 1 },
+  'TRAIN.LR': { min: 0 },
+  'TRAIN.LR_MIN': { min: 0 },
+  'TRAIN.WD': { min: 0 },
+  'TRAIN.BETA1': { min: 0, max: 1, maxExclusive: true },
+  'TRAIN.BETA2': { min: 0, max: 1, maxExclusive: true },
+  'TRAIN.ARCH_LR': { min: 0 },
+  'TRAIN.ARCH_WD': { min: 0 },
+  'TRAIN.ARCH_BETA1': { min: 0, max: 1, maxExclusive: true },
+  'TRAIN.ARCH_BETA2': { min: 0, max: 1, maxExclusive: true },
+  'TRAIN.DROPPATH_PROB': { min: 0, max: 1, maxExclusive: true },
+  'TRAIN.BEGIN_EPOCH': { min: 0 },
+  'TRAIN.END_EPOCH': { min: 0 },
+  'TRAIN.LABEL_SMOOTHING': { min: 0, max: 1, maxExclusive: true },
+  'TRAIN.STEPS_PER_EPOCH': { min: 0 },
+  'TRAIN.CHECKPOINT_STEPS': { min: 0 },
+  'EVAL.P_TARGETS': { min: 0, max: 1, minExclusive: true, maxExclusive: true },
+  'EVAL.MAX_BATCH': { min: 1 },
+  'EVAL.MAX_UTTERANCES': { min: 0 },
+  THREADS: { min: 0, max: 1024 },
+};

@@ -336,6 +336,10 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
         if (!search) throw ArgumentError("options.gumbelNoise: only the search supernet samples Gumbel noise");
         if (!noise.IsArray()) throw ArgumentError("options.gumbelNoise must be an array of Float32Array (one per cell)");
         Napi::Array arr = noise.As<Napi::Array>();
+        // Exactly one per cell: with fewer, the remaining cells would silently draw fresh noise.
+        if (arr.Length() != search->cellCount())
+          throw ArgumentError("options.gumbelNoise has " + std::to_string(arr.Length()) + " entries but the network has " +
+                              std::to_string(search->cellCount()) + " cells (one recorded noise tensor per cell is needed)");
         int64_t rows = search->archParameters()[0].size(0), cols = search->archParameters()[0].size(1);
         for (uint32_t i = 0; i < arr.Length(); ++i) {
           req.gumbelNoise.push_back(

@@ -66,6 +66,7 @@ class SearchNetwork : public SpeakerModel {
   // Recorded Gumbel noise, one (14 x 8) tensor per cell in forward order, consumed before sampling.
   void queueGumbelNoise(std::vector<at::Tensor> noise);
   size_t pendingGumbelNoise() const { return noise_.size(); }
+  size_t cellCount() const { return cells_.size(); }
   void clearGumbelNoise() { noise_.clear(); }
   // The mixing weights each cell used in the last forward (cell order).
   const std::vector<at::Tensor>& lastMixingWeights() const { return lastWeights_; }
