@@ -1,6 +1,9 @@
 // Bad arguments at every native entry point come back as JS errors, never a crash (an uncaught
 // c10::Error would abort the process and fail the whole test file).
 import test from 'ava';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { loadNative } from '../lib/native.ts';
 import type { ModelSpec } from '../lib/native.ts';
@@ -153,4 +156,42 @@ test('trainer, RNG, allocator and feature entry points reject bad arguments', as
   t.throws(() => n.spectrogram(nan), { message: /NaN or infinite/ });
   // still usable after all that
   t.is(n.spectrogram(new Float32Array(16000)).frames, 101);
+});
+
+// Each of these crashed the process before (#17 items 12-13): SIGSEGV, SIGFPE, SIGSEGV, V8 OOM abort, hang.
+test('pool2d takes a gradOutput on a SharedArrayBuffer; zero strides and dilations are errors for every implementation', (t) => {
+  const n = native as any;
+  const g = new Float32Array(new SharedArrayBuffer(4 * 4)).fill(1);
+  const r = n.pool2d(new Float32Array(16).map((_, i) => i), [1, 1, 4, 4], { kind: 'max', kernel: 2, gradOutput: g });
+  t.deepEqual(r.gradInput.shape, [1, 1, 4, 4]);
+  t.is(Array.from(r.gradInput.data as Float32Array).reduce((a, b) => a + b, 0), 4);
+  t.throws(() => n.pool2d(new Float32Array(16), [1, 1, 4, 4], { kind: 'max', kernel: 2, stride: 0 }), { message: /stride >= 1/ });
+  t.throws(() => n.pool2d(new Float32Array(16), [1, 1, 4, 4], { kind: 'max', kernel: 9 }), { message: /larger than the padded input/ });
+  t.throws(() => n.pool2d(new Float32Array(16), [1, 1, 4, 4], { kind: 'max', kernel: 2, gradOutput: new Float32Array(3) }), { message: /gradOutput has 3 elements/ });
+  const C = 4, x = new Float32Array(C * 64).fill(1), w = new Float32Array(C * 9).fill(1), dy = new Float32Array(C * 36).fill(1);
+  for (const impl of ['native', 'aten']) {
+    for (const [key, value, message] of [['stride', [0, 0], /stride must be >= 1/], ['dilation', [0, 1], /dilation must be >= 1/], ['padding', [9, 9], /dy must be \[1, 4, 24, 24\]/]] as const)
+      t.throws(() => n.depthwiseConv(x, [1, C, 8, 8], w, [C, 1, 3, 3], dy, [1, C, 6, 6], { impl, [key]: value }), { message }, `${impl} ${key}`);
+    t.throws(() => n.depthwiseConv(x, [1, C, 8, 8], new Float32Array(C * 18), [C, 2, 3, 3], dy, [1, C, 6, 6], { impl }), { message: /w must be \[4, 1, kh, kw\]/ });
+  }
+});
+
+test('methods called on another class instance, absurd sizes and empty spans are errors', async (t) => {
+  const n = native as any;
+  const model = new n.Model(tiny);
+  const shard = join(mkdtempSync(join(tmpdir(), 'autospeech-reader-')), 'shard.f32');
+  writeFileSync(shard, Buffer.alloc(4 * 8 * 10));
+  const reader = new n.FeatureReader([shard], 8);
+  const kindGetter = Object.getOwnPropertyDescriptor(n.Model.prototype, 'kind')!.get!;
+  t.throws(() => kindGetter.call(reader), { message: /must be a Model instance|Illegal invocation/ });
+  t.throws(() => n.Model.prototype.forward.call(reader, new Float32Array(4), [1, 2, 2]), { message: /must be a Model instance|Illegal invocation/ });
+  t.throws(() => n.FeatureReader.prototype.read.call(model, 0, 0, 1), { message: /must be a FeatureReader instance|Illegal invocation/ });
+  t.throws(() => new n.Trainer(reader), { message: /must be a Model/ });
+  t.throws(() => n.frameSums(new Float32Array(12), 0, 2 ** 34), { message: /bins must be in \[1, 65536\]/ });
+  t.throws(() => reader.read(0, 0, 1e12), { message: /beyond the shard/ });
+  t.throws(() => reader.windows(Int32Array.from([0, 0, 0]), 8, new Float32Array(8), new Float32Array(8).fill(1)), { message: /beyond the shard|frames/ });
+  t.throws(() => reader.trainBatch(Int32Array.from([0, 0, 5, 0, 0]), 2 ** 28, new Float32Array(8), new Float32Array(8).fill(1)), { message: /P must be at most/ });
+  t.throws(() => new n.Model({ kind: 'search', C: 2, layers: 2 ** 25, numClasses: 3 }), { message: /layers = 33554432 is beyond/ });
+  t.throws(() => new n.Model({ ...tiny, C: 2048, layers: 1024 }), { message: /weights .* beyond this toolkit's limit/ });
+  reader.close();
 });

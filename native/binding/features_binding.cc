@@ -166,6 +166,8 @@ Napi::Value FrameSums(const Napi::CallbackInfo& info) {
     const double framesD = info[1].As<Napi::Number>().DoubleValue(), binsD = info[2].As<Napi::Number>().DoubleValue();
     if (framesD < 0 || binsD < 1 || framesD != std::floor(framesD) || binsD != std::floor(binsD) || framesD * binsD > static_cast<double>(x.ElementLength()))
       throw ArgumentError("frameSums: frames x bins exceeds the array (" + std::to_string(x.ElementLength()) + " values)");
+    // The outputs are sized by bins alone (frames may be 0): bound it, a failed JS allocation is fatal.
+    if (binsD > 65536) throw ArgumentError("frameSums: bins must be in [1, 65536], got " + std::to_string(binsD));
     const int64_t frames = static_cast<int64_t>(framesD), bins = static_cast<int64_t>(binsD);
     Napi::Float32Array sum = Napi::Float32Array::New(env, static_cast<size_t>(bins));
     Napi::Float32Array sumSq = Napi::Float32Array::New(env, static_cast<size_t>(bins));

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "binding/checked_wrap.h"
 #include "binding/guard.h"
 #include "binding/model_wrap.h"
 #include "binding/promise_worker.h"
@@ -57,6 +58,26 @@ std::vector<int64_t> parseIntList(const Napi::Value& v, const std::string& what)
   return out;
 }
 
+// Bounds far beyond any real speaker network, checked before anything is allocated: an absurd spec
+// (LAYERS 2^25) must be an error, not minutes of construction or an out-of-memory kill. The rough
+// weight count C^2 x layers x 16 (channels grow 4x through the reductions) is capped at 2^32.
+void checkSpecSize(const ModelSpec& spec) {
+  auto cap = [](const char* key, int64_t v, int64_t max) {
+    if (v > max) throw ArgumentError("spec." + std::string(key) + " = " + std::to_string(v) + " is beyond this toolkit's limit " + std::to_string(max));
+  };
+  cap("C", spec.C, 4096);
+  cap("layers", spec.layers, 4096);
+  cap("numClasses", spec.numClasses, 10000000);
+  cap("steps", spec.steps, 64);
+  cap("multiplier", spec.multiplier, 64);
+  cap("stemMultiplier", spec.stemMultiplier, 64);
+  const double weights = static_cast<double>(spec.C) * spec.C * spec.layers * 16 * std::max<int64_t>(1, spec.multiplier) / 4 +
+                         static_cast<double>(spec.C) * 16 * spec.numClasses;
+  if (weights > 4294967296.0)
+    throw ArgumentError("spec: about " + std::to_string(static_cast<int64_t>(weights / 1e6)) + "M weights (C " + std::to_string(spec.C) + ", layers " +
+                        std::to_string(spec.layers) + ", numClasses " + std::to_string(spec.numClasses) + ") is beyond this toolkit's limit of 4295M");
+}
+
 ModelSpec parseSpec(const Napi::Value& value) {
   Napi::Object o = asObject(value, "spec");
   ModelSpec spec;
@@ -70,6 +91,7 @@ ModelSpec parseSpec(const Napi::Value& value) {
   spec.stemMultiplier = getIntOr(o, "stemMultiplier", spec.stemMultiplier, "spec");
   spec.shiftedFactorizedReduce = getBoolOr(o, "shiftedFactorizedReduce", false, "spec");
   spec.mixing = getStringOr(o, "mixing", "gumbel", "spec");
+  checkSpecSize(spec);
   if (o.Has("primitives") && !o.Get("primitives").IsUndefined()) {
     Napi::Value p = o.Get("primitives");
     if (!p.IsArray()) throw ArgumentError("spec.primitives must be an array of op names");
@@ -127,19 +149,20 @@ class ForwardWorker : public PromiseWorker {
 
 Napi::Function ModelWrap::Define(Napi::Env env) {
   return DefineClass(env, "Model",
-                     {InstanceMethod("stateDict", &ModelWrap::StateDict),
-                      InstanceMethod("getTensor", &ModelWrap::GetTensor),
-                      InstanceMethod("setTensor", &ModelWrap::SetTensor),
-                      InstanceMethod("paramCounts", &ModelWrap::ParamCounts),
-                      InstanceMethod("nonFiniteTensors", &ModelWrap::NonFiniteTensors),
-                      InstanceMethod("setDropPathProb", &ModelWrap::SetDropPathProb),
-                      InstanceMethod("setMixing", &ModelWrap::SetMixing),
-                      InstanceMethod("setChannelsLast", &ModelWrap::SetChannelsLast),
-                      InstanceMethod("forward", &ModelWrap::Forward),
-                      InstanceAccessor("kind", &ModelWrap::Kind, nullptr)});
+                     {checkedMethod<ModelWrap, &ModelWrap::StateDict>("stateDict"),
+                      checkedMethod<ModelWrap, &ModelWrap::GetTensor>("getTensor"),
+                      checkedMethod<ModelWrap, &ModelWrap::SetTensor>("setTensor"),
+                      checkedMethod<ModelWrap, &ModelWrap::ParamCounts>("paramCounts"),
+                      checkedMethod<ModelWrap, &ModelWrap::NonFiniteTensors>("nonFiniteTensors"),
+                      checkedMethod<ModelWrap, &ModelWrap::SetDropPathProb>("setDropPathProb"),
+                      checkedMethod<ModelWrap, &ModelWrap::SetMixing>("setMixing"),
+                      checkedMethod<ModelWrap, &ModelWrap::SetChannelsLast>("setChannelsLast"),
+                      checkedMethod<ModelWrap, &ModelWrap::Forward>("forward"),
+                      checkedGetter<ModelWrap, &ModelWrap::Kind>("kind")});
 }
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  tagInstance<ModelWrap>(info);
   guard(info.Env(), [&] {
     if (info.Length() < 1) throw ArgumentError("new Model(spec): spec is required");
     ModelSpec spec = parseSpec(info[0]);

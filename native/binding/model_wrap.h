@@ -14,6 +14,8 @@ namespace autospeech {
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
+  static constexpr napi_type_tag kTypeTag{0x6d6f64656c777261ULL, 0x8c1f2e3d4b5a6978ULL};  // binding/checked_wrap.h
+  static constexpr const char* kClassName = "Model";
   static Napi::Function Define(Napi::Env env);
   explicit ModelWrap(const Napi::CallbackInfo& info);
   ~ModelWrap() override;

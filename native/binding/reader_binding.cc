@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "binding/checked_wrap.h"
 #include "binding/guard.h"
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
@@ -58,16 +59,20 @@ std::vector<int32_t> planArg(const Napi::Value& v, size_t width, const std::stri
 
 class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
  public:
+  static constexpr napi_type_tag kTypeTag{0x7265616465727772ULL, 0x5d4c3b2a19087f6eULL};  // binding/checked_wrap.h
+  static constexpr const char* kClassName = "FeatureReader";
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "FeatureReader", {
-      InstanceMethod<&ReaderWrap::Read>("read"),
-      InstanceMethod<&ReaderWrap::TrainBatch>("trainBatch"),
-      InstanceMethod<&ReaderWrap::Windows>("windows"),
-      InstanceMethod<&ReaderWrap::Close>("close"),
+      checkedMethod<ReaderWrap, &ReaderWrap::Read>("read"),
+      checkedMethod<ReaderWrap, &ReaderWrap::TrainBatch>("trainBatch"),
+      checkedMethod<ReaderWrap, &ReaderWrap::Windows>("windows"),
+      checkedMethod<ReaderWrap, &ReaderWrap::Close>("close"),
     });
   }
 
   explicit ReaderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ReaderWrap>(info) {
+    tagInstance<ReaderWrap>(info);
     guard(info.Env(), [&] {
       if (info.Length() < 2 || !info[0].IsArray()) throw ArgumentError("new FeatureReader(shardFiles: string[], bins: number)");
       Napi::Array files = info[0].As<Napi::Array>();
@@ -98,6 +103,7 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
       if (info.Length() < 3) throw ArgumentError("read(shard, offset, frames)");
       auto r = get();
       Span s{static_cast<int32_t>(intArg(info[0], "read: shard", 0)), intArg(info[1], "read: offset", 0), intArg(info[2], "read: frames", 1)};
+      r->checkSpan(s);  // before allocating: frames comes from JS and may be absurd
       std::vector<float> out(static_cast<size_t>(s.frames * r->bins()));
       r->readRows(s, 0, s.frames, out.data());
       return floatsToJs(info.Env(), std::move(out));
@@ -179,6 +185,16 @@ class ReaderWrap : public Napi::ObjectWrap<ReaderWrap> {
       auto r = get();
       auto plan = planArg(info[0], width, name + ": plan");
       const int64_t P = intArg(info[1], name + ": P", minP);
+      if (P > (1 << 20)) throw ArgumentError(name + ": P must be at most 1048576 frames, got " + std::to_string(P));
+      // Every row checked here, on the JS thread, before any memory is sized from it.
+      double floats = 0;
+      for (size_t i = 0; i < plan.size() / width; ++i) {
+        const Span s = spanAt(plan, i, width);
+        r->checkSpan(s);
+        floats += static_cast<double>(width == 3 ? FeatureReader::windowCount(s.frames, P) : 1) * static_cast<double>(P * r->bins());
+      }
+      if (floats > static_cast<double>(1LL << 31))
+        throw ArgumentError(name + ": the result would hold " + std::to_string(static_cast<int64_t>(floats)) + " floats (limit 2^31)");
       auto* w = new Job(info.Env(), r, std::move(plan), P, binVector(info[2], r->bins(), name + ": mean"),
                         binVector(info[3], r->bins(), name + ": std"));
       w->Queue();

@@ -181,16 +181,25 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
     const bool cip = getBoolOr(o, "countIncludePad", true, "options");
     if (kind != "max" && kind != "avg") throw ArgumentError("pool2d: kind must be 'max' or 'avg'");
     if (impl != "native" && impl != "aten") throw ArgumentError("pool2d: impl must be 'native' or 'aten'");
+    // The geometry both implementations accept (ATen's own checks), validated here once.
+    if (k < 1 || st < 1 || pad < 0 || 2 * pad > k)
+      throw ArgumentError("pool2d: need kernel >= 1, stride >= 1 and 0 <= padding <= kernel / 2, got kernel " + std::to_string(k) +
+                          ", stride " + std::to_string(st) + ", padding " + std::to_string(pad));
+    if (shape[2] + 2 * pad < k || shape[3] + 2 * pad < k)
+      throw ArgumentError("pool2d: kernel " + std::to_string(k) + " is larger than the padded input " + std::to_string(shape[2] + 2 * pad) +
+                          " x " + std::to_string(shape[3] + 2 * pad));
     if (o.Has("gradOutput")) {
       if (kind != "max") throw ArgumentError("pool2d: gradOutput is for kind 'max'");
-      Napi::Value g = o.Get("gradOutput");
+      // Borrowed here, on the JS thread: N-API must never be called from the compute thread.
+      const std::vector<int64_t> ys{shape[0], shape[1], (shape[2] + 2 * pad - k) / st + 1, (shape[3] + 2 * pad - k) / st + 1};
+      const at::Tensor g = borrowFloat32(o.Get("gradOutput"), ys, "options.gradOutput").clone();
       at::Tensor y, gi;
       runOnComputeThread([&] {
         at::Tensor xg = x.clone().requires_grad_(true);
         y = impl == "aten" ? at::max_pool2d(xg, {k, k}, {st, st}, {pad, pad}) : nn::maxPool2dTrain(xg, k, st, pad);
         at::NoGradGuard noGrad;
-        std::vector<int64_t> ys = y.sizes().vec();
-        y.backward(borrowFloat32(g, ys, "options.gradOutput").clone());
+        TORCH_CHECK(y.sizes() == at::IntArrayRef(ys), "pool2d: output ", y.sizes(), " differs from the expected ", at::IntArrayRef(ys));
+        y.backward(g);
         gi = xg.grad();
         y = y.detach();
       });

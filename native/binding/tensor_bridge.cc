@@ -54,7 +54,12 @@ at::Tensor borrowTypedArray(const Napi::Value& value, const std::vector<int64_t>
   if (static_cast<int64_t>(typed.ElementLength()) != expected)
     throw ArgumentError(what + " has " + std::to_string(typed.ElementLength()) +
                         " elements but its shape needs " + std::to_string(expected));
-  uint8_t* base = static_cast<uint8_t*>(typed.ArrayBuffer().Data()) + typed.ByteOffset();
+  // The data pointer from napi_get_typedarray_info itself: TypedArray::ArrayBuffer().Data() fails
+  // (napi_invalid_arg) for a view on a SharedArrayBuffer, which is a valid input here.
+  void* data = nullptr;
+  if (napi_get_typedarray_info(value.Env(), value, nullptr, nullptr, &data, nullptr, nullptr) != napi_ok)
+    throw ArgumentError(what + ": cannot read the typed array's memory");
+  uint8_t* base = static_cast<uint8_t*>(data);
   if (expected == 0) return at::empty(shape, at::TensorOptions().dtype(dtype));
   if (reinterpret_cast<uintptr_t>(base) % typed.ElementSize() != 0)
     throw ArgumentError(what + " is not aligned to its element size");

@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "binding/checked_wrap.h"
 #include "binding/guard.h"
 #include "binding/model_wrap.h"
 #include "binding/promise_worker.h"
@@ -43,15 +44,20 @@ struct Lease {
 
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  public:
+  static constexpr napi_type_tag kTypeTag{0x747261696e657277ULL, 0x3a9b5c7d1e2f4061ULL};  // binding/checked_wrap.h
+  static constexpr const char* kClassName = "Trainer";
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Trainer",
-                       {InstanceMethod("step", &TrainerWrap::Step), InstanceMethod("setLr", &TrainerWrap::SetLr),
-                        InstanceMethod("embedUtterances", &TrainerWrap::EmbedUtterances),
-                        InstanceMethod("optimizerState", &TrainerWrap::OptimizerState),
-                        InstanceMethod("loadOptimizerState", &TrainerWrap::LoadOptimizerState)});
+                       {checkedMethod<TrainerWrap, &TrainerWrap::Step>("step"),
+                        checkedMethod<TrainerWrap, &TrainerWrap::SetLr>("setLr"),
+                        checkedMethod<TrainerWrap, &TrainerWrap::EmbedUtterances>("embedUtterances"),
+                        checkedMethod<TrainerWrap, &TrainerWrap::OptimizerState>("optimizerState"),
+                        checkedMethod<TrainerWrap, &TrainerWrap::LoadOptimizerState>("loadOptimizerState")});
   }
 
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
+    tagInstance<TrainerWrap>(info);
     guard(info.Env(), [&] {
       if (info.Length() < 1) throw ArgumentError("new Trainer(model, options?): model is required");
       owner_ = ModelWrap::From(info[0], "Trainer: model");

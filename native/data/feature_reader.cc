@@ -17,6 +17,7 @@ inline int64_t repeatedRow(int64_t r, int k) { return r >> k; }
 
 // Doublings the reference applies: training while T < P, testing while T <= P.
 int doublings(int64_t T, int64_t P, bool inclusive) {
+  if (T < 1 || P < 1) throw std::out_of_range("FeatureReader: an utterance of " + std::to_string(T) + " frames cannot fill windows of " + std::to_string(P));
   int k = 0;
   while (inclusive ? (T << k) <= P : (T << k) < P) ++k;
   return k;

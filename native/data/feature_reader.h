@@ -37,6 +37,8 @@ class FeatureReader {
   static int64_t windowCount(int64_t T, int64_t P);
   // Its windows into out (windowCount * P * bins floats).
   void testWindows(const Span& s, int64_t P, const float* mean, const float* std, float* out) const;
+  // Throws std::out_of_range unless the span lies inside its shard (as every read checks).
+  void checkSpan(const Span& s) const;
 
  private:
   struct Shard {
@@ -44,7 +46,6 @@ class FeatureReader {
     int fd = -1;
     size_t bytes = 0;
   };
-  void checkSpan(const Span& s) const;
   void release();
   std::vector<Shard> shards_;
   int64_t bins_;

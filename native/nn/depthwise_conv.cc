@@ -260,8 +260,31 @@ struct DepthwiseConvChannelsLast : public torch::autograd::Function<DepthwiseCon
 
 }  // namespace
 
+void checkDepthwiseArgs(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o) {
+  TORCH_CHECK(x.dim() == 4 && w.dim() == 4, "depthwise conv: x and w must be 4-D, got ", x.sizes(), " and ", w.sizes());
+  for (int d = 0; d < 2; ++d) {
+    TORCH_CHECK(o.stride[d] >= 1, "depthwise conv: stride must be >= 1, got [", o.stride[0], ", ", o.stride[1], "]");
+    TORCH_CHECK(o.dilation[d] >= 1, "depthwise conv: dilation must be >= 1, got [", o.dilation[0], ", ", o.dilation[1], "]");
+    TORCH_CHECK(o.padding[d] >= 0, "depthwise conv: padding must be >= 0, got [", o.padding[0], ", ", o.padding[1], "]");
+    TORCH_CHECK(o.kernel[d] >= 1 && o.kernel[d] == w.size(2 + d), "depthwise conv: kernel ", o.kernel[d], " does not match w ", w.sizes());
+  }
+  const int64_t C = x.size(1);
+  TORCH_CHECK(C >= 1 && o.groups == C && o.in == C && o.out == C, "depthwise conv: groups, in and out must equal x's channels ", C);
+  TORCH_CHECK(w.size(0) == C && w.size(1) == 1, "depthwise conv: w must be [", C, ", 1, kh, kw] for x ", x.sizes(), ", got ", w.sizes());
+  std::array<int64_t, 2> out{};
+  for (int d = 0; d < 2; ++d) {
+    const int64_t ext = o.dilation[d] * (o.kernel[d] - 1) + 1, padded = x.size(2 + d) + 2 * o.padding[d];
+    TORCH_CHECK(padded >= ext, "depthwise conv: the filter's reach ", ext, " exceeds the padded input ", padded, " (x ", x.sizes(), ")");
+    out[d] = (padded - ext) / o.stride[d] + 1;
+  }
+  if (dy.defined())
+    TORCH_CHECK(dy.dim() == 4 && dy.size(0) == x.size(0) && dy.size(1) == C && dy.size(2) == out[0] && dy.size(3) == out[1],
+                "depthwise conv: dy must be [", x.size(0), ", ", C, ", ", out[0], ", ", out[1], "], got ", dy.sizes());
+}
+
 at::Tensor depthwiseConvNative(const at::Tensor& x, const at::Tensor& w, const Conv2dOptions& o, bool reluInput) {
-  if (!nativeKernelsEnabled()) return {};
+  if (!nativeKernelsEnabled() || !depthwiseFloat(x, w, o)) return {};
+  checkDepthwiseArgs(x, w, at::Tensor(), o);
   if (!reluInput && channelsLastDilated(x, w, o) && at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad()))
     return DepthwiseConvChannelsLast::apply(x, w, o);
   if (!applicable(x, w, o)) return {};
@@ -286,6 +309,7 @@ std::string verifyNativeDepthwise() {
 
 DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o,
                                 bool reluInput) {
+  checkDepthwiseArgs(x, w, dy, o);
   if (!reluInput && channelsLastDilated(x, w, o)) {
     const DepthwiseGeometry g = geometry(x, w, o);
     at::Tensor dyc = dy.contiguous(at::MemoryFormat::ChannelsLast);
@@ -302,6 +326,7 @@ DepthwiseResult depthwiseNative(const at::Tensor& x, const at::Tensor& w, const 
 
 DepthwiseResult depthwiseAten(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o,
                               bool reluInput) {
+  checkDepthwiseArgs(x, w, dy, o);
   auto [dx, dw] = atenGrads(dy, x, w, o, reluInput, true, true);
   return {at::conv2d(reluInput ? at::relu(x) : x, w, {}, o.stride, o.padding, o.dilation, o.groups), dx, dw};
 }

@@ -19,6 +19,12 @@
 
 namespace autospeech::nn {
 
+// Throws c10::Error (a clear message, never a division by zero or an out-of-bounds kernel) unless
+// x [N, C, H, W], w [C, 1, kh, kw] and, when defined, dy [N, C, OH, OW] make a depthwise convolution
+// with positive stride and dilation, non-negative padding and at least one output position. Every
+// implementation (native, ATen, channels-last) runs it first, so they reject the same inputs.
+void checkDepthwiseArgs(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy, const Conv2dOptions& o);
+
 // at::conv2d(x, w, {}, o.stride, o.padding, o.dilation, o.groups) through the native kernels when
 // applicable; otherwise returns an undefined tensor and the caller uses ATen. reluInput: the conv of
 // relu(x), the ReLU fused into the kernels (no rectified copy in memory, no separate backward pass).
