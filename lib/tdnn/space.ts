@@ -119,7 +119,7 @@ export function checkSpace(space: unknown, d: SupernetDims, where = '--space'): 
 /** Parses --space: a space name or a JSON list of lists, checked against the supernet. */
 export function parseSpace(text: string, d: SupernetDims, where = '--space'): Space {
   const t = text.trim();
-  if (!t.startsWith('[')) return namedSpace(d, t);
+  if (/^[A-Za-z][\w]*$/.test(t)) return namedSpace(d, t);
   let v: unknown;
   try {
     v = JSON.parse(t);
