@@ -22,6 +22,7 @@ const COMMANDS: Array<() => Promise<{ register: Register }>> = [
   () => import('./forward.ts'),
   () => import('./genotype.ts'),
   () => import('./eer.ts'),
+  () => import('./tdnn.ts'),
   () => import('./doctor.ts'),
 ];
 
