@@ -185,6 +185,23 @@ test('training: ynorm normalises the targets but is never stepped; BN counters c
   await t.throwsAsync(p.fit(pairs, { batchSize: 256 }), { message: /no full batch of 256/ });
 });
 
+test('training: a second fit continues the first one\'s optimiser and StepLR (fit_process); CyclicLR triangular2 per batch', async (t) => {
+  const pairs = randomCoarseSubnets(32, 13).map((subnet, i) => ({ subnet, eer: 1 + (i % 5) }));
+  const p = AccuracyPredictor.create(48, { seed: 1 });
+  t.deepEqual((await p.fit(pairs, { epochs: 4, batchSize: 8, seed: 1 })).epochLr, [1e-3, 5e-4, 5e-4, 5e-4]); // StepLR(4 // 2)
+  // The reference reuses its optimiser and scheduler: the new lr is ignored, the schedule goes on.
+  t.deepEqual((await p.fit(pairs, { epochs: 2, lr: 0.1, batchSize: 8, seed: 1 })).epochLr, [2.5e-4, 2.5e-4]);
+  // Named option: a fresh optimiser and StepLR(2 // 2).
+  t.deepEqual((await p.fit(pairs, { epochs: 2, lr: 0.1, batchSize: 8, seed: 1, freshOptimizer: true })).epochLr, [0.05, 0.05]);
+  // CyclicLR(lr * 0.5, lr, step_size_up = (32 // 8) * (4 // 2 // 1) = 8): after 4, 8, 12, 16 batches.
+  const c = AccuracyPredictor.create(48, { seed: 1 });
+  const lrs = (await c.fit(pairs, { epochs: 4, batchSize: 8, cycle: 1, scheduler: 'cycliclr', seed: 1 })).epochLr;
+  [7.5e-4, 1e-3, 7.5e-4, 5e-4].forEach((v, i) => t.true(Math.abs(lrs[i] - v) < 1e-15, `${lrs}`));
+  const sgd = AccuracyPredictor.create(48, { seed: 1 });
+  const r = await sgd.fit(pairs, { epochs: 6, batchSize: 8, optimizer: 'sgd', lr: 1e-2, seed: 1 });
+  t.true(r.epochLoss.every(Number.isFinite) && r.epochLoss[5] < r.epochLoss[0], JSON.stringify(r.epochLoss));
+});
+
 test('training: the same seeds give the same predictor; a trained predictor round-trips through save/load bit-exactly', async (t) => {
   const subnets = randomCoarseSubnets(64, 9);
   const pairs = subnets.map((subnet, i) => ({ subnet, eer: 1 + Math.sin(i) ** 2 * 3 }));
