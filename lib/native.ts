@@ -292,7 +292,49 @@ export interface ReaderBinding {
   FeatureReader: new (shardFiles: string[], bins: number) => NativeFeatureReader;
 }
 
-export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding & ReaderBinding;
+// ---- EfficientTDNN accuracy predictor (native/binding/tdnn_predictor_binding.cc) ----
+/** AccuracyPredictor.fit's arguments (reference defaults in brackets) and the port's named options. */
+export interface PredictorFitOptions {
+  epochs?: number; // [50]
+  lr?: number; // [1e-3]
+  weightDecay?: number; // [1e-3] L2 added to the gradient (alpha)
+  loss?: 'mse' | 'l1' | 'smoothl1'; // [mse]
+  optimizer?: 'adam' | 'sgd'; // [adam]; sgd has momentum 0.9
+  scheduler?: 'steplr' | 'cycliclr'; // [steplr]: StepLR(epochs // cycle, gamma) per epoch; cycliclr triangular2 per batch
+  gamma?: number; // [0.5]
+  cycle?: number; // [2]
+  batchSize?: number; // [256], shuffled
+  dropLast?: boolean; // [true]
+  /** Shuffle seeds from a private generator seeded with this (default: torch's default generator, as the DataLoader). */
+  seed?: number;
+  /** The reference continues the first fit's optimiser and scheduler in later fits; true starts afresh. */
+  freshOptimizer?: boolean;
+}
+
+export interface PredictorFitResult {
+  epochLoss: number[];
+  epochLr: number[];
+  batchesPerEpoch: number;
+  l1Error: number;
+}
+
+export interface NativeTdnnPredictor {
+  readonly inFeats: number;
+  readonly hidden: number;
+  stateDict(): StateDictEntry[];
+  getTensor(name: string): NativeTensor;
+  setTensor(name: string, data: TypedArray, shape: number[]): void;
+  /** x holds n encodings of inFeats values, row-major; raw is model(x), eer the inverse-ynorm prediction. */
+  predict(x: Float32Array, n: number): { raw: Float32Array; eer: Float32Array };
+  fit(x: Float32Array, n: number, y: Float32Array, options?: PredictorFitOptions): Promise<PredictorFitResult>;
+}
+
+export interface TdnnPredictorBinding {
+  /** With a seed, like torch.manual_seed(seed) before AccuracyPredictor(inFeats) (the Linear init draws). */
+  TdnnPredictor: new (inFeats: number, options?: { seed?: number; hidden?: number }) => NativeTdnnPredictor;
+}
+
+export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding & ReaderBinding & TdnnPredictorBinding;
 
 let cached: Addon | undefined;
 
