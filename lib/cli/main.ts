@@ -42,10 +42,6 @@ training, a worker that died, files that could not be read while the rest were p
     .showHelpAfterError()
     .exitOverride();
   for (const load of COMMANDS) (await load()).register(program);
-  // BEGIN tdnn-predictor branch: a minimal `tdnn` group for `tdnn predict`; on merge, call
-  // registerPredict from lib/cli/tdnn.ts's group instead and drop these lines.
-  (await import('./tdnn_predict.ts')).registerPredict(program.command('tdnn').description('EfficientTDNN commands'));
-  // END tdnn-predictor branch
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -10,11 +10,12 @@ import { SPACE_NAMES, countRawCombinations, countSubnets, geneNames, parseSpace 
 import { checkSubnet, formatSubnet, parseSubnet, subnetToJson, supernetDims } from '../tdnn/subnet.ts';
 import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
+import { registerPredict } from './tdnn_predict.ts';
 
 /** The `tdnn` command group, created on first use. */
 export function tdnnCommand(program: Command): Command {
   return program.commands.find((c) => c.name() === 'tdnn') ??
-    program.command('tdnn').description('EfficientTDNN: subnet MACs/params, search spaces, path sampling (sugar semantics)');
+    program.command('tdnn').description('EfficientTDNN: subnet MACs/params, search spaces, path sampling, accuracy predictor (sugar semantics)');
 }
 
 /** A positive integer option value, or one clear error naming the option. */
@@ -48,6 +49,7 @@ interface Opts extends CfgOptions {
 
 export function register(program: Command): void {
   const tdnn = tdnnCommand(program);
+  registerPredict(tdnn);
 
   withConfig(tdnn.command('macs'), false)
     .description("MACs and parameters of a subnet at T frames, sugar's count_ops/count_params convention (= thop 0.0.31 on the clone); supernet dims from --cfg MODEL.*, tdnn8m2g by default")

@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 
+#include "binding/checked_wrap.h"
 #include "binding/guard.h"
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
@@ -26,18 +27,22 @@ using tdnn::PredictorFitResult;
 
 class PredictorWrap : public Napi::ObjectWrap<PredictorWrap> {
  public:
+  static constexpr napi_type_tag kTypeTag{0x74646e6e70726564ULL, 0x1b2c3d4e5f607182ULL};  // binding/checked_wrap.h
+  static constexpr const char* kClassName = "TdnnPredictor";
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "TdnnPredictor",
-                       {InstanceMethod("stateDict", &PredictorWrap::StateDict),
-                        InstanceMethod("getTensor", &PredictorWrap::GetTensor),
-                        InstanceMethod("setTensor", &PredictorWrap::SetTensor),
-                        InstanceMethod("predict", &PredictorWrap::Predict),
-                        InstanceMethod("fit", &PredictorWrap::Fit),
-                        InstanceAccessor("inFeats", &PredictorWrap::InFeats, nullptr),
-                        InstanceAccessor("hidden", &PredictorWrap::Hidden, nullptr)});
+                       {checkedMethod<PredictorWrap, &PredictorWrap::StateDict>("stateDict"),
+                        checkedMethod<PredictorWrap, &PredictorWrap::GetTensor>("getTensor"),
+                        checkedMethod<PredictorWrap, &PredictorWrap::SetTensor>("setTensor"),
+                        checkedMethod<PredictorWrap, &PredictorWrap::Predict>("predict"),
+                        checkedMethod<PredictorWrap, &PredictorWrap::Fit>("fit"),
+                        checkedGetter<PredictorWrap, &PredictorWrap::InFeats>("inFeats"),
+                        checkedGetter<PredictorWrap, &PredictorWrap::Hidden>("hidden")});
   }
 
   explicit PredictorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PredictorWrap>(info) {
+    tagInstance<PredictorWrap>(info);
     guard(info.Env(), [&] {
       if (info.Length() < 1 || !info[0].IsNumber()) throw ArgumentError("new TdnnPredictor(inFeats, options?): inFeats must be a number");
       Napi::Object holder = Napi::Object::New(info.Env());
@@ -57,6 +62,7 @@ class PredictorWrap : public Napi::ObjectWrap<PredictorWrap> {
         }
       }
       if (inFeats < 1 || hidden < 1) throw ArgumentError("TdnnPredictor: inFeats and hidden must be positive integers");
+      if (inFeats > 65536 || hidden > 65536) throw ArgumentError("TdnnPredictor: inFeats and hidden must be at most 65536");
       // Like torch.manual_seed(seed) before AccuracyPredictor(in): the Linear init draws come next.
       runOnComputeThread([&] {
         if (seeded) at::manual_seed(seed);

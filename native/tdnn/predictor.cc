@@ -150,7 +150,7 @@ PredictorFitResult AccuracyPredictor::fit(const at::Tensor& Xin, const at::Tenso
   TORCH_CHECK(o.optimizer == "adam" || o.optimizer == "sgd", "fit: optimizer must be adam or sgd, got '", o.optimizer, "'");
   TORCH_CHECK(o.scheduler == "steplr" || o.scheduler == "cycliclr", "fit: scheduler must be steplr or cycliclr, got '",
               o.scheduler, "'");
-  TORCH_CHECK(o.epochs >= 1, "fit: epochs must be at least 1, got ", o.epochs);
+  TORCH_CHECK(o.epochs >= 1 && o.epochs <= 100000, "fit: epochs must be in [1, 100000], got ", o.epochs);
   TORCH_CHECK(o.batchSize >= 2, "fit: batchSize must be at least 2 (BatchNorm needs two rows), got ", o.batchSize);
   TORCH_CHECK(o.cycle >= 1, "fit: cycle must be at least 1, got ", o.cycle);
   const at::Tensor X = Xin.to(at::kFloat).contiguous();

@@ -123,6 +123,8 @@ const trainer = new n.Trainer(fixedModel, { weights: { lr: 0.01 } });
 const reader = new n.FeatureReader([shard], 8);
 const stem = fixedModel.stateDict()[0] as { name: string; shape: number[] };
 const numel = (s: number[]) => s.reduce((p, d) => p * d, 1);
+const predictor = new n.TdnnPredictor(48, { seed: 1, hidden: 16 });
+const predictorKey = predictor.stateDict()[0] as { name: string; shape: number[] };
 
 const FUNCTIONS: Record<string, () => Args> = {
   setThreads: () => [1],
@@ -175,6 +177,18 @@ const CLASSES: Record<string, { construct: () => Args; methods: Record<string, {
       embedUtterances: { target: () => trainer, args: () => [f32(3 * 16 * 32), [3, 16, 32], Int32Array.from([2, 1]), 2] },
       optimizerState: { target: () => trainer, args: () => [] },
       loadOptimizerState: { target: () => trainer, args: () => [trainer.optimizerState()] },
+    },
+  },
+  TdnnPredictor: {
+    construct: () => [48, { seed: 1, hidden: 16 }],
+    methods: {
+      inFeats: { target: () => predictor, args: () => [] }, // accessors
+      hidden: { target: () => predictor, args: () => [] },
+      stateDict: { target: () => predictor, args: () => [] },
+      getTensor: { target: () => predictor, args: () => [predictorKey.name] },
+      setTensor: { target: () => new n.TdnnPredictor(48, { seed: 2, hidden: 16 }), args: () => [predictorKey.name, f32(numel(predictorKey.shape)), [...predictorKey.shape]] },
+      predict: { target: () => predictor, args: () => [f32(2 * 48, (i) => (i % 5 === 0 ? 1 : 0)), 2] },
+      fit: { target: () => new n.TdnnPredictor(48, { seed: 3, hidden: 16 }), args: () => [f32(8 * 48, (i) => (i % 7 === 0 ? 1 : 0)), 8, f32(8, (i) => 1 + i / 8), { epochs: 2, batchSize: 4, lr: 0.001 }] },
     },
   },
   FeatureReader: {
