@@ -80,6 +80,15 @@ ModelSpec parseSpec(const Napi::Value& value) {
       spec.primitives.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
     }
   }
+  if (spec.kind == "tdnn") {
+    spec.inFeats = getIntOr(o, "inFeats", spec.inFeats, "spec");
+    spec.embedDim = getIntOr(o, "embedDim", spec.embedDim, "spec");
+    spec.numBlocks = getIntOr(o, "numBlocks", spec.numBlocks, "spec");
+    spec.catChannels = getIntOr(o, "catChannels", spec.catChannels, "spec");
+    spec.standalone = getBoolOr(o, "standalone", false, "spec");
+    spec.tdnnChannels = parseIntList(o.Get("channels"), "spec.channels");
+    spec.tdnnKernels = parseIntList(o.Get("kernels"), "spec.kernels");
+  }
   if (o.Has("genotype") && !o.Get("genotype").IsUndefined() && !o.Get("genotype").IsNull()) {
     Napi::Object g = asObject(o.Get("genotype"), "spec.genotype");
     models::GenotypeSpec gs;
