@@ -164,6 +164,15 @@ for (const name of ORDER) {
         t.true(e <= (ref.dtype === 'int64' ? 0 : TOL.clone), `${k.key}: ${e}`);
       }
       errs.clone_tensors = cloneWorst;
+      // The clone's convs hold the effective (sliced, kernel-transformed) weights of the dynamic path.
+      let effWorst = 0;
+      for (const f of npyFiles(join(cfgDir, 'effective_weights'))) {
+        const ref = npy('configs', name, 'effective_weights', `${f}.npy`), got = readNpy(join(out, 'clone', `${f}.weight.npy`));
+        t.deepEqual(got.shape, ref.shape, f);
+        effWorst = Math.max(effWorst, relErr(num(got), num(ref)));
+      }
+      errs.effective_weights = effWorst;
+      t.true(effWorst <= TOL.clone, `effective weights ${effWorst}`);
       const s = await runTdnnForward(cfg, { weights: join(out, 'clone'), input: join(DIR, 'input.npy'), mode: 'eval', out: join(out, 'clone_eval') });
       t.true(s.standalone);
       t.is(s.subnet, subnet);
@@ -205,6 +214,42 @@ for (const name of ORDER) {
     t.log(errs.join(', '));
   });
 }
+
+// Another supernet shape than the fixtures' (3 blocks, 48 wide, cat 96, kernel 3, freshly
+// initialised): the clone runs standalone with the dynamic path's eval embedding, and a reduced
+// subnet's train forward changes only the first-k running statistics.
+test.serial('another supernet width: clone equals the dynamic path, write-back only through first-k BNs', async (t) => {
+  const cfg = loadConfig(CFG, ['MODEL.IN_FEATS', '20', 'MODEL.EMBED_DIM', '12', 'MODEL.CHANNELS', '48', 'MODEL.CAT_CHANNELS', '96',
+    'MODEL.NUM_BLOCKS', '3', 'MODEL.KERNEL_SIZE', '3', 'MODEL.NUM_CLASSES', '5', 'THREADS', '1', 'SEED', '7']);
+  const native = loadNative();
+  const model = buildModel(cfg).model;
+  const shape: [number, number, number] = [3, 20, 37];
+  const x = Float32Array.from({ length: 3 * 20 * 37 }, (_, i) => Math.sin(i * 0.37) + 0.1 * Math.cos(i * 1.3));
+  const subnet = { depth: 2, channels: [32, 16, 48], kernels: [1, 3, 1], cat: 72 };
+  const dyn = await native.tdnnForward(model, x, shape, { mode: 'eval', subnet, exportSubnet: true });
+  const state = dyn.subnetState!;
+  t.false(state.some((e) => /k31|k53/.test(e.name)), 'no kernel transforms in a clone');
+  t.deepEqual(state.find((e) => e.name === 'layer1.conv.weight')!.tensor.shape, [32, 20, 1]);
+  t.deepEqual(state.find((e) => e.name === 'catconv.weight')!.tensor.shape, [72, 64, 1]);
+  const clone = new native.Model({ kind: 'tdnn', inFeats: 20, embedDim: 12, numBlocks: 2, channels: subnet.channels, kernels: subnet.kernels, catChannels: 72, standalone: true });
+  t.deepEqual(clone.stateDict().map((e) => e.name), state.map((e) => e.name));
+  for (const e of state) clone.setTensor(e.name, e.tensor.data, e.tensor.shape);
+  const st = await native.tdnnForward(clone, x, shape, { mode: 'eval' });
+  t.true(relErr(st.embedding.data as Float32Array, dyn.embedding.data as Float32Array) <= TOL.clone);
+
+  const before = (name: string) => model.getTensor(name).data as Float32Array;
+  const firstConvMean = before('blocks.0.first_conv.bn.bn.running_mean'), lastConvMean = before('blocks.0.last_conv.bn.bn.running_mean');
+  const poolVar = before('bnpool.bn.running_var');
+  const tr = await native.tdnnForward(model, x, shape, { mode: 'train', subnet, buffers: true });
+  const after = (name: string) => tr.buffers![name].data as Float32Array;
+  t.deepEqual(after('blocks.0.first_conv.bn.bn.running_mean'), firstConvMean, 'index-list BN (mid 16 < 48): update lost');
+  t.deepEqual(after('bnpool.bn.running_var'), poolVar, 'index-list bnpool (cat 72 < 96): update lost');
+  const last = after('blocks.0.last_conv.bn.bn.running_mean');
+  t.true(last.subarray(0, 32).some((v, i) => v !== lastConvMean[i]), 'first-k BN: the first c0 entries updated');
+  t.deepEqual(last.subarray(32), lastConvMean.subarray(32), 'first-k BN: entries beyond c0 untouched');
+  t.is(Number(tr.buffers!['blocks.0.first_conv.bn.bn.num_batches_tracked'].data[0]), 1);
+  t.is(Number(tr.buffers!['blocks.2.first_conv.bn.bn.num_batches_tracked'].data[0]), 0, 'a block beyond the depth does not run');
+});
 
 // The CLI itself: one run through commander, and the errors (exit 2, one clear message).
 const base = (out: string, extra: string[] = []) => [
