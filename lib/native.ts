@@ -86,7 +86,7 @@ export interface GenotypeSpecNative {
 
 /** The normalised network description TypeScript hands to native (see lib/models/spec.ts). */
 export interface ModelSpec {
-  kind: 'network' | 'search' | 'resnet';
+  kind: 'network' | 'search' | 'resnet' | 'tdnn';
   C?: number;
   layers?: number;
   numClasses?: number;
@@ -98,6 +98,14 @@ export interface ModelSpec {
   genotype?: GenotypeSpecNative;
   shiftedFactorizedReduce?: boolean;
   mixing?: 'gumbel' | 'softmax';
+  /** tdnn: sugar's DynamicTDNN arguments (channels/kernels: numBlocks + 1 each); standalone = a clone's layout */
+  inFeats?: number;
+  embedDim?: number;
+  numBlocks?: number;
+  channels?: number[];
+  kernels?: number[];
+  catChannels?: number;
+  standalone?: boolean;
 }
 
 export interface StateDictEntry {
@@ -127,7 +135,7 @@ export interface ForwardResult {
 }
 
 export interface NativeModel {
-  readonly kind: 'network' | 'search' | 'resnet';
+  readonly kind: 'network' | 'search' | 'resnet' | 'tdnn';
   stateDict(): StateDictEntry[];
   getTensor(name: string): NativeTensor;
   setTensor(name: string, data: TypedArray, shape: number[]): void;
@@ -334,7 +342,45 @@ export interface TdnnPredictorBinding {
   TdnnPredictor: new (inFeats: number, options?: { seed?: number; hidden?: number }) => NativeTdnnPredictor;
 }
 
-export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding & ReaderBinding & TdnnPredictorBinding;
+
+// ---- EfficientTDNN supernet (native/binding/tdnn_binding.cc) ----
+/** sugar's subnet tuple (depth, [c0..c_depth], [k0..k_depth], cat). */
+export interface TdnnSubnetNative { depth: number; channels: number[]; kernels: number[]; cat: number }
+
+export interface TdnnForwardOptions {
+  mode?: 'eval' | 'train';
+  /** omitted = the largest subnet */
+  subnet?: TdnnSubnetNative;
+  /** AAM-softmax weight (embedDim, classes) with labels: train mode only, gives logits, loss and gradients */
+  aamWeight?: Float32Array;
+  aamShape?: [number, number];
+  labels?: Int32Array | BigInt64Array;
+  margin?: number;
+  scale?: number;
+  easyMargin?: boolean;
+  /** every buffer of the supernet after the forward */
+  buffers?: boolean;
+  /** sugar's clone() of the subnet, from the weights as they are before the forward */
+  exportSubnet?: boolean;
+  trace?: boolean;
+}
+
+export interface TdnnForwardResult {
+  embedding: NativeTensor;
+  logits?: NativeTensor;
+  loss?: number;
+  /** every parameter that got a gradient (full shape) and 'aam.W' */
+  grads?: Record<string, NativeTensor>;
+  buffers?: Record<string, NativeTensor>;
+  subnetState?: { name: string; kind: 'parameter' | 'buffer'; tensor: NativeTensor }[];
+  trace?: Record<string, NativeTensor>;
+}
+
+export interface TdnnBinding {
+  tdnnForward(model: NativeModel, input: Float32Array, shape: [number, number, number], options?: TdnnForwardOptions): Promise<TdnnForwardResult>;
+}
+
+export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding & ReaderBinding & TdnnBinding & TdnnPredictorBinding;
 
 let cached: Addon | undefined;
 

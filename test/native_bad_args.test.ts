@@ -32,7 +32,7 @@ test('model specs with unknown kinds, ops, negative or impossible sizes are erro
     [undefined, /spec/],
     [42, /spec must be an object/],
     [{}, /spec.kind must be a string/],
-    [{ kind: 'transformer' }, /kind must be 'network', 'search' or 'resnet'/],
+    [{ kind: 'transformer' }, /kind must be 'network', 'search', 'resnet' or 'tdnn'/],
     [{ kind: 'network', C: 4, layers: 3, numClasses: 5 }, /needs a genotype/],
     [{ ...tiny, C: -4 }, /INIT_CHANNELS/],
     [{ ...tiny, C: 3 }, /even number/],

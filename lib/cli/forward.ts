@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { type NpyData, readNpy, writeNpy } from '../io/npy.ts';
 import { buildModel } from '../models/build.ts';
+import { isTdnnModel } from '../models/spec.ts';
 import { loadWeightsDir } from '../models/weights.ts';
 import type { NativeTensor } from '../native.ts';
+import { runTdnnForward } from '../tdnn/forward.ts';
 import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
 
@@ -21,6 +23,9 @@ interface ForwardOptions extends CfgOptions {
   mixing?: string;
   gumbelNoise?: string;
   labels?: string;
+  subnet?: string;
+  lossWeights?: string;
+  exportSubnet?: string;
 }
 
 function gumbelNoiseFiles(dir: string, cells: number): Float32Array[] {
@@ -49,17 +54,32 @@ export function register(program: Command): void {
     .description('run one forward pass (eval or train; with --labels also the loss and every gradient) and write .npy files')
     .option('--text_arch <genotype>', 'genotype for MODEL.NAME model')
     .requiredOption('--weights <dir>', 'state_dict directory: one <key>.npy per tensor, loaded strictly')
-    .requiredOption('--input <npy>', '(B, T, 257) float32 features')
+    .requiredOption('--input <npy>', '(B, T, 257) float32 features; TDNN (MODEL.NAME tdnn8m2g): (B, MODEL.IN_FEATS, T) channel-first')
     .requiredOption('--out <dir>', 'output directory')
     .option('--mode <mode>', 'eval (embedding + logits) or train (logits; BN batch statistics)', 'eval')
     .option('--mixing <mixing>', 'search supernet: gumbel (reference) or softmax')
     .option('--gumbel-noise <dir>', 'replay recorded Gumbel noise: gumbel_noise_<i>.npy per cell, in cell order')
     .option('--labels <npy>', '(B,) int64/int32 labels: also write loss.npy and grads/<param>.npy')
+    .option('--subnet <D-c0-..-cD-k0-..-kD-cat>', 'TDNN: the subnet to run (default: the largest)')
+    .option('--loss-weights <npy>', 'TDNN: the AAM-softmax weight (MODEL.EMBED_DIM, MODEL.NUM_CLASSES) float32')
+    .option('--export-subnet <dir>', "TDNN: also write the subnet's standalone clone, one <key>.npy per tensor")
     .option('--json', 'machine-readable summary')
     .action(async (overrides: string[], opts: ForwardOptions) => {
       if (opts.mode !== 'eval' && opts.mode !== 'train') throw new UserError(`--mode must be eval or train, got '${opts.mode}'`);
       if (opts.mixing && opts.mixing !== 'gumbel' && opts.mixing !== 'softmax') throw new UserError(`--mixing must be gumbel or softmax, got '${opts.mixing}'`);
       const cfg = resolveConfig(opts, opts.mixing ? [...overrides, 'MODEL.MIXING', opts.mixing] : overrides);
+      if (isTdnnModel(cfg)) {
+        for (const [flag, v] of [['--mixing', opts.mixing], ['--gumbel-noise', opts.gumbelNoise], ['--text_arch', opts.text_arch]] as const)
+          if (v !== undefined) throw new UserError(`${flag} does not apply to the TDNN supernet (MODEL.NAME ${cfg.MODEL.NAME})`);
+        const s = await runTdnnForward(cfg, {
+          weights: opts.weights, input: opts.input, out: opts.out, mode: opts.mode, subnet: opts.subnet,
+          lossWeights: opts.lossWeights, labels: opts.labels, exportSubnet: opts.exportSubnet,
+        });
+        emit(s, opts.json, (v) => `subnet ${v.subnet}${v.standalone ? ' (standalone)' : ''}: wrote ${v.files} file(s) to ${v.out}${v.loss !== null ? ` (loss ${v.loss})` : ''}`);
+        return;
+      }
+      for (const [flag, v] of [['--subnet', opts.subnet], ['--loss-weights', opts.lossWeights], ['--export-subnet', opts.exportSubnet]] as const)
+        if (v !== undefined) throw new UserError(`${flag} applies to the TDNN supernet only (MODEL.NAME tdnn8m2g), not MODEL.NAME ${cfg.MODEL.NAME}`);
       const { model } = buildModel(cfg, opts.text_arch);
       loadWeightsDir(model, opts.weights);
       const x = readNpy(opts.input);

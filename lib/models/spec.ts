@@ -12,6 +12,12 @@ export interface ModelConfig {
     INIT_CHANNELS: number;
     MIXING?: string;
     SHIFTED_FACTORIZED_REDUCE?: boolean;
+    IN_FEATS?: number;
+    EMBED_DIM?: number;
+    NUM_BLOCKS?: number;
+    CHANNELS?: number;
+    KERNEL_SIZE?: number;
+    CAT_CHANNELS?: number;
   };
 }
 
@@ -22,7 +28,14 @@ export interface GenotypeLike {
   reduceConcat: number[];
 }
 
-export const MODEL_NAMES = ['model_search', 'model', 'resnet18', 'resnet34'] as const;
+export const MODEL_NAMES = ['model_search', 'model', 'resnet18', 'resnet34', 'tdnn8m2g'] as const;
+
+/** MODEL.NAME values that build sugar's DynamicTDNN supernet from the MODEL.* dims. */
+export const TDNN_MODEL_NAMES = ['tdnn8m2g'] as const;
+
+export function isTdnnModel(cfg: { MODEL: { NAME: string } }): boolean {
+  return (TDNN_MODEL_NAMES as readonly string[]).includes(cfg.MODEL.NAME);
+}
 
 export function modelSpecFromConfig(cfg: ModelConfig, genotype?: GenotypeLike): ModelSpec {
   const m = cfg.MODEL;
@@ -41,6 +54,13 @@ export function modelSpecFromConfig(cfg: ModelConfig, genotype?: GenotypeLike): 
     case 'resnet18':
     case 'resnet34':
       return { kind: 'resnet', depth: m.NAME === 'resnet18' ? 18 : 34, numClasses: m.NUM_CLASSES };
+    case 'tdnn8m2g': {
+      const n = m.NUM_BLOCKS ?? 4;
+      return {
+        kind: 'tdnn', inFeats: m.IN_FEATS ?? 80, embedDim: m.EMBED_DIM ?? 192, numBlocks: n,
+        channels: Array(n + 1).fill(m.CHANNELS ?? 512), kernels: Array(n + 1).fill(m.KERNEL_SIZE ?? 5), catChannels: m.CAT_CHANNELS ?? 1536,
+      };
+    }
     default:
       throw new UserError(`MODEL.NAME '${m.NAME}' is not a network (expected one of ${MODEL_NAMES.join(', ')})`);
   }

@@ -71,8 +71,22 @@ void checkSpecSize(const ModelSpec& spec) {
   cap("steps", spec.steps, 64);
   cap("multiplier", spec.multiplier, 64);
   cap("stemMultiplier", spec.stemMultiplier, 64);
-  const double weights = static_cast<double>(spec.C) * spec.C * spec.layers * 16 * std::max<int64_t>(1, spec.multiplier) / 4 +
-                         static_cast<double>(spec.C) * 16 * spec.numClasses;
+  double weights = static_cast<double>(spec.C) * spec.C * spec.layers * 16 * std::max<int64_t>(1, spec.multiplier) / 4 +
+                   static_cast<double>(spec.C) * 16 * spec.numClasses;
+  if (spec.kind == "tdnn") {
+    cap("inFeats", spec.inFeats, 4096);
+    cap("embedDim", spec.embedDim, 65536);
+    cap("numBlocks", spec.numBlocks, 64);
+    cap("catChannels", spec.catChannels, 65536);
+    int64_t c = 0, k = 0;
+    for (int64_t v : spec.tdnnChannels) c = std::max(c, v);
+    for (int64_t v : spec.tdnnKernels) k = std::max(k, v);
+    cap("channels[i]", c, 65536);
+    cap("kernels[i]", k, 63);
+    // blocks of c x c convs of kernel k (and the Res2 ones), catconv, pooling, head
+    weights = static_cast<double>(c) * c * std::max<int64_t>(1, k) * 4 * (spec.numBlocks + 1) + static_cast<double>(spec.catChannels) * c * (spec.numBlocks + 1) +
+              static_cast<double>(spec.catChannels) * (spec.catChannels + 4 * spec.embedDim) + static_cast<double>(spec.embedDim) * spec.numClasses;
+  }
   if (weights > 4294967296.0)
     throw ArgumentError("spec: about " + std::to_string(static_cast<int64_t>(weights / 1e6)) + "M weights (C " + std::to_string(spec.C) + ", layers " +
                         std::to_string(spec.layers) + ", numClasses " + std::to_string(spec.numClasses) + ") is beyond this toolkit's limit of 4295M");
@@ -91,7 +105,6 @@ ModelSpec parseSpec(const Napi::Value& value) {
   spec.stemMultiplier = getIntOr(o, "stemMultiplier", spec.stemMultiplier, "spec");
   spec.shiftedFactorizedReduce = getBoolOr(o, "shiftedFactorizedReduce", false, "spec");
   spec.mixing = getStringOr(o, "mixing", "gumbel", "spec");
-  checkSpecSize(spec);
   if (o.Has("primitives") && !o.Get("primitives").IsUndefined()) {
     Napi::Value p = o.Get("primitives");
     if (!p.IsArray()) throw ArgumentError("spec.primitives must be an array of op names");
@@ -102,6 +115,16 @@ ModelSpec parseSpec(const Napi::Value& value) {
       spec.primitives.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
     }
   }
+  if (spec.kind == "tdnn") {
+    spec.inFeats = getIntOr(o, "inFeats", spec.inFeats, "spec");
+    spec.embedDim = getIntOr(o, "embedDim", spec.embedDim, "spec");
+    spec.numBlocks = getIntOr(o, "numBlocks", spec.numBlocks, "spec");
+    spec.catChannels = getIntOr(o, "catChannels", spec.catChannels, "spec");
+    spec.standalone = getBoolOr(o, "standalone", false, "spec");
+    spec.tdnnChannels = parseIntList(o.Get("channels"), "spec.channels");
+    spec.tdnnKernels = parseIntList(o.Get("kernels"), "spec.kernels");
+  }
+  checkSpecSize(spec);
   if (o.Has("genotype") && !o.Get("genotype").IsUndefined() && !o.Get("genotype").IsNull()) {
     Napi::Object g = asObject(o.Get("genotype"), "spec.genotype");
     models::GenotypeSpec gs;

@@ -4,6 +4,7 @@
 #include "models/model.h"
 #include "models/model_search.h"
 #include "models/resnet.h"
+#include "models/tdnn/dynamic_tdnn.h"
 
 namespace autospeech::models {
 
@@ -30,7 +31,18 @@ std::shared_ptr<SpeakerModel> buildModel(const ModelSpec& spec) {
     return net;
   }
   if (spec.kind == "resnet") return std::make_shared<ResNet>(spec.depth, spec.numClasses);
-  throw ArgumentError("model spec: kind must be 'network', 'search' or 'resnet', got '" + spec.kind + "'");
+  if (spec.kind == "tdnn") {
+    tdnn::TdnnDims d;
+    d.inFeats = spec.inFeats;
+    d.embedDim = spec.embedDim;
+    d.numBlocks = spec.numBlocks;
+    d.channels = spec.tdnnChannels;
+    d.kernels = spec.tdnnKernels;
+    d.catChannels = spec.catChannels;
+    d.standalone = spec.standalone;
+    return std::make_shared<tdnn::DynamicTdnn>(d);
+  }
+  throw ArgumentError("model spec: kind must be 'network', 'search', 'resnet' or 'tdnn', got '" + spec.kind + "'");
 }
 
 }  // namespace autospeech::models

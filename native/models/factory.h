@@ -10,7 +10,7 @@
 namespace autospeech::models {
 
 struct ModelSpec {
-  std::string kind;  // "network" | "search" | "resnet"
+  std::string kind;  // "network" | "search" | "resnet" | "tdnn"
   int64_t C = 16;
   int64_t layers = 8;
   int64_t numClasses = 1251;
@@ -20,6 +20,10 @@ struct ModelSpec {
   std::optional<GenotypeSpec> genotype;  // network
   bool shiftedFactorizedReduce = false;
   std::string mixing = "gumbel";  // search
+  // tdnn: sugar's DynamicTDNN (constructor arguments), or with `standalone` a clone's layout
+  int64_t inFeats = 80, embedDim = 192, numBlocks = 4, catChannels = 1536;
+  std::vector<int64_t> tdnnChannels, tdnnKernels;  // numBlocks + 1 each
+  bool standalone = false;
 };
 
 // The 8 primitives of the reference search space s2, in alpha-column order.

@@ -119,6 +119,8 @@ const wav = (len: number) => f32(len, (i) => 3000 * Math.sin(i * 0.07) + 200 * M
 const model = () => new n.Model(tinySpec, { seed: 1 });
 const fixedModel = model();
 const fixedSearch = new n.Model(searchSpec, { seed: 2 });
+const tdnnSpec = { kind: 'tdnn', inFeats: 20, embedDim: 12, numBlocks: 2, channels: [32, 32, 32], kernels: [3, 3, 3], catChannels: 96, numClasses: 5 };
+const tdnn = new n.Model(tdnnSpec, { seed: 3 });
 const trainer = new n.Trainer(fixedModel, { weights: { lr: 0.01 } });
 const reader = new n.FeatureReader([shard], 8);
 const stem = fixedModel.stateDict()[0] as { name: string; shape: number[] };
@@ -151,11 +153,17 @@ const FUNCTIONS: Record<string, () => Args> = {
   logmel: () => [wav(800), { melBins: 10, scale: 1, preemphasis: 0.97, intermediates: rng.chance(0.5) }],
   frameSums: () => [f32(12), 3, 4],
   resample: () => [wav(64), 16000, 8000],
+  tdnnForward: () => {
+    const subnet = { depth: 2, channels: [32, 16, 32], kernels: [3, 1, 3], cat: 48 };
+    const train = rng.chance(0.5);
+    const loss = train ? { aamWeight: f32(12 * 5), aamShape: [12, 5], labels: Int32Array.from([0, 3]), margin: 0.2, scale: 30 } : {};
+    return [tdnn, f32(2 * 20 * 30), [2, 20, 30], { mode: train ? 'train' : 'eval', subnet, ...loss, buffers: rng.chance(0.5), exportSubnet: rng.chance(0.5) }];
+  },
 };
 
 const CLASSES: Record<string, { construct: () => Args; methods: Record<string, { target: () => any; args: () => Args }> }> = {
   Model: {
-    construct: () => [rng.chance(0.5) ? tinySpec : searchSpec, { seed: 1 }],
+    construct: () => [[tinySpec, searchSpec, tdnnSpec][rng.int(3)], { seed: 1 }],
     methods: {
       stateDict: { target: () => fixedModel, args: () => [] },
       getTensor: { target: () => fixedModel, args: () => [stem.name] },
