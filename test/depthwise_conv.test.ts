@@ -76,7 +76,7 @@ test('channels-last dilated depthwise gradients equal the NCHW (ATen-exact) ones
 
 test('depthwiseConv rejects what the native kernels do not cover', (t) => {
   const x = new Float32Array(2 * 4 * 4), w = new Float32Array(2 * 9), dy = new Float32Array(2 * 4 * 4);
-  t.throws(() => native.depthwiseConv(x, [1, 2, 4, 4], w, [2, 1, 3, 3], dy.subarray(0, 18), [1, 2, 3, 3], { padding: [1, 1] }), { message: /wrong shape/ });
+  t.throws(() => native.depthwiseConv(x, [1, 2, 4, 4], w, [2, 1, 3, 3], dy.subarray(0, 18), [1, 2, 3, 3], { padding: [1, 1] }), { message: /dy must be \[1, 2, 4, 4\], got \[1, 2, 3, 3\]/ });
   t.throws(() => native.depthwiseConv(x, [1, 2, 4, 4], w, [2, 1, 3, 3], dy, [1, 2, 4, 4], { dilation: [2] }), { message: /\[h, w\]/ });
   t.throws(() => native.depthwiseConv(x, [1, 2, 4, 4], w, [2, 1, 3, 3], dy, [1, 2, 4, 4], { padding: [1, 1], impl: 'cuda' as 'aten' }), { message: /impl must be/ });
 });

@@ -127,7 +127,8 @@ export class TrainBatcher {
   }
 
   /** Draws each pick's crop start and flip (in the reference's order) and assembles natively. */
-  private build(picks: number[]): Promise<Batch> {
+  // async: a span the reader refuses synchronously (a shard truncated under us) still arrives as a rejection.
+  private async build(picks: number[]): Promise<Batch> {
     const P = this.P;
     const plan = new Int32Array(picks.length * 5);
     const y = new Int32Array(picks.length);

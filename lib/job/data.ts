@@ -39,7 +39,7 @@ export function batcher(store: FeatureStore, cfg: Config, s: Split, seed: number
 }
 
 /** Normalised test windows of several utterances stacked, with their window counts (native, off the main thread). */
-export function windowsOf(store: FeatureStore, items: number[], P: number, norm: { mean: Float32Array; std: Float32Array }): Promise<{ data: Float32Array; counts: Int32Array }> {
+export async function windowsOf(store: FeatureStore, items: number[], P: number, norm: { mean: Float32Array; std: Float32Array }): Promise<{ data: Float32Array; counts: Int32Array }> {
   const plan = new Int32Array(items.length * 3);
   items.forEach((i, k) => {
     const u = store.index.utterances[i];
