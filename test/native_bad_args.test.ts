@@ -189,7 +189,7 @@ test('methods called on another class instance, absurd sizes and empty spans are
   t.throws(() => new n.Trainer(reader), { message: /must be a Model/ });
   t.throws(() => n.frameSums(new Float32Array(12), 0, 2 ** 34), { message: /bins must be in \[1, 65536\]/ });
   t.throws(() => reader.read(0, 0, 1e12), { message: /beyond the shard/ });
-  t.throws(() => reader.windows(Int32Array.from([0, 0, 0]), 8, new Float32Array(8), new Float32Array(8).fill(1)), { message: /beyond the shard|frames/ });
+  t.throws(() => reader.windows(Int32Array.from([0, 0, 0]), 8, new Float32Array(8), new Float32Array(8).fill(1)), { message: /needs frames >= 1/ });
   t.throws(() => reader.trainBatch(Int32Array.from([0, 0, 5, 0, 0]), 2 ** 28, new Float32Array(8), new Float32Array(8).fill(1)), { message: /P must be at most/ });
   t.throws(() => new n.Model({ kind: 'search', C: 2, layers: 2 ** 25, numClasses: 3 }), { message: /layers = 33554432 is beyond/ });
   t.throws(() => new n.Model({ ...tiny, C: 2048, layers: 1024 }), { message: /weights .* beyond this toolkit's limit/ });

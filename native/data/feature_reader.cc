@@ -61,7 +61,9 @@ void FeatureReader::checkSpan(const Span& s) const {
   if (s.shard < 0 || static_cast<size_t>(s.shard) >= shards_.size())
     throw std::out_of_range("FeatureReader: shard " + std::to_string(s.shard) + " out of range (" + std::to_string(shards_.size()) + " shards)");
   const Shard& sh = shards_[static_cast<size_t>(s.shard)];
-  if (s.offset < 0 || s.frames < 1 || static_cast<size_t>((s.offset + s.frames) * bins_) * sizeof(float) > sh.bytes)
+  if (s.frames < 1 || s.offset < 0)
+    throw std::out_of_range(sh.path + ": an utterance needs frames >= 1 at an offset >= 0, got " + std::to_string(s.frames) + " frames at " + std::to_string(s.offset));
+  if (static_cast<size_t>((s.offset + s.frames) * bins_) * sizeof(float) > sh.bytes)
     throw std::out_of_range(sh.path + ": frames [" + std::to_string(s.offset) + ", " + std::to_string(s.offset + s.frames) +
                             ") lie beyond the shard's " + std::to_string(sh.bytes / sizeof(float) / bins_) + " frames (truncated shard?)");
 }
