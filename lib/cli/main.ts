@@ -10,6 +10,7 @@ type Register = (program: Command) => void;
 // Each command module is listed once here; order is the order of `autospeech --help`.
 const COMMANDS: Array<() => Promise<{ register: Register }>> = [
   () => import('./demo.ts'),
+  () => import('./demo_compare.ts'),
   () => import('./demo_data.ts'),
   () => import('./preprocess.ts'),
   () => import('./store.ts'),

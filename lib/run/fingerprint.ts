@@ -55,7 +55,21 @@ export const sha256Text = (s: string) => sha256(s);
 /** The vector extensions kernels dispatch on. */
 const ISA_FLAGS = ['sse4_2', 'avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512dq', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16', 'amx_tile', 'amx_bf16', 'amx_int8', 'avx_vnni'];
 
-export interface CpuFingerprint { model: string; isa: string[]; atenCapability: string; onednn: string; blas: string }
+export interface CpuFingerprint { model: string; isa: string[]; caches: string; atenCapability: string; onednn: string; blas: string }
+
+/** Cache sizes of cpu0 (L1d/L2/L3): oneDNN sizes its blocking, and so its sums' order, from them. */
+function cacheSizes(): string {
+  const out: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const dir = `/sys/devices/system/cpu/cpu0/cache/index${i}`;
+    try {
+      const type = readFileSync(`${dir}/type`, 'utf8').trim();
+      if (type === 'Instruction') continue;
+      out.push(`L${readFileSync(`${dir}/level`, 'utf8').trim()}${type === 'Data' ? 'd' : ''} ${readFileSync(`${dir}/size`, 'utf8').trim()}`);
+    } catch { break; }
+  }
+  return out.join(', ') || 'unknown';
+}
 
 export function cpuFingerprint(): CpuFingerprint {
   let model = 'unknown', flags: string[] = [];
@@ -73,6 +87,7 @@ export function cpuFingerprint(): CpuFingerprint {
   return {
     model,
     isa: ISA_FLAGS.filter((f) => flags.includes(f)),
+    caches: cacheSizes(),
     atenCapability: line(/CPU capability usage: (\S+)/),
     onednn: `${line(/MKL-DNN (v[\d.]+)/)}${process.env.ONEDNN_MAX_CPU_ISA ? ` max ISA ${process.env.ONEDNN_MAX_CPU_ISA}` : ''}`,
     blas: `${blas}${process.env.OPENBLAS_CORETYPE ? ` core ${process.env.OPENBLAS_CORETYPE}` : ''}`,
