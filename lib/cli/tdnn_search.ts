@@ -179,7 +179,7 @@ export function registerSearch(tdnn: Command): void {
       checkBudget(space, dims, budget);
       const predictor = opts.predictor !== undefined ? AccuracyPredictor.load(opts.predictor) : undefined;
       if (method === 'evolution' && !predictor) throw new UserError('--method evolution is model-predictive: it needs --predictor <state_dict dir>');
-      const predicted = predictor ? predictorObjective(predictor, space) : undefined;
+      const predicted = predictor ? predictorObjective(predictor, dims) : undefined;
       const seed = opts.seed === undefined ? cfg.SEED : nonNegativeInt(opts.seed, '--seed');
       const measurer = measurerOf(cfg, opts, 6000);
       const supernet = loadSupernet(cfg, opts.weights);

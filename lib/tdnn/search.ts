@@ -21,7 +21,7 @@ import { type GaOptions, elitistGa } from './evolution.ts';
 import { subnetCost } from './macs.ts';
 import type { AccuracyPredictor } from './predictor.ts';
 import { TDNNPath } from './sampler.ts';
-import { type Space, genesToSubnet, spaceBounds } from './space.ts';
+import { type Space, genesToSubnet, namedSpace, spaceBounds } from './space.ts';
 import { type Subnet, type SupernetDims, formatSubnet } from './subnet.ts';
 
 export const SEARCH_METHODS = ['evolution', 'random', 'grid'] as const;
@@ -92,12 +92,17 @@ function costOf(s: Subnet, dims: SupernetDims, budget: Budget) {
   return { ...c, violation: over + overP };
 }
 
-/** The predictor as an objective: one-hot codes of the space's choices (ArchCoder over the 12 lists). */
-export function predictorObjective(predictor: AccuracyPredictor, space: Space): Objective {
-  if (space.length !== 12) throw new UserError(`the accuracy predictor encodes 12 genes (a 4-block supernet); this space has ${space.length} lists`);
-  const coder = new ArchCoder(CODER_KEYS.map((k, i) => [k, space[i]] as [CoderKey, number[]]));
+/**
+ * The predictor as an objective: the one-hot code of the supernet's coarse space (48 inputs: for
+ * tdnn8m2g exactly ArchCoder(48), the shipped predictor's) or fine space (408), whatever space is
+ * searched; a searched value outside the code's choices is an error naming it.
+ */
+export function predictorObjective(predictor: AccuracyPredictor, dims: SupernetDims): Objective {
+  if (dims.numBlocks !== 4) throw new UserError(`the accuracy predictor encodes 12 genes (a 4-block supernet); MODEL.NUM_BLOCKS is ${dims.numBlocks}`);
+  const coding = namedSpace(dims, predictor.inFeats === 408 ? 'fine' : 'coarse');
+  const coder = new ArchCoder(CODER_KEYS.map((k, i) => [k, coding[i]] as [CoderKey, number[]]));
   if (coder.nfeat !== predictor.inFeats)
-    throw new UserError(`the predictor takes ${predictor.inFeats} inputs but the one-hot code of this space has ${coder.nfeat} (48 = coarse, 408 = fine)`);
+    throw new UserError(`the predictor takes ${predictor.inFeats} inputs; the one-hot codes of this supernet's spaces have ${coder.nfeat} (coarse) or 408 (fine) dims`);
   return async (subnets) => {
     const x = new Float32Array(subnets.length * coder.nfeat);
     subnets.forEach((s, i) => x.set(coder.encodeSubnet(s), i * coder.nfeat));
