@@ -28,35 +28,43 @@ import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
 import { jsonExact, positiveInt, tdnnCommand } from './tdnn.ts';
 
-interface CommonOpts extends CfgOptions {
+export interface CommonOpts extends CfgOptions {
   weights: string;
   data?: string;
   trials?: string;
   recalibrate?: string;
-  recalibrateBatch: string;
-  recalibrateSamples: string;
+  recalibrateBatch?: string;
+  recalibrateSamples?: string;
   seed?: string;
 }
 
-interface EvalOpts extends CommonOpts { subnet?: string }
+export interface EvalOpts extends CommonOpts { subnet?: string }
 
-interface SearchOpts extends CommonOpts {
+export interface SearchOpts extends CommonOpts {
   macs: string;
   params?: string;
-  frames: string;
-  method: string;
-  space: string;
+  frames?: string;
+  method?: string;
+  space?: string;
   predictor?: string;
-  predictorUnit: string;
-  samples: string;
-  maxMeasure: string;
-  population: string;
-  generations: string;
-  pm: string;
-  xovr: string;
-  constraint: string;
+  predictorUnit?: string;
+  samples?: string;
+  maxMeasure?: string;
+  population?: string;
+  generations?: string;
+  pm?: string;
+  xovr?: string;
+  constraint?: string;
   export?: string;
 }
+
+/** Option defaults (commander shows them; the functions fill them for in-process callers). */
+const COMMON_DEFAULTS = { recalibrateBatch: String(RECALIBRATION_DEFAULTS.batch), recalibrateSamples: String(RECALIBRATION_DEFAULTS.samples) };
+const SEARCH_DEFAULTS = {
+  ...COMMON_DEFAULTS, frames: String(PAPER_FRAMES), method: 'evolution', space: 'coarse', predictorUnit: 'percent', samples: '1000', maxMeasure: '8',
+  population: String(GA_DEFAULTS.population), generations: String(GA_DEFAULTS.generations), pm: String(GA_DEFAULTS.pm), xovr: String(GA_DEFAULTS.xovr),
+  constraint: GA_DEFAULTS.constraintHandling as string,
+};
 
 function nonNegativeInt(text: string, option: string): number {
   const n = Number(text);
@@ -100,7 +108,7 @@ class Measurer {
   }
 }
 
-function measurerOf(cfg: Config, opts: CommonOpts, defaultUtterances: number): Measurer {
+function measurerOf(cfg: Config, opts: CommonOpts & typeof COMMON_DEFAULTS, defaultUtterances: number): Measurer {
   const set = openEvalSet(dataDirOf(cfg, opts), opts.trials ?? cfg.DATASET.TRIALS);
   const utterances = opts.recalibrate === undefined ? defaultUtterances : nonNegativeInt(opts.recalibrate, '--recalibrate');
   const batch = positiveInt(opts.recalibrateBatch, '--recalibrate-batch');
@@ -118,8 +126,8 @@ function addCommon(cmd: Command, recalibrateDefault: string): Command {
     .option('--data <dir>', 'data set in the VoxCeleb1 layout with the trial list (default DATASET.DATA_DIR)')
     .option('--trials <file>', 'trial list under --data (default DATASET.TRIALS)')
     .option('--recalibrate <N>', `BN recalibration on N training utterances before measuring, 0 = none (default ${recalibrateDefault})`)
-    .option('--recalibrate-batch <B>', 'recalibration batch size; incomplete batches are dropped (reference 128)', String(RECALIBRATION_DEFAULTS.batch))
-    .option('--recalibrate-samples <n>', 'recalibration crop length in samples (reference --second 32000 = 2 s)', String(RECALIBRATION_DEFAULTS.samples))
+    .option('--recalibrate-batch <B>', 'recalibration batch size; incomplete batches are dropped (reference 128)', COMMON_DEFAULTS.recalibrateBatch)
+    .option('--recalibrate-samples <n>', 'recalibration crop length in samples (reference --second 32000 = 2 s)', COMMON_DEFAULTS.recalibrateSamples)
     .option('--seed <n>', 'seed of the recalibration draws (and of the search); default SEED')
     .option('--json', 'machine-readable output (rates as fractions)');
 }
@@ -132,90 +140,104 @@ async function measureChosen(cfg: Config, supernet: NativeModel, subnet: Subnet,
   return m;
 }
 
+/** `tdnn evaluate`: the subnet's (recalibrated) clone measured on the trial list. */
+export async function tdnnEvaluate(overrides: string[], given: EvalOpts) {
+  const opts = { ...COMMON_DEFAULTS, ...given };
+  const cfg = tdnnConfig(opts, overrides);
+  const measurer = measurerOf(cfg, opts, 0);
+  const { model, subnet, standalone } = await loadSubnetModel(cfg, opts.weights, opts.subnet);
+  const m = await measurer.measure(model);
+  return { subnet: formatSubnet(subnet), standalone, ...m };
+}
+
+/** `tdnn search`: the chosen subnet, its cost, predicted and measured EER (bigints for exact counts). */
+export async function tdnnSearch(overrides: string[], given: SearchOpts) {
+  const opts = { ...SEARCH_DEFAULTS, ...given };
+  const cfg = tdnnConfig(opts, overrides);
+  const dims = supernetDims(cfg);
+  const method = opts.method as SearchMethod;
+  if (!SEARCH_METHODS.includes(method)) throw new UserError(`--method '${opts.method}': expected one of ${SEARCH_METHODS.join(', ')}`);
+  const unit = opts.predictorUnit;
+  if (unit !== 'percent' && unit !== 'fraction') throw new UserError(`--predictor-unit '${unit}': expected percent or fraction`);
+  const budget: Budget = {
+    macs: parseCount(opts.macs, '--macs'),
+    params: opts.params === undefined ? undefined : parseCount(opts.params, '--params'),
+    frames: positiveInt(opts.frames, '--frames'),
+  };
+  const space = parseSpace(opts.space, dims);
+  checkBudget(space, dims, budget);
+  const predictor = opts.predictor !== undefined ? AccuracyPredictor.load(opts.predictor) : undefined;
+  if (method === 'evolution' && !predictor) throw new UserError('--method evolution is model-predictive: it needs --predictor <state_dict dir>');
+  const predicted = predictor ? predictorObjective(predictor, dims) : undefined;
+  const seed = opts.seed === undefined ? cfg.SEED : nonNegativeInt(opts.seed, '--seed');
+  const measurer = measurerOf(cfg, opts, 6000);
+  const supernet = loadSupernet(cfg, opts.weights);
+
+  // Without a predictor the objective is the measured EER of each candidate's recalibrated clone.
+  const measured = new Map<string, Awaited<ReturnType<Measurer['measure']>>>();
+  const objective: Objective = predicted ?? (async (subnets) => {
+    const out: number[] = [];
+    for (const s of subnets) {
+      const m = await measurer.measure(await cloneSubnet(cfg, supernet, s));
+      measured.set(formatSubnet(s), m);
+      out.push(m.eer);
+    }
+    return out;
+  });
+  const maxMeasure = predicted ? undefined : positiveInt(opts.maxMeasure, '--max-measure');
+  let r: SearchResult;
+  if (method === 'random') r = await randomSearch(space, dims, budget, objective, { samples: positiveInt(opts.samples, '--samples'), seed, maxMeasure });
+  else if (method === 'grid') r = await gridSearch(space, dims, budget, objective, { maxMeasure });
+  else {
+    const constraintHandling = opts.constraint as 'mark' | 'violation';
+    if (constraintHandling !== 'mark' && constraintHandling !== 'violation') throw new UserError(`--constraint '${opts.constraint}': expected mark or violation`);
+    r = await evolutionSearch(space, dims, budget, objective, {
+      population: positiveInt(opts.population, '--population'), generations: nonNegativeInt(opts.generations, '--generations'),
+      pm: probability(opts.pm, '--pm'), xovr: probability(opts.xovr, '--xovr'), seed, constraintHandling,
+    });
+  }
+  const key = formatSubnet(r.best.subnet);
+  const m = measured.get(key) && opts.export === undefined ? measured.get(key)! : await measureChosen(cfg, supernet, r.best.subnet, measurer, opts.export);
+  const predictedEer = predicted ? (unit === 'percent' ? r.best.score / 100 : r.best.score) : null;
+  const out = {
+    method: r.method, subnet: key, macs: r.best.macs, params: r.best.params, macs_budget: budget.macs,
+    ...(budget.params !== undefined ? { params_budget: budget.params } : {}), frames: budget.frames,
+    predicted_eer: predictedEer, ...m, evaluated: r.evaluated, feasible: r.feasible,
+    ...(opts.export !== undefined ? { export: opts.export } : {}),
+  };
+  return out;
+}
+
 export function registerSearch(tdnn: Command): void {
   addCommon(tdnn.command('evaluate'), '0')
     .description('verification EER and minDCF of a subnet on the trial list: full utterances, LogMelFbanks(80), eval-mode embeddings of its clone, cosine scores; --recalibrate N first recalibrates its BNs (momentum-0.1 EMA from the supernet slice, train mode, no gradient)')
     .option('--subnet <S>', 'the subnet D-c0-..-cD-k0-..-kD-cat (default: the largest, or the one a clone holds)')
     .action(async (overrides: string[], opts: EvalOpts) => {
-      const cfg = tdnnConfig(opts, overrides);
-      const measurer = measurerOf(cfg, opts, 0);
-      const { model, subnet, standalone } = await loadSubnetModel(cfg, opts.weights, opts.subnet);
-      const m = await measurer.measure(model);
-      const out = { subnet: formatSubnet(subnet), standalone, ...m };
-      emit(out, opts.json, (r) => `${r.subnet}: EER ${rate(r.eer)} on ${r.trials} trials, ${cfg.EVAL.P_TARGETS.map((p) => `minDCF(${p}) ${(r as unknown as Record<string, number>)[`minDCF_${p}`].toFixed(4)}`).join(', ')}` +
-        (r.recalibration.batches ? `; BN recalibrated on ${r.recalibration.batches} batches (${r.recalibration.utterances} utterances)` : '; BN statistics as loaded'));
+      const r = await tdnnEvaluate(overrides, opts);
+      const p = r as unknown as Record<string, number>;
+      emit(r, opts.json, (o) => `${o.subnet}: EER ${rate(o.eer)} on ${o.trials} trials, ${Object.keys(p).filter((k) => k.startsWith('minDCF_')).map((k) => `minDCF(${k.slice(7)}) ${p[k].toFixed(4)}`).join(', ')}` +
+        (o.recalibration.batches ? `; BN recalibrated on ${o.recalibration.batches} batches (${o.recalibration.utterances} utterances)` : '; BN statistics as loaded'));
     });
 
   addCommon(tdnn.command('search'), '6000')
     .description("MACs-constrained subnet search (grid, random, or the predictor-guided elitist GA over the 12 genes), then BN recalibration and the chosen subnet's measured EER")
     .requiredOption('--macs <budget>', 'MACs budget at (1, IN_FEATS, --frames), e.g. 204M, 1.45G, 571e6')
     .option('--params <budget>', 'also a parameter budget, e.g. 2M')
-    .option('--frames <T>', 'input length the MACs are counted at (the paper: 300)', String(PAPER_FRAMES))
-    .option('--method <m>', `search method: ${SEARCH_METHODS.join(', ')}`, 'evolution')
-    .option('--space <json|name>', 'search space: a name (coarse, fine, a stage) or a JSON list of 12 lists', 'coarse')
+    .option('--frames <T>', 'input length the MACs are counted at (the paper: 300)', SEARCH_DEFAULTS.frames)
+    .option('--method <m>', `search method: ${SEARCH_METHODS.join(', ')}`, SEARCH_DEFAULTS.method)
+    .option('--space <json|name>', 'search space: a name (coarse, fine, a stage) or a JSON list of 12 lists', SEARCH_DEFAULTS.space)
     .option('--predictor <dir>', 'accuracy predictor state_dict directory (needed by evolution; random/grid measure EERs without one)')
-    .option('--predictor-unit <u>', 'unit of the predictor output: percent (the shipped EER.48.Coarse) or fraction', 'percent')
-    .option('--samples <n>', 'random: subnets drawn', '1000')
-    .option('--max-measure <n>', 'random/grid without a predictor: candidates measured (first feasible draws / largest grid points)', '8')
-    .option('--population <n>', 'evolution: population size (ea_solve NIND)', String(GA_DEFAULTS.population))
-    .option('--generations <n>', 'evolution: generations (ea_solve MAXGEN; the tutorial runs 200)', String(GA_DEFAULTS.generations))
-    .option('--pm <p>', 'evolution: mutation probability per gene (ea_solve Pm)', String(GA_DEFAULTS.pm))
-    .option('--xovr <p>', 'evolution: two-point crossover probability per pair', String(GA_DEFAULTS.xovr))
-    .option('--constraint <mode>', "evolution: 'mark' (reference: infeasible individuals all least fit) or 'violation' (ranked by how far over budget)", GA_DEFAULTS.constraintHandling)
+    .option('--predictor-unit <u>', 'unit of the predictor output: percent (the shipped EER.48.Coarse) or fraction', SEARCH_DEFAULTS.predictorUnit)
+    .option('--samples <n>', 'random: subnets drawn', SEARCH_DEFAULTS.samples)
+    .option('--max-measure <n>', 'random/grid without a predictor: candidates measured (first feasible draws / largest grid points)', SEARCH_DEFAULTS.maxMeasure)
+    .option('--population <n>', 'evolution: population size (ea_solve NIND)', SEARCH_DEFAULTS.population)
+    .option('--generations <n>', 'evolution: generations (ea_solve MAXGEN; the tutorial runs 200)', SEARCH_DEFAULTS.generations)
+    .option('--pm <p>', 'evolution: mutation probability per gene (ea_solve Pm)', SEARCH_DEFAULTS.pm)
+    .option('--xovr <p>', 'evolution: two-point crossover probability per pair', SEARCH_DEFAULTS.xovr)
+    .option('--constraint <mode>', "evolution: 'mark' (reference: infeasible individuals all least fit) or 'violation' (ranked by how far over budget)", SEARCH_DEFAULTS.constraint)
     .option('--export <dir>', "write the chosen subnet's recalibrated clone as a standalone state_dict directory (forward/evaluate accept it)")
     .action(async (overrides: string[], opts: SearchOpts) => {
-      const cfg = tdnnConfig(opts, overrides);
-      const dims = supernetDims(cfg);
-      const method = opts.method as SearchMethod;
-      if (!SEARCH_METHODS.includes(method)) throw new UserError(`--method '${opts.method}': expected one of ${SEARCH_METHODS.join(', ')}`);
-      const unit = opts.predictorUnit;
-      if (unit !== 'percent' && unit !== 'fraction') throw new UserError(`--predictor-unit '${unit}': expected percent or fraction`);
-      const budget: Budget = {
-        macs: parseCount(opts.macs, '--macs'),
-        params: opts.params === undefined ? undefined : parseCount(opts.params, '--params'),
-        frames: positiveInt(opts.frames, '--frames'),
-      };
-      const space = parseSpace(opts.space, dims);
-      checkBudget(space, dims, budget);
-      const predictor = opts.predictor !== undefined ? AccuracyPredictor.load(opts.predictor) : undefined;
-      if (method === 'evolution' && !predictor) throw new UserError('--method evolution is model-predictive: it needs --predictor <state_dict dir>');
-      const predicted = predictor ? predictorObjective(predictor, dims) : undefined;
-      const seed = opts.seed === undefined ? cfg.SEED : nonNegativeInt(opts.seed, '--seed');
-      const measurer = measurerOf(cfg, opts, 6000);
-      const supernet = loadSupernet(cfg, opts.weights);
-
-      // Without a predictor the objective is the measured EER of each candidate's recalibrated clone.
-      const measured = new Map<string, Awaited<ReturnType<Measurer['measure']>>>();
-      const objective: Objective = predicted ?? (async (subnets) => {
-        const out: number[] = [];
-        for (const s of subnets) {
-          const m = await measurer.measure(await cloneSubnet(cfg, supernet, s));
-          measured.set(formatSubnet(s), m);
-          out.push(m.eer);
-        }
-        return out;
-      });
-      const maxMeasure = predicted ? undefined : positiveInt(opts.maxMeasure, '--max-measure');
-      let r: SearchResult;
-      if (method === 'random') r = await randomSearch(space, dims, budget, objective, { samples: positiveInt(opts.samples, '--samples'), seed, maxMeasure });
-      else if (method === 'grid') r = await gridSearch(space, dims, budget, objective, { maxMeasure });
-      else {
-        const constraintHandling = opts.constraint as 'mark' | 'violation';
-        if (constraintHandling !== 'mark' && constraintHandling !== 'violation') throw new UserError(`--constraint '${opts.constraint}': expected mark or violation`);
-        r = await evolutionSearch(space, dims, budget, objective, {
-          population: positiveInt(opts.population, '--population'), generations: nonNegativeInt(opts.generations, '--generations'),
-          pm: probability(opts.pm, '--pm'), xovr: probability(opts.xovr, '--xovr'), seed, constraintHandling,
-        });
-      }
-      const key = formatSubnet(r.best.subnet);
-      const m = measured.get(key) && opts.export === undefined ? measured.get(key)! : await measureChosen(cfg, supernet, r.best.subnet, measurer, opts.export);
-      const predictedEer = predicted ? (unit === 'percent' ? r.best.score / 100 : r.best.score) : null;
-      const out = {
-        method: r.method, subnet: key, macs: r.best.macs, params: r.best.params, macs_budget: budget.macs,
-        ...(budget.params !== undefined ? { params_budget: budget.params } : {}), frames: budget.frames,
-        predicted_eer: predictedEer, ...m, evaluated: r.evaluated, feasible: r.feasible,
-        ...(opts.export !== undefined ? { export: opts.export } : {}),
-      };
+      const out = await tdnnSearch(overrides, opts);
       if (opts.json) process.stdout.write(jsonExact(out) + '\n');
       else
         emit(out, false, (o) => [
