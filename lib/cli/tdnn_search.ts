@@ -90,6 +90,9 @@ function dataDirOf(cfg: Config, opts: CommonOpts): string {
   return dir;
 }
 
+/** A measured subnet: EER and minDCF_<p> per EVAL.P_TARGETS (fractions), and the recalibration done. */
+export type Measured = { eer: number; trials: number; recalibration: { batches: number; utterances: number } } & { [k: `minDCF_${string}`]: number };
+
 /** Recalibration and measurement of standalone subnets on one data set, sharing the features. */
 class Measurer {
   readonly features: FeatureCache;
@@ -97,7 +100,7 @@ class Measurer {
     this.features = new FeatureCache(set, supernetDims(cfg).inFeats);
   }
 
-  async measure(model: NativeModel) {
+  async measure(model: NativeModel): Promise<Measured> {
     let batches = 0;
     if (this.recal.utterances > 0) {
       const { utterances, batch, samples, seed } = this.recal;
@@ -174,7 +177,7 @@ export async function tdnnSearch(overrides: string[], given: SearchOpts) {
   const supernet = loadSupernet(cfg, opts.weights);
 
   // Without a predictor the objective is the measured EER of each candidate's recalibrated clone.
-  const measured = new Map<string, Awaited<ReturnType<Measurer['measure']>>>();
+  const measured = new Map<string, Measured>();
   const objective: Objective = predicted ?? (async (subnets) => {
     const out: number[] = [];
     for (const s of subnets) {
