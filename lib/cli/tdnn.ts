@@ -11,11 +11,12 @@ import { checkSubnet, formatSubnet, parseSubnet, subnetToJson, supernetDims } fr
 import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
 import { registerPredict } from './tdnn_predict.ts';
+import { registerSearch } from './tdnn_search.ts';
 
 /** The `tdnn` command group, created on first use. */
 export function tdnnCommand(program: Command): Command {
   return program.commands.find((c) => c.name() === 'tdnn') ??
-    program.command('tdnn').description('EfficientTDNN: subnet MACs/params, search spaces, path sampling, accuracy predictor (sugar semantics)');
+    program.command('tdnn').description('EfficientTDNN: subnet MACs/params, search spaces, path sampling, accuracy predictor, subnet evaluation and MACs-constrained search (sugar semantics)');
 }
 
 /** A positive integer option value, or one clear error naming the option. */
@@ -50,6 +51,7 @@ interface Opts extends CfgOptions {
 export function register(program: Command): void {
   const tdnn = tdnnCommand(program);
   registerPredict(tdnn);
+  registerSearch(tdnn);
 
   withConfig(tdnn.command('macs'), false)
     .description("MACs and parameters of a subnet at T frames, sugar's count_ops/count_params convention (= thop 0.0.31 on the clone); supernet dims from --cfg MODEL.*, tdnn8m2g by default")

@@ -4,7 +4,9 @@
 // labels also the AAM-softmax loss, the gradient of every parameter that got one (full supernet
 // shape, zero outside the slice) and of the AAM weight; optionally every buffer after the forward
 // (the BN write-back) and the subnet's clone (sugar's clone(), taken from the weights as they are
-// BEFORE the forward, with the supernet in eval mode, so it does not depend on the mode).
+// BEFORE the forward, with the supernet in eval mode, so it does not depend on the mode). A
+// train-mode forward without the loss runs under no_grad: it only updates the BN running statistics
+// (the BN recalibration of `tdnn evaluate --recalibrate`).
 #include <napi.h>
 
 #include <ATen/ATen.h>
@@ -85,13 +87,16 @@ class TdnnForwardWorker : public PromiseWorker {
         if (e.kind == nn::TensorKind::Parameter) out.push_back(e);
       return out;
     };
-    if (!req_.train) {
+    const bool withLoss = req_.aamWeight.defined() && req_.labels.defined();
+    if (!req_.train || !withLoss) {
+      // No gradient is returned without the loss: eval, or a train-mode forward that only updates
+      // the BN running statistics (sugar's batch_forward recalibration runs under no_grad too).
       at::NoGradGuard noGrad;
       embedding_ = net.embed(x, trace);
     } else {
       for (auto& e : params()) e.tensor->mutable_grad() = at::Tensor();
       embedding_ = net.embed(x, trace);
-      if (req_.aamWeight.defined() && req_.labels.defined()) {
+      {
         at::Tensor W = req_.aamWeight.to(owner_->device()).clone().requires_grad_(true);
         train::AamSoftmaxOutput r = train::aamSoftmax(embedding_, W, req_.labels, req_.aam);
         logits_ = r.logits.detach();
