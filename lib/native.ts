@@ -380,7 +380,46 @@ export interface TdnnBinding {
   tdnnForward(model: NativeModel, input: Float32Array, shape: [number, number, number], options?: TdnnForwardOptions): Promise<TdnnForwardResult>;
 }
 
-export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding & ReaderBinding & TdnnBinding & TdnnPredictorBinding;
+// ---- EfficientTDNN training step (native/binding/tdnn_trainer_binding.cc) ----
+export interface TdnnTrainerOptions {
+  /** AAM-softmax classes: W is (embedDim, classes), xavier_normal_ from the default generator */
+  classes: number;
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** torch.optim.Adam weight_decay: L2 added to the gradient of every parameter and of W */
+  weightDecay?: number;
+  margin?: number;
+  scale?: number;
+  easyMargin?: boolean;
+}
+
+export interface TdnnStepStats {
+  /** means over the walks */
+  loss: number;
+  acc1: number;
+  acc5: number;
+  walkLosses: number[];
+  phasesMs: Record<string, number>;
+}
+
+export interface NativeTdnnTrainer {
+  /** Waveforms (B, L) in the int16 range (LogMelFbanks natively) or features (B, inFeats, T); one subnet per walk. */
+  step(input: Float32Array, shape: [number, number] | [number, number, number], labels: Int32Array,
+    options: { subnets: TdnnSubnetNative[]; lr: number; margin?: number }): Promise<TdnnStepStats>;
+  optimizerState(): Record<string, NativeTensor>;
+  loadOptimizerState(state: Record<string, { data: TypedArray; shape: number[] }>): void;
+  /** { 'aam.W': (embedDim, classes) } */
+  headState(): Record<string, NativeTensor>;
+  loadHeadState(state: Record<string, { data: TypedArray; shape: number[] }>): void;
+}
+
+export interface TdnnTrainerBinding {
+  TdnnTrainer: new (model: NativeModel, options: TdnnTrainerOptions) => NativeTdnnTrainer;
+}
+
+export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding & ReaderBinding & TdnnBinding & TdnnPredictorBinding & TdnnTrainerBinding;
 
 let cached: Addon | undefined;
 

@@ -12,6 +12,7 @@ import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
 import { registerPredict } from './tdnn_predict.ts';
 import { registerSearch } from './tdnn_search.ts';
+import { registerTrain } from './tdnn_train.ts';
 
 /** The `tdnn` command group, created on first use. */
 export function tdnnCommand(program: Command): Command {
@@ -52,6 +53,7 @@ export function register(program: Command): void {
   const tdnn = tdnnCommand(program);
   registerPredict(tdnn);
   registerSearch(tdnn);
+  registerTrain(tdnn);
 
   withConfig(tdnn.command('macs'), false)
     .description("MACs and parameters of a subnet at T frames, sugar's count_ops/count_params convention (= thop 0.0.31 on the clone); supernet dims from --cfg MODEL.*, tdnn8m2g by default")

@@ -48,6 +48,10 @@ export const DEFAULTS = {
     STORE_DIR: '', // '' = <DATA_DIR>/store (written by `autospeech preprocess`)
     MEAN_STD: '', // a dir with the reference's mean.npy/std.npy to use instead of ours
     TRIALS: 'veri_test.txt',
+    // EfficientTDNN (tdnn train): waveform crops from the logmel store (sugar's loadWAV)
+    LOGMEL_STORE_DIR: '', // '' = <DATA_DIR>/store_logmel (written by `autospeech preprocess --frontend logmel`)
+    TRAIN_SAMPLES: 32000, // sugar's --second: crop length in samples (README: 32000 largest, 48000 later stages)
+    MIN_SAMPLES: 48000, // loadWAV's min_samples: files of at most max(this, TRAIN_SAMPLES) samples are wrap-padded to it + 1
   },
   TRAIN: {
     BATCH_SIZE: 32,
@@ -73,6 +77,17 @@ export const DEFAULTS = {
     // stop (exit 1) at the first non-finite loss, naming the step and the last good checkpoint;
     // False trains on (the reference's behaviour), but a non-finite model is never saved as the best
     STOP_ON_NONFINITE: true,
+    // EfficientTDNN progressive shrinking (tdnn train): the stage (largest, kernel, depth, width1,
+    // width2 or a --task string such as supernet_kernel_depth), the previous stage's checkpoint
+    // (a .ckpt or a run dir: its supernet weights and AAM weight; a fresh optimizer, schedule and
+    // path sampler, as --initial-weights), walks per batch, and sugar's CyclicLR (TRAIN.LR is max_lr)
+    STAGE: '',
+    INIT_CHECKPOINT: '',
+    DYNAMIC_WALKS: 1,
+    CYCLE_STEP: 10236,
+    CYCLE_BASE_LR: 1e-8,
+    CYCLE_MODE: 'triangular2',
+    PATH_SEED: 666, // TDNNPath's random.Random(666)
   },
   EVAL: {
     CACHE_EMBEDDINGS: true,
@@ -98,6 +113,7 @@ export type Config = Widen<typeof DEFAULTS>;
 export const CHOICES: Record<string, readonly string[]> = {
   'MODEL.MIXING': ['gumbel', 'softmax'],
   'TRAIN.ARCH_ORDER': ['first', 'second'],
+  'TRAIN.CYCLE_MODE': ['triangular', 'triangular2'],
   'LOSS.NAME': ['softmax', 'aam'],
 };
 
@@ -151,6 +167,12 @@ export const RANGES: Record<string, Range> = {
   'TRAIN.LABEL_SMOOTHING': { min: 0, max: 1, maxExclusive: true },
   'TRAIN.STEPS_PER_EPOCH': { min: 0 },
   'TRAIN.CHECKPOINT_STEPS': { min: 0 },
+  'TRAIN.DYNAMIC_WALKS': { min: 1, max: 64 },
+  'TRAIN.CYCLE_STEP': { min: 1 },
+  'TRAIN.CYCLE_BASE_LR': { min: 0 },
+  'TRAIN.PATH_SEED': { min: 0, max: Number.MAX_SAFE_INTEGER },
+  'DATASET.TRAIN_SAMPLES': { min: 400 },
+  'DATASET.MIN_SAMPLES': { min: 0 },
   'EVAL.P_TARGETS': { min: 0, max: 1, minExclusive: true, maxExclusive: true },
   'EVAL.MAX_BATCH': { min: 1 },
   'EVAL.MAX_UTTERANCES': { min: 0 },

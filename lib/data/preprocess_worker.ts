@@ -6,7 +6,7 @@ process.on('disconnect', () => process.exit(0));
 process.on('message', (job: ShardJob) => {
   let reply: ShardDone;
   try {
-    reply = { shard: job.shard, record: buildShard(job.shard, job.files, job.out, job.resample) };
+    reply = { shard: job.shard, record: buildShard(job.shard, job.files, job.out, job.resample, job.frontend) };
   } catch (err) {
     reply = { shard: job.shard, error: err instanceof Error ? err.message : String(err) };
   }

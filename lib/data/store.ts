@@ -6,6 +6,10 @@
 // rebuilds a shard that is truncated, corrupt or whose wavs changed, `data check` verifies the
 // checksums, and opening a store checks every shard's size, so a damaged store is an error naming
 // the shard (reads go through checked preads, never a memory map that would die of SIGBUS).
+// Two kinds, by front end: 'stft' (the AutoSpeech spectrogram frames, utterances under 300 frames
+// dropped, global mean/std) and 'logmel' (EfficientTDNN: the waveform itself, float32 samples in the
+// int16 range, bins = 1, offsets and lengths in samples, nothing dropped, no mean/std), because sugar
+// crops the raw waveform (wrap padding) and computes LogMelFbanks per crop.
 import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -27,14 +31,23 @@ export const FILES_PER_SHARD = 256;
 /** Below this many files to extract, the default is to extract in this process. */
 export const AUTO_WORKERS_MIN_FILES = 2500;
 
+/** What a store holds: spectrogram frames (stft) or waveforms for the log-mel front end (logmel). */
+export type StoreFrontend = 'stft' | 'logmel';
+export const STORE_FRONTENDS: readonly StoreFrontend[] = ['stft', 'logmel'];
+
+/** The default store directory of a data root for a front end: <root>/store or <root>/store_logmel. */
+export function defaultStoreDir(root: string, frontend: StoreFrontend = 'stft'): string {
+  return join(root, frontend === 'stft' ? 'store' : `store_${frontend}`);
+}
+
 export interface StoredUtterance {
   path: string; // spk/video/nnnnn.wav
   speaker: string;
   part: string; // dev | test | wav
   iden: 0 | 1 | 2 | 3; // iden_split set, 0 when absent
   shard: number;
-  offset: number; // in frames
-  frames: number;
+  offset: number; // in frames (samples in a logmel store)
+  frames: number; // frames (samples in a logmel store)
   /** the wav's own sample rate when preprocess --resample converted it to 16 kHz */
   resampledFrom?: number;
 }
@@ -44,6 +57,8 @@ export interface ShardInfo { file: string; bytes: number; crc32: number }
 
 export interface StoreIndex {
   version: number;
+  /** absent in stores written before the logmel kind: stft */
+  frontend?: StoreFrontend;
   bins: number;
   /** one entry per shard (absent only in stores written before version 2) */
   shards?: ShardInfo[];
@@ -58,7 +73,7 @@ export interface ShardRecord { utterances: Omit<StoredUtterance, 'iden'>[]; skip
 interface SourceStamp { size: number; mtimeMs: number }
 
 /** The shard's completion marker (shard_NNNN.json). */
-interface ShardMarker extends ShardRecord { files: string[]; sources: (SourceStamp | null)[]; resample?: boolean }
+interface ShardMarker extends ShardRecord { files: string[]; sources: (SourceStamp | null)[]; resample?: boolean; frontend?: StoreFrontend }
 
 export interface PreprocessResult {
   index: StoreIndex;
@@ -77,12 +92,16 @@ export interface PreprocessOptions {
    *  large jobs, in-process below AUTO_WORKERS_MIN_FILES files). */
   workers?: number;
   onProgress?: (doneFiles: number, totalFiles: number) => void;
+  /** What the store holds (default stft: spectrogram frames). */
+  frontend?: StoreFrontend;
 }
 
 export const shardName = (s: number, ext: string) => `shard_${String(s).padStart(4, '0')}.${ext}`;
 
 export async function preprocess(root: string, out: string, opts: PreprocessOptions = {}): Promise<PreprocessResult> {
   const perShard = opts.filesPerShard ?? FILES_PER_SHARD;
+  const frontend = opts.frontend ?? 'stft';
+  if (!STORE_FRONTENDS.includes(frontend)) throw new UserError(`preprocess: unknown front end '${frontend}' (expected ${STORE_FRONTENDS.join(' or ')})`);
   const scan = scanVoxCeleb(root);
   const utts = scan.utterances;
   const split = existsSync(join(root, 'iden_split.txt')) ? readIdenSplit(join(root, 'iden_split.txt')) : new Map<string, 1 | 2 | 3>();
@@ -95,7 +114,7 @@ export async function preprocess(root: string, out: string, opts: PreprocessOpti
   const pending: number[] = [];
   const rebuilt: PreprocessResult['rebuilt'] = [];
   chunks.forEach((chunk, s) => {
-    const r = completedShard(out, s, chunk, !!opts.resample);
+    const r = completedShard(out, s, chunk, !!opts.resample, frontend);
     if ('record' in r) { records[s] = r.record; reused++; doneFiles += chunk.length; } else {
       pending.push(s);
       if (r.stale) rebuilt.push({ shard: s, reason: r.stale });
@@ -112,17 +131,22 @@ export async function preprocess(root: string, out: string, opts: PreprocessOpti
     doneFiles += chunks[s].length;
     opts.onProgress?.(doneFiles, utts.length);
   };
-  if (workers <= 1) for (const s of pending) finished(s, buildShard(s, chunks[s], out, !!opts.resample));
-  else await buildShardsInWorkers(pending, chunks, out, workers, !!opts.resample, finished);
+  if (workers <= 1) for (const s of pending) finished(s, buildShard(s, chunks[s], out, !!opts.resample, frontend));
+  else await buildShardsInWorkers(pending, chunks, out, workers, !!opts.resample, frontend, finished);
   const done = records as ShardRecord[];
   const index: StoreIndex = {
-    version: STORE_VERSION, bins: BINS,
+    version: STORE_VERSION, ...(frontend === 'stft' ? {} : { frontend }), bins: frontend === 'stft' ? BINS : 1,
     shards: done.map((r) => r.shard),
     utterances: done.flatMap((r) => r.utterances.map((u) => ({ ...u, iden: split.get(u.path) ?? 0 }))),
     skipped: done.flatMap((r) => r.skipped),
     errors: [...scan.errors, ...done.flatMap((r) => r.errors)],
   };
-  if (index.utterances.length === 0) throw new UserError(`${root}: no utterance of at least ${MIN_FRAMES} frames could be read`);
+  if (index.utterances.length === 0) throw new UserError(frontend === 'stft' ? `${root}: no utterance of at least ${MIN_FRAMES} frames could be read` : `${root}: no utterance could be read`);
+  if (frontend === 'logmel') {
+    // Waveforms: the log-mel front end normalises per utterance, there is no global mean/std.
+    writeFileAtomic(join(out, 'index.json'), JSON.stringify(index));
+    return { index, reusedShards: reused, shards, workers, rebuilt };
+  }
   // Global per-bin mean/std over every kept utterance, in index order.
   const acc = new MeanStdAccumulator();
   const store = new FeatureStore(out, index);
@@ -159,7 +183,7 @@ function sourceStamp(file: string): SourceStamp | null {
  * data file has the recorded size and checksum; else why it must be (re)built (`stale` is set when
  * a marker existed but no longer holds).
  */
-function completedShard(out: string, s: number, chunk: Utterance[], resample: boolean): { record: ShardRecord } | { stale?: string } {
+function completedShard(out: string, s: number, chunk: Utterance[], resample: boolean, frontend: StoreFrontend): { record: ShardRecord } | { stale?: string } {
   const markerFile = join(out, shardName(s, 'json'));
   if (!existsSync(markerFile)) return {};
   let marker: ShardMarker;
@@ -168,7 +192,7 @@ function completedShard(out: string, s: number, chunk: Utterance[], resample: bo
   } catch {
     return { stale: 'its marker is unreadable' };
   }
-  if (marker.files.join('\n') !== chunk.map((u) => u.path).join('\n') || !!marker.resample !== resample) return {};
+  if (marker.files.join('\n') !== chunk.map((u) => u.path).join('\n') || !!marker.resample !== resample || (marker.frontend ?? 'stft') !== frontend) return {};
   if (!marker.shard || !marker.sources) return { stale: 'it was written by an older version (no checksum)' };
   const changed = chunk.findIndex((u, i) => {
     const now = sourceStamp(u.file), then = marker.sources[i];
@@ -194,7 +218,7 @@ function removeStaleTemps(out: string): void {
 }
 
 /** Shards handed out one at a time to `workers` child processes (one compute thread each). */
-function buildShardsInWorkers(pending: number[], chunks: Utterance[][], out: string, workers: number, resample: boolean,
+function buildShardsInWorkers(pending: number[], chunks: Utterance[][], out: string, workers: number, resample: boolean, frontend: StoreFrontend,
   finished: (s: number, rec: ShardRecord) => void): Promise<void> {
   const queue = [...pending];
   const tsx = import.meta.resolve('tsx');
@@ -211,7 +235,7 @@ function buildShardsInWorkers(pending: number[], chunks: Utterance[][], out: str
     const feed = (child: ChildProcess) => {
       const s = queue.shift();
       if (s === undefined) { child.disconnect(); return; }
-      child.send({ shard: s, files: chunks[s], out, resample } satisfies ShardJob);
+      child.send({ shard: s, files: chunks[s], out, resample, frontend } satisfies ShardJob);
     };
     for (let w = 0; w < workers; w++) {
       const child = fork(script, [], {
@@ -239,10 +263,10 @@ function buildShardsInWorkers(pending: number[], chunks: Utterance[][], out: str
   });
 }
 
-export interface ShardJob { shard: number; files: Utterance[]; out: string; resample: boolean }
+export interface ShardJob { shard: number; files: Utterance[]; out: string; resample: boolean; frontend: StoreFrontend }
 export type ShardDone = { shard: number; record: ShardRecord } | { shard: number; error: string };
 
-export function buildShard(s: number, chunk: Utterance[], out: string, resample = false): ShardRecord {
+export function buildShard(s: number, chunk: Utterance[], out: string, resample = false, frontend: StoreFrontend = 'stft'): ShardRecord {
   const rec: Omit<ShardRecord, 'shard'> = { utterances: [], skipped: [], errors: [] };
   const parts: Float32Array[] = [];
   // Stamped before reading, so a file changed while this shard is built makes it stale next time.
@@ -255,14 +279,19 @@ export function buildShard(s: number, chunk: Utterance[], out: string, resample 
     try {
       const wav = loadAudio16k(readFileSync(u.file), u.file, resample);
       resampledFrom = wav.resampledFrom;
-      const spec = fileFeatures('stft', wav.samples, u.file);
-      frames = spec.data;
-      count = spec.frames;
+      if (frontend === 'logmel') {
+        frames = waveformSamples(wav.samples, u.file);
+        count = frames.length;
+      } else {
+        const spec = fileFeatures('stft', wav.samples, u.file);
+        frames = spec.data;
+        count = spec.frames;
+      }
     } catch (err) {
       rec.errors.push({ file: u.file, reason: err instanceof WavError ? err.reason : (err as Error).message });
       continue;
     }
-    if (count < MIN_FRAMES) {
+    if (frontend === 'stft' && count < MIN_FRAMES) {
       rec.skipped.push({ path: u.path, frames: count });
       continue;
     }
@@ -273,9 +302,24 @@ export function buildShard(s: number, chunk: Utterance[], out: string, resample 
   const bytes = parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
   writeFileAtomic(join(out, shardName(s, 'f32')), bytes);
   const shard: ShardInfo = { file: shardName(s, 'f32'), bytes: bytes.reduce((n, b) => n + b.length, 0), crc32: bytes.reduce((c, b) => crc32(b, c), 0) };
-  const marker: ShardMarker = { files: chunk.map((u) => u.path), sources, ...(resample ? { resample } : {}), ...rec, shard };
+  const marker: ShardMarker = { files: chunk.map((u) => u.path), sources, ...(resample ? { resample } : {}), ...(frontend === 'stft' ? {} : { frontend }), ...rec, shard };
   writeFileAtomic(join(out, shardName(s, 'json')), JSON.stringify(marker));
   return { ...rec, shard };
+}
+
+/**
+ * A waveform as a logmel store keeps it: float32 in the int16 range (sugar reads int16 with scipy and
+ * never divides by 32768; decoded int16 samples times 32768 are those integers exactly).
+ */
+export function waveformSamples(samples: Float32Array, path: string): Float32Array {
+  if (samples.length === 0) throw new WavError(path, 'no samples');
+  const out = new Float32Array(samples.length);
+  for (let i = 0; i < samples.length; i++) {
+    const v = samples[i] * 32768;
+    if (!Number.isFinite(v)) throw new WavError(path, `sample ${i} is not finite`);
+    out[i] = v;
+  }
+  return out;
 }
 
 /** Random access to stored utterances through the native memory-mapped reader. */
@@ -334,7 +378,12 @@ export class FeatureStore {
     return out;
   }
 
+  get frontend(): StoreFrontend {
+    return this.index.frontend ?? 'stft';
+  }
+
   meanStd(override?: string): { mean: Float32Array; std: Float32Array } {
+    if (this.frontend !== 'stft' && !override) throw new UserError(`${this.dir} is a ${this.frontend} store (waveforms): it has no global mean/std`);
     const dir = override || this.dir;
     const load = (name: string) => {
       const a = readNpy(join(dir, name));

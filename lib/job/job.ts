@@ -4,11 +4,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { type Config, configToYaml } from '../config/index.ts';
-import type { BatcherState, TrainBatcher } from '../data/sampler.ts';
 import { UserError } from '../errors.ts';
 import type { NpyData, NpyDType } from '../io/npy.ts';
 import { loadWeights, modelTensorsOf } from '../models/weights.ts';
-import { type NativeModel, type NativeTrainer, loadNative } from '../native.ts';
+import { type NativeModel, type NativeTensor, type TypedArray, loadNative } from '../native.ts';
 import { type Checkpoint, type CheckpointTensor, loadCheckpoint, saveCheckpoint } from '../run/checkpoint.ts';
 import { type RunLock, acquireRunLock } from '../run/lock.ts';
 import { checkResumeConfig } from '../run/resume_guard.ts';
@@ -22,9 +21,24 @@ export interface JobMeta {
   stepInEpoch: number;
   globalStep: number;
   best: number | null;
-  batchers: Record<string, BatcherState>;
+  /** the state of every resumable generator of the run (batchers, the TDNN path sampler) */
+  batchers: Record<string, unknown>;
   genotype?: string;
   history: Record<string, unknown>[];
+}
+
+/** Something whose position a checkpoint records: a batcher, a path sampler. */
+export interface Resumable {
+  state(): unknown;
+  restore(state: never): void;
+}
+
+/** What a checkpoint needs of a trainer: its optimizer state and, if it owns one, its loss head. */
+export interface CheckpointedTrainer {
+  optimizerState(): Record<string, NativeTensor>;
+  loadOptimizerState(state: Record<string, { data: TypedArray; shape: number[] }>): void;
+  headState?(): Record<string, NativeTensor>;
+  loadHeadState?(state: Record<string, { data: TypedArray; shape: number[] }>): void;
 }
 
 export interface JobOptions {
@@ -119,6 +133,11 @@ export class Job {
     return { file: best.file, ckpt };
   }
 
+  /** Whether restore() will load a checkpoint (this run resumes). */
+  get resuming(): boolean {
+    return this.resumeFrom !== null;
+  }
+
   /** Releases the run directory's lock (also released when the process exits). */
   close(): void {
     this.flush();
@@ -130,7 +149,7 @@ export class Job {
   }
 
   /** Restores model, optimizers, RNG and samplers from the resume checkpoint; null for a fresh run. */
-  restore(model: NativeModel, trainer: NativeTrainer, batchers: Record<string, TrainBatcher>): JobMeta | null {
+  restore(model: NativeModel, trainer: CheckpointedTrainer, batchers: Record<string, Resumable>): JobMeta | null {
     if (!this.resumeFrom) return null;
     const { file, ckpt } = this.resumeFrom;
     this.resumeFrom = null; // its tensors are not needed twice
@@ -138,12 +157,17 @@ export class Job {
     const optim: Record<string, { data: NpyData; shape: number[] }> = {};
     for (const [name, t] of ckpt.tensors) if (name.startsWith('optim/')) optim[name.slice('optim/'.length)] = t;
     trainer.loadOptimizerState(optim);
+    if (trainer.loadHeadState) {
+      const head: Record<string, { data: NpyData; shape: number[] }> = {};
+      for (const [name, t] of ckpt.tensors) if (name.startsWith('head/')) head[name.slice('head/'.length)] = t;
+      trainer.loadHeadState(head);
+    }
     const rng = ckpt.tensors.get('rng/torch');
     if (rng) loadNative().setRngState(rng.data as Uint8Array);
     for (const [name, b] of Object.entries(batchers)) {
       const s = ckpt.meta.batchers[name];
       if (!s) throw new UserError(`checkpoint ${file}: no state for the '${name}' sampler`);
-      b.restore(s);
+      (b.restore as (s: unknown) => void)(s);
     }
     this.metrics.truncateAfter(ckpt.meta.globalStep);
     this.resumed = ckpt.meta;
@@ -152,13 +176,14 @@ export class Job {
     return ckpt.meta;
   }
 
-  save(file: string, model: NativeModel, trainer: NativeTrainer, meta: JobMeta): void {
+  save(file: string, model: NativeModel, trainer: CheckpointedTrainer, meta: JobMeta): void {
     const tensors = new Map<string, CheckpointTensor>();
     for (const e of model.stateDict()) {
       const t = model.getTensor(e.name);
       tensors.set(`model/${e.name}`, { data: t.data as NpyData, shape: t.shape, dtype: t.dtype as NpyDType });
     }
     for (const [name, t] of Object.entries(trainer.optimizerState())) tensors.set(`optim/${name}`, { data: t.data as NpyData, shape: t.shape, dtype: t.dtype as NpyDType });
+    for (const [name, t] of Object.entries(trainer.headState?.() ?? {})) tensors.set(`head/${name}`, { data: t.data as NpyData, shape: t.shape, dtype: t.dtype as NpyDType });
     const rng = loadNative().rngState();
     tensors.set('rng/torch', { data: rng, shape: [rng.length], dtype: 'uint8' });
     saveCheckpoint(join(this.paths.model, file), { meta, tensors });

@@ -1,12 +1,24 @@
 // The epoch/step loop shared by search and training from scratch: per epoch the reference's lr and
 // drop-path schedule, per step one native trainer step (plus the search's validation batch),
-// metrics to JSONL and TensorBoard, periodic and epoch-end checkpoints, exact resume.
+// metrics to JSONL and TensorBoard, periodic and epoch-end checkpoints, exact resume. The TDNN
+// supernet's training uses the same loop with its own step (walks over sampled paths) and a
+// per-step learning rate (CyclicLR), through the `step` and `stepLr` hooks.
 import type { Config } from '../config/index.ts';
-import type { TrainBatcher } from '../data/sampler.ts';
+import type { Batch, TrainBatcher } from '../data/sampler.ts';
 import type { NativeModel, NativeTrainer, StepStats } from '../native.ts';
 import { Progress } from '../run/progress.ts';
 import { cosineLr } from '../train/schedule.ts';
-import type { Job, JobMeta } from './job.ts';
+import type { CheckpointedTrainer, Job, JobMeta, Resumable } from './job.ts';
+
+/** What the loop needs of a training batcher. */
+export interface LoopBatcher<B> extends Resumable {
+  readonly batchesPerEpoch: number;
+  startEpoch(): void;
+  next(): Promise<B>;
+}
+
+/** A step's numbers the loop logs. */
+export type LoopStepStats = Pick<StepStats, 'loss' | 'acc1' | 'acc5' | 'archLoss' | 'archEntropy'> & { extra?: Record<string, number> };
 
 /** A run that stopped because its loss or weights stopped being finite (exit 1). */
 export class DivergedError extends Error {
@@ -16,9 +28,16 @@ export class DivergedError extends Error {
   }
 }
 
-export interface LoopHooks {
-  kind: 'search' | 'scratch' | 'baseline';
-  dropPath(epoch: number): number;
+export interface LoopHooks<B = Batch> {
+  kind: 'search' | 'scratch' | 'baseline' | 'tdnn';
+  /** the drop-path probability of an epoch (AutoSpeech networks) */
+  dropPath?(epoch: number): number;
+  /** the lr of a step (0-based global step), instead of the per-epoch cosine schedule */
+  stepLr?(globalStep: number): number;
+  /** one training step on a batch with the given lr, instead of trainer.step */
+  step?(batch: B, lr: number): Promise<LoopStepStats>;
+  /** further generators a checkpoint must record (e.g. the TDNN path sampler) */
+  resumables?: Record<string, Resumable>;
   /** Before an epoch's first step (the search logs its genotype here). */
   onEpochStart?(epoch: number): Promise<void> | void;
   /** After the epoch: validation; returns the metric (higher is better) or null when none ran. */
@@ -26,9 +45,9 @@ export interface LoopHooks {
   genotype?(): string | undefined;
 }
 
-export async function runLoop(cfg: Config, job: Job, model: NativeModel, trainer: NativeTrainer, train: TrainBatcher,
-  val: TrainBatcher | null, hooks: LoopHooks): Promise<JobMeta> {
-  const batchers: Record<string, TrainBatcher> = val ? { train, val } : { train };
+export async function runLoop<B = Batch>(cfg: Config, job: Job, model: NativeModel, trainer: NativeTrainer | CheckpointedTrainer, train: LoopBatcher<B>,
+  val: TrainBatcher | null, hooks: LoopHooks<B>): Promise<JobMeta> {
+  const batchers: Record<string, Resumable> = { ...(val ? { train, val } : { train }), ...hooks.resumables };
   const perEpoch = cfg.TRAIN.STEPS_PER_EPOCH > 0 ? Math.min(cfg.TRAIN.STEPS_PER_EPOCH, train.batchesPerEpoch) : train.batchesPerEpoch;
   const meta: JobMeta = job.restore(model, trainer, batchers) ?? {
     kind: hooks.kind, epoch: cfg.TRAIN.BEGIN_EPOCH, stepInEpoch: 0, globalStep: cfg.TRAIN.BEGIN_EPOCH * perEpoch, best: null, batchers: {}, history: [],
@@ -52,9 +71,9 @@ export async function runLoop(cfg: Config, job: Job, model: NativeModel, trainer
   const state = (): JobMeta => ({ ...meta, batchers: Object.fromEntries(Object.entries(batchers).map(([k, b]) => [k, b.state()])), genotype: hooks.genotype?.() });
   for (; meta.epoch < cfg.TRAIN.END_EPOCH; meta.epoch++, meta.stepInEpoch = 0) {
     const epoch = meta.epoch;
-    const lr = cosineLr(epoch, cfg.TRAIN.LR, cfg.TRAIN.LR_MIN, cfg.TRAIN.END_EPOCH);
-    trainer.setLr(lr);
-    model.setDropPathProb(hooks.dropPath(epoch));
+    const epochLr = cosineLr(epoch, cfg.TRAIN.LR, cfg.TRAIN.LR_MIN, cfg.TRAIN.END_EPOCH);
+    if (!hooks.step) (trainer as NativeTrainer).setLr(epochLr);
+    if (hooks.dropPath) model.setDropPathProb(hooks.dropPath(epoch));
     if (meta.stepInEpoch === 0) {
       train.startEpoch();
       await hooks.onEpochStart?.(epoch);
@@ -63,12 +82,18 @@ export async function runLoop(cfg: Config, job: Job, model: NativeModel, trainer
     let sums = { loss: 0, acc1: 0, n: 0 };
     while (meta.stepInEpoch < perEpoch) {
       const b = await train.next();
-      let stats: StepStats;
-      if (val) {
-        const v = await val.sampleFresh();
-        stats = await trainer.step(b.x, b.shape, b.y, v.x, v.shape, v.y);
+      const lr = hooks.stepLr ? hooks.stepLr(meta.globalStep) : epochLr;
+      let stats: LoopStepStats;
+      if (hooks.step) {
+        stats = await hooks.step(b, lr);
       } else {
-        stats = await trainer.step(b.x, b.shape, b.y);
+        const t = trainer as NativeTrainer, nb = b as Batch;
+        if (val) {
+          const v = await val.sampleFresh();
+          stats = await t.step(nb.x, nb.shape, nb.y, v.x, v.shape, v.y);
+        } else {
+          stats = await t.step(nb.x, nb.shape, nb.y);
+        }
       }
       meta.stepInEpoch++;
       meta.globalStep++;
@@ -80,6 +105,7 @@ export async function runLoop(cfg: Config, job: Job, model: NativeModel, trainer
       sums = { loss: sums.loss + stats.loss, acc1: sums.acc1 + stats.acc1, n: sums.n + 1 };
       const record: Record<string, number> = { lr, train_loss: stats.loss, train_acc1: stats.acc1, train_acc5: stats.acc5 };
       if (stats.archEntropy !== undefined) record.arch_entropy = stats.archEntropy;
+      Object.assign(record, stats.extra);
       job.metrics.write({ step: meta.globalStep - 1, epoch, ...record });
       job.scalars(meta.globalStep - 1, record);
       progress.update(meta.stepInEpoch, `loss ${stats.loss.toFixed(4)} acc@1 ${stats.acc1.toFixed(1)}`);
@@ -89,7 +115,7 @@ export async function runLoop(cfg: Config, job: Job, model: NativeModel, trainer
         job.save('last.ckpt', model, trainer, state());
       }
     }
-    job.log(`${hooks.kind} epoch ${epoch}: lr ${lr.toPrecision(4)} loss ${(sums.loss / Math.max(sums.n, 1)).toFixed(4)} train acc@1 ${(sums.acc1 / Math.max(sums.n, 1)).toFixed(2)} %`);
+    job.log(`${hooks.kind} epoch ${epoch}: lr ${(hooks.stepLr ? hooks.stepLr(Math.max(meta.globalStep - 1, 0)) : epochLr).toPrecision(4)} loss ${(sums.loss / Math.max(sums.n, 1)).toFixed(4)} train acc@1 ${(sums.acc1 / Math.max(sums.n, 1)).toFixed(2)} %`);
     const finite = nonFinite().length === 0;
     const result = await hooks.onEpochEnd?.(epoch);
     const done: JobMeta = { ...state(), epoch: epoch + 1, stepInEpoch: 0 };

@@ -37,3 +37,40 @@ export function aamMargin(step: number, margin: number, options: { warmupSteps?:
   if (n === 0 || step >= n) return margin;
   return (margin * Math.max(0, step)) / n;
 }
+
+export type CyclicMode = 'triangular' | 'triangular2' | 'exp_range';
+
+export interface CyclicLrOptions {
+  baseLr: number;
+  maxLr: number;
+  stepSizeUp: number;
+  /** default: stepSizeUp */
+  stepSizeDown?: number;
+  mode?: CyclicMode;
+  /** exp_range only */
+  gamma?: number;
+}
+
+/**
+ * torch.optim.lr_scheduler.CyclicLR's lr after `step` scheduler steps (step 0 = the lr in force for
+ * the first batch: the constructor sets base_lr), in float64 exactly as its get_lr computes it:
+ * cycle = floor(1 + step / total), x = 1 + step / total - cycle, scale = x / ratio while x <= ratio
+ * else (x - 1) / (ratio - 1), lr = base + (max - base) * scale * f, where f is 1 (triangular),
+ * 1 / 2^(cycle - 1) (triangular2) or gamma^step (exp_range). sugar steps it every batch with base
+ * 1e-8, max 1e-3, triangular2 (scheduler/cycliclr.py).
+ */
+export function cyclicLr(step: number, o: CyclicLrOptions): number {
+  if (!Number.isSafeInteger(step) || step < 0) throw new RangeError(`cyclicLr: step must be a non-negative integer, got ${step}`);
+  const up = o.stepSizeUp, down = o.stepSizeDown ?? o.stepSizeUp;
+  if (!(up > 0) || !(down >= 0)) throw new RangeError(`cyclicLr: stepSizeUp must be > 0 and stepSizeDown >= 0, got ${up}, ${down}`);
+  const total = up + down;
+  const ratio = up / total;
+  const cycle = Math.floor(1 + step / total);
+  const x = 1 + step / total - cycle;
+  const scale = x <= ratio ? x / ratio : (x - 1) / (ratio - 1);
+  const height = (o.maxLr - o.baseLr) * scale;
+  const mode = o.mode ?? 'triangular';
+  if (mode === 'triangular') return o.baseLr + height * 1.0;
+  if (mode === 'triangular2') return o.baseLr + height * (1 / 2 ** (cycle - 1));
+  return o.baseLr + height * (o.gamma ?? 1) ** step;
+}

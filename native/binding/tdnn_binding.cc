@@ -18,6 +18,7 @@
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
 #include "binding/tensor_bridge.h"
+#include "binding/tdnn_subnet_arg.h"
 #include "models/tdnn/clone.h"
 #include "train/aam_softmax.h"
 
@@ -26,28 +27,6 @@ namespace {
 
 using models::tdnn::DynamicTdnn;
 using models::tdnn::TdnnSubnet;
-
-std::vector<int64_t> intList(const Napi::Value& v, const std::string& what) {
-  if (!v.IsArray()) throw ArgumentError(what + " must be an array of integers");
-  Napi::Array arr = v.As<Napi::Array>();
-  std::vector<int64_t> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Object holder = Napi::Object::New(v.Env());
-    holder.Set("v", arr.Get(i));
-    out.push_back(getInt(holder, "v", what + "[" + std::to_string(i) + "]"));
-  }
-  return out;
-}
-
-TdnnSubnet parseSubnet(const Napi::Value& v) {
-  Napi::Object o = asObject(v, "options.subnet");
-  TdnnSubnet s;
-  s.depth = getInt(o, "depth", "options.subnet");
-  s.channels = intList(o.Get("channels"), "options.subnet.channels");
-  s.kernels = intList(o.Get("kernels"), "options.subnet.kernels");
-  s.cat = getInt(o, "cat", "options.subnet");
-  return s;
-}
 
 using Named = std::vector<std::pair<std::string, at::Tensor>>;
 
@@ -182,7 +161,7 @@ Napi::Value TdnnForward(const Napi::CallbackInfo& info) {
       std::string mode = getStringOr(o, "mode", "eval", "options");
       if (mode != "eval" && mode != "train") throw ArgumentError("options.mode must be 'eval' or 'train', got '" + mode + "'");
       req.train = mode == "train";
-      if (o.Has("subnet") && !o.Get("subnet").IsUndefined() && !o.Get("subnet").IsNull()) req.subnet = parseSubnet(o.Get("subnet"));
+      if (o.Has("subnet") && !o.Get("subnet").IsUndefined() && !o.Get("subnet").IsNull()) req.subnet = tdnnSubnetArg(o.Get("subnet"), "options.subnet");
       req.buffers = getBoolOr(o, "buffers", false, "options");
       req.exportSubnet = getBoolOr(o, "exportSubnet", false, "options");
       req.trace = getBoolOr(o, "trace", false, "options");

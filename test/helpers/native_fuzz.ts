@@ -126,6 +126,7 @@ const reader = new n.FeatureReader([shard], 8);
 const stem = fixedModel.stateDict()[0] as { name: string; shape: number[] };
 const numel = (s: number[]) => s.reduce((p, d) => p * d, 1);
 const predictor = new n.TdnnPredictor(48, { seed: 1, hidden: 16 });
+const tdnnTrainer = new n.TdnnTrainer(new n.Model(tdnnSpec, { seed: 5 }), { classes: 5 });
 const predictorKey = predictor.stateDict()[0] as { name: string; shape: number[] };
 
 const FUNCTIONS: Record<string, () => Args> = {
@@ -185,6 +186,16 @@ const CLASSES: Record<string, { construct: () => Args; methods: Record<string, {
       embedUtterances: { target: () => trainer, args: () => [f32(3 * 16 * 32), [3, 16, 32], Int32Array.from([2, 1]), 2] },
       optimizerState: { target: () => trainer, args: () => [] },
       loadOptimizerState: { target: () => trainer, args: () => [trainer.optimizerState()] },
+    },
+  },
+  TdnnTrainer: {
+    construct: () => [new n.Model(tdnnSpec, { seed: 4 }), { classes: 5, lr: 0.001, weightDecay: 2e-5, margin: 0.2, scale: 30 }],
+    methods: {
+      step: { target: () => tdnnTrainer, args: () => [f32(2 * 20 * 30), [2, 20, 30], Int32Array.from([0, 4]), { subnets: [{ depth: 2, channels: [32, 16, 32], kernels: [3, 1, 3], cat: 96 }], lr: 0.001 }] },
+      optimizerState: { target: () => tdnnTrainer, args: () => [] },
+      loadOptimizerState: { target: () => tdnnTrainer, args: () => [tdnnTrainer.optimizerState()] },
+      headState: { target: () => tdnnTrainer, args: () => [] },
+      loadHeadState: { target: () => tdnnTrainer, args: () => [tdnnTrainer.headState()] },
     },
   },
   TdnnPredictor: {
