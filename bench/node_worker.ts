@@ -5,12 +5,14 @@ import { readFileSync } from 'node:fs';
 import { DEFAULTS } from '../lib/config/schema.ts';
 import { parseGenotype } from '../lib/genotype/index.ts';
 import { cosine } from '../lib/metrics/eer.ts';
-import { loadNative } from '../lib/native.ts';
-import { hashFloats } from './inputs.ts';
+import { type TdnnForwardResult, loadNative } from '../lib/native.ts';
+import { hashFloats, tdnnBenchValue } from './inputs.ts';
 
 const README = "Genotype(normal=[('dil_conv_5x5', 1), ('dil_conv_3x3', 0), ('dil_conv_5x5', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('sep_conv_3x3', 2), ('dil_conv_3x3', 2), ('max_pool_3x3', 1)], normal_concat=range(2, 6), reduce=[('max_pool_3x3', 1), ('max_pool_3x3', 0), ('dil_conv_5x5', 2), ('max_pool_3x3', 1), ('dil_conv_5x5', 3), ('dil_conv_3x3', 2), ('dil_conv_5x5', 4), ('dil_conv_5x5', 2)], reduce_concat=range(2, 6))";
 
 interface Cfg { kind: string; C: number; layers: number; classes: number; batch: number; frames: number; utterances: number; windows: number; trials: number }
+/** tdnn workloads: the supernet's dims, the fixed subnet (depth, channels, kernels, cat), AAM settings. */
+interface TdnnCfg { kind: string; supernet: { in_feats: number; embed: number; blocks: number; channels: number; kernel: number; cat: number }; subnet: [number, number[], number[], number]; batch: number; frames: number; classes?: number; margin?: number; scale?: number }
 const CONFIGS: Record<string, Cfg> = JSON.parse(readFileSync(new URL('./workloads.json', import.meta.url), 'utf8'));
 
 function batch(b: number, frames: number, classes: number, seed: number) {
@@ -24,9 +26,37 @@ async function main() {
   const cfg = CONFIGS[name];
   native.manualSeed(0);
   let fn: () => Promise<unknown>;
+  // What the run compares between the two sides (tdnn workloads): from the warm-up call.
+  let check: ((r: unknown) => unknown) | undefined;
   // MODEL.CHANNELS_LAST (named option); the bench runs the reference side as it is (NCHW).
   const channelsLast = process.env.BENCH_CHANNELS_LAST === '1';
-  if (cfg.kind === 'search_step') {
+  if (cfg.kind === 'tdnn_embed' || cfg.kind === 'tdnn_fwd_bwd') {
+    const t = cfg as unknown as TdnnCfg, d = t.supernet;
+    const model = new native.Model({ kind: 'tdnn', inFeats: d.in_feats, embedDim: d.embed, numBlocks: d.blocks, channels: Array(d.blocks + 1).fill(d.channels), kernels: Array(d.blocks + 1).fill(d.kernel), catChannels: d.cat });
+    for (const e of model.stateDict()) {
+      const v = tdnnBenchValue(e.name, e.shape);
+      if (v) model.setTensor(e.name, v, e.shape);
+    }
+    const [depth, channels, kernels, cat] = t.subnet;
+    const subnet = { depth, channels, kernels, cat };
+    const shape: [number, number, number] = [t.batch, d.in_feats, t.frames];
+    const x = hashFloats(t.batch * d.in_feats * t.frames, 1);
+    if (cfg.kind === 'tdnn_embed') {
+      fn = () => native.tdnnForward(model, x, shape, { mode: 'eval', subnet });
+      check = (r) => ({ embedding: Array.from((r as TdnnForwardResult).embedding.data as Float32Array) });
+    } else {
+      const classes = t.classes!;
+      const W = hashFloats(d.embed * classes, 2).map((v) => Math.fround(v * Math.fround(Math.sqrt(2 / (d.embed + classes)))));
+      const labels = Int32Array.from({ length: t.batch }, (_, i) => (i * 7) % classes);
+      fn = () => native.tdnnForward(model, x, shape, { mode: 'train', subnet, aamWeight: W, aamShape: [d.embed, classes], labels, margin: t.margin, scale: t.scale, easyMargin: false });
+      check = (r) => {
+        const f = r as TdnnForwardResult;
+        const norms: Record<string, number> = {};
+        for (const [k, g] of Object.entries(f.grads ?? {})) norms[k] = Math.sqrt((g.data as Float32Array).reduce((a, v) => a + v * v, 0));
+        return { loss: f.loss, embedding: Array.from(f.embedding.data as Float32Array), grad_norms: norms };
+      };
+    }
+  } else if (cfg.kind === 'search_step') {
     const model = new native.Model({ kind: 'search', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes });
     const trainer = new native.Trainer(model, { fastSearch: process.env.BENCH_FAST === '1' });
     const t = batch(cfg.batch, cfg.frames, cfg.classes, 1), v = batch(cfg.batch, cfg.frames, cfg.classes, 2);
@@ -57,7 +87,7 @@ async function main() {
       return trials.map(([a, b]) => cosine(e(a), e(b)));
     };
   }
-  await fn(); // warm-up
+  const first = await fn(); // warm-up
   if (Number(repsText) === 0) {
     // profile: one step per operator (libtorch's profiler), then one for the phases without it
     native.opProfileStart();
@@ -68,13 +98,15 @@ async function main() {
     process.stdout.write(JSON.stringify({ ops, phases }) + '\n');
     return;
   }
-  const times: number[] = [];
+  const times: number[] = [], cpu: number[] = [];
   for (let i = 0; i < Number(repsText); i++) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     await fn();
     times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);  // all threads of the process, ms
   }
-  process.stdout.write(JSON.stringify({ times_ms: times, peak_rss_kb: process.resourceUsage().maxRSS, threads: native.getThreads() }) + '\n');
+  process.stdout.write(JSON.stringify({ times_ms: times, cpu_ms: cpu, peak_rss_kb: process.resourceUsage().maxRSS, threads: native.getThreads(), ...(check ? { check: check(first) } : {}) }) + '\n');
 }
 
 await main();

@@ -4,15 +4,18 @@
 // bench/results.md together with the machine, threads and versions.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const loadBefore = loadavg()[0];
 
-interface Sample { times_ms: number[]; peak_rss_kb: number }
+// check: what the tdnn workloads compare between the sides (from each side's warm-up call).
+interface Check { embedding: number[]; loss?: number; grad_norms?: Record<string, number> }
+interface Sample { times_ms: number[]; cpu_ms?: number[]; peak_rss_kb: number; check?: Check }
 
 function run(side: 'ours' | 'reference', workload: string, reps: number, env: Record<string, string> = {}): Sample {
   const cmd = side === 'ours' ? process.execPath : '/usr/bin/python3';
@@ -24,7 +27,8 @@ function run(side: 'ours' | 'reference', workload: string, reps: number, env: Re
 
 const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
-const plan: { name: string; workload: string; reps: number; target: string; ours?: Record<string, string> }[] = [
+type Row = { name: string; workload: string; reps: number; target: string; ours?: Record<string, string> };
+const plan: Row[] = ([
   { name: 'search step (C=16, 8 cells, batch 2, exact)', workload: 'search_step', reps: 2, target: '<= 0.5' },
   { name: 'search step, fast mode (TRAIN.FAST_SEARCH)', workload: 'search_step', reps: 2, target: '<= 0.2', ours: { BENCH_FAST: '1' } },
   { name: 'derived-network training step (C=32, 8 cells, batch 16)', workload: 'train_step', reps: 4, target: '<= 0.8' },
@@ -32,30 +36,57 @@ const plan: { name: string; workload: string; reps: number; target: string; ours
   { name: 'verification evaluation (40 utterances x 3 windows, 300 trials, C=32)', workload: 'verify', reps: 1, target: '<= 0.04 (>= 25x)' },
   { name: 'verification evaluation, ours with MODEL.CHANNELS_LAST (named option)', workload: 'verify', reps: 1, target: '<= 0.04 (>= 25x)', ours: { BENCH_CHANNELS_LAST: '1' } },
   { name: 'feature extraction (100 wavs of 5 s; reference: librosa-0.7.2-equivalent numpy)', workload: 'features', reps: 3, target: '<= 0.33 (>= 3x)' },
-];
+  // EfficientTDNN (full tdnn8m2g supernet, weights from bench/inputs.ts tdnnBenchValue on both sides).
+  { name: 'tdnn_embed: subnet embedding extraction, largest 4-512-512-512-512-512-5-5-5-5-5-1536 (16 x 300 frames, eval)', workload: 'tdnn_embed', reps: 2, target: '<= 0.5' },
+  { name: 'tdnn_embed: subnet embedding extraction, EfficientTDNN-Base 3-512-512-512-512-5-3-3-3-1536 (16 x 300 frames, eval)', workload: 'tdnn_embed_base', reps: 2, target: '<= 0.5' },
+  // No native tdnn trainer step on main yet: forward + AAM loss + backward only, both sides (no Adam).
+  { name: 'tdnn_fwd_bwd: supernet forward+backward, no optimiser step, kernel-stage path 4-512-512-512-512-512-1-1-1-3-5-1536 (32 x 200, AAM 5994)', workload: 'tdnn_fwd_bwd_kernel', reps: 2, target: '<= 0.7' },
+  { name: 'tdnn_fwd_bwd: supernet forward+backward, no optimiser step, width2-stage path 3-384-384-256-512-5-5-5-3-384 (32 x 200, AAM 5994)', workload: 'tdnn_fwd_bwd_width2', reps: 2, target: '<= 0.7' },
+] as Row[]).filter((p) => !process.env.BENCH_ONLY || new RegExp(process.env.BENCH_ONLY).test(p.workload));
 const medians: Record<string, { ours: number; ref: number }> = {};
+const checks: string[] = [];
 
 const rows: string[] = [];
 const missed: typeof plan = [];
 for (const p of plan) {
-  const ours: number[] = [], ref: number[] = [];
+  const ours: number[] = [], ref: number[] = [], cpuOurs: number[] = [], cpuRef: number[] = [];
   let rssOurs = 0, rssRef = 0;
+  let checkOurs: Check | undefined, checkRef: Check | undefined;
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? ['reference', 'ours'] : ['ours', 'reference'];
     for (const side of order as ('ours' | 'reference')[]) {
       const s = run(side, p.workload, p.reps, side === 'ours' ? p.ours : {});
       (side === 'ours' ? ours : ref).push(...s.times_ms);
+      (side === 'ours' ? cpuOurs : cpuRef).push(...(s.cpu_ms ?? []));
+      if (side === 'ours') checkOurs ??= s.check; else checkRef ??= s.check;
       if (side === 'ours') rssOurs = Math.max(rssOurs, s.peak_rss_kb); else rssRef = Math.max(rssRef, s.peak_rss_kb);
     }
     process.stderr.write(`${p.name}: round ${r + 1}/${rounds}\n`);
   }
+  if (checkOurs && checkRef) checks.push(`| ${p.name} | ${agreement(checkOurs, checkRef)} |`);
   const mo = median(ours), mr = median(ref);
   medians[p.name] = { ours: mo, ref: mr };
   const bound = Number(/<=\s*([\d.]+)/.exec(p.target)?.[1] ?? Infinity);
   if (mo / mr > bound) missed.push(p);
   // Small ratios with three decimals and as a speed-up, so a bound like <= 0.04 is read exactly.
   const ratio = mo / mr < 0.1 ? `${(mo / mr).toFixed(3)} (${(mr / mo).toFixed(1)}x)` : (mo / mr).toFixed(2);
-  rows.push(`| ${p.name} | ${mo.toFixed(0)} | ${mr.toFixed(0)} | **${ratio}** | ${p.target} | ${(rssOurs / 1024).toFixed(0)} / ${(rssRef / 1024).toFixed(0)} MB (${(rssOurs / rssRef).toFixed(2)}) |`);
+  rows.push(`| ${p.name} | ${mo.toFixed(0)} | ${mr.toFixed(0)} | **${ratio}** | ${p.target} | ${(rssOurs / 1024).toFixed(0)} / ${(rssRef / 1024).toFixed(0)} MB (${(rssOurs / rssRef).toFixed(2)}) | ${cpuOurs.length && cpuRef.length ? `${median(cpuOurs).toFixed(0)} / ${median(cpuRef).toFixed(0)} (${(median(cpuOurs) / median(cpuRef)).toFixed(2)})` : '-'} |`);
+}
+
+/** Both sides' outputs from the same weights and input: embedding, loss, per-tensor gradient norms. */
+function agreement(a: Check, b: Check): string {
+  if (a.embedding.length !== b.embedding.length) return `embedding sizes differ (${a.embedding.length} vs ${b.embedding.length})`;
+  const embed = Math.max(...a.embedding.map((v, i) => Math.abs(v - b.embedding[i])));
+  const scale = Math.max(...b.embedding.map(Math.abs));
+  let text = `embedding max abs diff ${embed.toExponential(2)} (max abs ${scale.toFixed(2)})`;
+  if (a.loss !== undefined && b.loss !== undefined) text += `; loss ${a.loss.toFixed(6)} vs ${b.loss.toFixed(6)}`;
+  if (a.grad_norms && b.grad_norms) {
+    const ka = Object.keys(a.grad_norms), kb = new Set(Object.keys(b.grad_norms));
+    const only = ka.filter((k) => !kb.has(k)).length + [...kb].filter((k) => !(k in a.grad_norms!)).length;
+    const rel = Math.max(...ka.filter((k) => kb.has(k)).map((k) => Math.abs(a.grad_norms![k] - b.grad_norms![k]) / Math.max(b.grad_norms![k], 1e-30)));
+    text += `; ${ka.length} gradients, max relative diff of their norms ${rel.toExponential(2)}${only ? `, ${only} on one side only` : ''}`;
+  }
+  return text;
 }
 
 function py(args: string[]): any {
@@ -65,7 +96,7 @@ function py(args: string[]): any {
 }
 const peak = py(['peak', '0', String(threads)]) as { gemm: number; conv3x3: number };
 const flopRows = [['search step (C=16, 8 cells, batch 2, exact)', 'search_step'], ['derived-network training step (C=32, 8 cells, batch 16)', 'train_step'],
-  ['derived-network training step, ours with MODEL.CHANNELS_LAST (named option)', 'train_step']].map(([name, w]) => {
+  ['derived-network training step, ours with MODEL.CHANNELS_LAST (named option)', 'train_step']].filter(([name]) => medians[name]).map(([name, w]) => {
   const f = py(['flops', w]).flops as number;
   const m = medians[name];
   const ours = f / (m.ours / 1000) / 1e9, ref = f / (m.ref / 1000) / 1e9;
@@ -111,10 +142,10 @@ const out = [
   '# Benchmarks: ours vs a plain-PyTorch implementation of the same math',
   '',
   `Command: \`npm run bench\` (BENCH_ROUNDS=${rounds}, ${threads} threads on both sides). Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; libtorch/torch ${torchVersion} (Debian) on both sides; node ${process.version}.`,
-  `Generated ${new Date().toISOString()}. Each side runs in its own process, rounds alternate which goes first, one warm-up step is excluded; times are medians of all repetitions.`,
+  `Generated ${new Date().toISOString()}. Each side runs in its own process, rounds alternate which goes first, one warm-up step is excluded; times are medians of all repetitions. 1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (other processes share the cores; the interleaving spreads their load over both sides).`,
   '',
-  '| workload | ours (ms) | reference (ms) | ratio | target | peak RSS ours / ref |',
-  '|---|---|---|---|---|---|',
+  '| workload | ours (ms) | reference (ms) | ratio | target | peak RSS ours / ref | CPU time per step, ours / ref (ms, ratio) |',
+  '|---|---|---|---|---|---|---|',
   ...rows,
   '',
   `Machine peak through libtorch (${threads} threads): GEMM 2048^3 ${peak.gemm.toFixed(0)} GFLOP/s, 3x3 convolution (16x64x128x128, 64 filters) ${peak.conv3x3.toFixed(0)} GFLOP/s.`,
@@ -123,9 +154,11 @@ const out = [
   '|---|---|---|---|---|',
   ...flopRows,
   '',
+  ...(checks.length ? ['Same weights, same input, both sides (tdnn workloads; from each side\'s warm-up call):', '', '| workload | agreement |', '|---|---|', ...checks, ''] : []),
   ...(profileSections.length ? ['## Profiles of the workloads that miss their targets', '', ...profileSections] : []),
   'The reference side is `bench/torch_reference.py`, written for this repo from the reference description (no reference code), run by `/usr/bin/python3` on the same libtorch build. The verification workload of the reference side re-embeds both utterances of every trial, as the reference does; ours embeds each utterance once.',
   '',
 ];
-writeFileSync(join(here, 'results.md'), out.join('\n'));
+// A BENCH_ONLY (workload regex) run writes beside results.md, so the full table is not lost.
+writeFileSync(join(here, process.env.BENCH_ONLY ? 'results.partial.md' : 'results.md'), out.join('\n'));
 process.stdout.write(out.join('\n'));

@@ -9,6 +9,7 @@ import time
 import torch
 
 sys.path.insert(0, __file__.rsplit('/', 1)[0])
+import tdnn_reference as T  # noqa: E402
 import torch_reference as R  # noqa: E402
 import workloads as W  # noqa: E402
 
@@ -33,13 +34,17 @@ PHASES = Phases()
 CHANNELS_LAST = os.environ.get('BENCH_CHANNELS_LAST') == '1'
 
 
+CPU_MS = []
+
+
 def timed(fn, reps):
     fn()  # warm-up (allocator, oneDNN primitive cache)
     times = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append((time.perf_counter() - t0) * 1000)
+        CPU_MS.append((time.process_time() - c0) * 1000)  # all threads of the process
     return times
 
 
@@ -138,6 +143,62 @@ def features(cfg):
     return run
 
 
+CHECK = {}  # what the run compares between the two sides (tdnn workloads), from the warm-up call
+
+
+def _tdnn(cfg):
+    d = cfg['supernet']
+    dims = dict(in_feats=d['in_feats'], embed=d['embed'], blocks=d['blocks'], channels=d['channels'], kernel=d['kernel'], cat=d['cat'])
+    tensors = {}
+    for key, shape in T.supernet_shapes(d['in_feats'], d['embed'], d['blocks'], d['channels'], d['kernel'], d['cat']).items():
+        v = torch.from_numpy(T.bench_value(key, shape, W._hash_floats))
+        buffer = key.endswith(('running_mean', 'running_var', 'num_batches_tracked'))
+        tensors[key] = v if buffer else v.requires_grad_(True)
+    net = T.DynamicTDNN(tensors, dims)
+    x = torch.from_numpy(W._hash_floats(cfg['batch'] * d['in_feats'] * cfg['frames'], 1).reshape(cfg['batch'], d['in_feats'], cfg['frames']))
+    return net, x, tuple(cfg['subnet'])
+
+
+def tdnn_embed(cfg):
+    """Subnet embedding extraction, eval mode, no autograd."""
+    net, x, subnet = _tdnn(cfg)
+    net.training = False
+
+    def run():
+        with torch.no_grad():
+            e = net.embed(x, subnet)
+        CHECK.setdefault('embedding', e.flatten().tolist())
+    return run
+
+
+def tdnn_fwd_bwd(cfg):
+    """A supernet training step without the update: train-mode forward of the path, AAM-softmax
+    + cross-entropy, backward into every supernet parameter and the AAM weight."""
+    net, x, subnet = _tdnn(cfg)
+    net.training = True
+    d, classes = cfg['supernet'], cfg['classes']
+    import math
+    import numpy as np
+    aam = torch.from_numpy(W._hash_floats(d['embed'] * classes, 2).reshape(d['embed'], classes) * np.float32(math.sqrt(2 / (d['embed'] + classes)))).requires_grad_(True)
+    y = torch.arange(cfg['batch'], dtype=torch.long) * 7 % classes
+    params = net.params() + [aam]
+
+    def step():
+        PHASES.start()
+        for p in params:
+            p.grad = None
+        e = net.embed(x, subnet)
+        loss, _ = T.aam_softmax_loss(e, aam, y, cfg['margin'], cfg['scale'])
+        PHASES.mark('forward')
+        loss.backward()
+        PHASES.mark('backward')
+        if not CHECK:
+            norms = {k: v.grad.double().norm().item() for k, v in net.t.items() if v.requires_grad and v.grad is not None}
+            norms['aam.W'] = aam.grad.double().norm().item()
+            CHECK.update(loss=loss.item(), embedding=e.detach().flatten().tolist(), grad_norms=norms)
+    return step
+
+
 def peak(_cfg):
     """Peak float32 throughput through libtorch: a large GEMM and a large 3x3 convolution."""
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
@@ -185,7 +246,8 @@ def main():
     name, reps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
     cfg = W.CONFIGS[name]
-    fn = {'search_step': search_step, 'train_step': train_step, 'verify': verify, 'features': features}[cfg['kind']](cfg)
+    fn = {'search_step': search_step, 'train_step': train_step, 'verify': verify, 'features': features,
+          'tdnn_embed': tdnn_embed, 'tdnn_fwd_bwd': tdnn_fwd_bwd}[cfg['kind']](cfg)
     if reps == 0:  # profile: one step after a warm-up, per operator and per phase
         fn()
         with torch.autograd.profiler.profile() as prof:
@@ -197,8 +259,8 @@ def main():
         print(json.dumps({'ops': ops, 'phases': PHASES.ms}))
         return
     times = timed(fn, reps)
-    print(json.dumps({'times_ms': times, 'peak_rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                      'threads': torch.get_num_threads(), 'torch': torch.__version__}))
+    print(json.dumps({'times_ms': times, 'cpu_ms': CPU_MS, 'peak_rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      'threads': torch.get_num_threads(), 'torch': torch.__version__, **({'check': CHECK} if CHECK else {})}))
 
 
 if __name__ == '__main__':
