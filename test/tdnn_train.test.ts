@@ -184,9 +184,18 @@ test.serial('a depth stage killed with SIGKILL mid-stage and resumed is bit-iden
   const dirB = runDirOf(rootB, 'tdnn_depth');
   const killedAt = metricSteps(dirB);
   t.true(killedAt >= 8 && killedAt < 12, `killed in the second epoch (after ${killedAt} steps)`);
+  // `latest:` refuses the killed stage as the next stage's start...
+  const next = ['tdnn', 'train', '--cfg', 'exps/demo/tdnn_width1.yaml', ...tiny, 'TRAIN.END_EPOCH', '1', 'TRAIN.STEPS_PER_EPOCH', '1', 'TRAIN.INIT_CHECKPOINT', 'latest:tdnn_depth'];
+  const early = cli([...next, 'OUTPUT_DIR', rootB]);
+  t.is(early.status, 2, early.stderr);
+  t.regex(early.stderr, /the newest run .*tdnn_depth_.* stopped at epoch 1, step \d+ of 2 \(killed\?\)/);
   const b = cli([...stage, 'OUTPUT_DIR', rootB, 'TRAIN.INIT_CHECKPOINT', largestB, '--resume', dirB]);
   t.is(b.status, 0, b.stderr);
   t.regex(b.stderr, /resumed .*last.ckpt at epoch 1/);
+  // ... and takes a finished one.
+  const late = cli([...next, 'OUTPUT_DIR', rootA]);
+  t.is(late.status, 0, late.stderr);
+  t.regex(late.stderr, /initial weights from .*tdnn_depth_.*last\.ckpt/);
   const wa = finalState(runDirOf(rootA, 'tdnn_depth'));
   const wb = finalState(dirB);
   t.true([...wa.keys()].some((k) => k === 'head/aam.W'));

@@ -7,7 +7,8 @@
 // a fresh optimizer, schedule and sampler, as the reference's --initial-weights does. The shared
 // job machinery (run dir, metrics, checkpoints, exact resume) records the sampler and batcher
 // states too, so a killed stage resumes exactly.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { join } from 'node:path';
 
 import type { Config } from '../config/index.ts';
@@ -60,12 +61,29 @@ function checkpointFile(path: string, key: string, root: string): string {
     const exp = path.slice('latest:'.length);
     const run = findLatestRun(root, exp);
     if (!run) throw new UserError(`${key} ${path}: no run of '${exp}' with a checkpoint under ${root} (train that stage first, or give a .ckpt or run dir)`);
-    return join(run, 'Model', 'last.ckpt');
+    const last = join(run, 'Model', 'last.ckpt');
+    checkStageFinished(run, last, key, path);
+    return last;
   }
   if (!existsSync(path)) throw new UserError(`${key} ${path}: no such file or directory`);
   const file = statSync(path).isDirectory() ? join(path, 'Model', 'last.ckpt') : path;
   if (!existsSync(file)) throw new UserError(`${key} ${path}: no checkpoint at ${file}`);
   return file;
+}
+
+/**
+ * `latest:` picks the newest run of the previous stage: it must have reached its END_EPOCH, or a
+ * killed stage would silently seed the next one. (A .ckpt or run dir given explicitly is taken as is.)
+ */
+function checkStageFinished(run: string, last: string, key: string, path: string): void {
+  let endEpoch: number | undefined;
+  try {
+    endEpoch = (parseYaml(readFileSync(join(run, 'config.yaml'), 'utf8')) as { TRAIN?: { END_EPOCH?: number } })?.TRAIN?.END_EPOCH;
+  } catch { /* no readable config.yaml: cannot tell, checked below */ }
+  if (typeof endEpoch !== 'number') throw new UserError(`${key} ${path}: ${run} has no readable config.yaml with TRAIN.END_EPOCH, so whether that stage finished is unknown; give its checkpoint explicitly`);
+  const meta = loadCheckpoint<{ epoch: number; stepInEpoch: number }>(last).meta;
+  if (meta.epoch < endEpoch || meta.stepInEpoch !== 0)
+    throw new UserError(`${key} ${path}: the newest run ${run} stopped at epoch ${meta.epoch}${meta.stepInEpoch ? `, step ${meta.stepInEpoch}` : ''} of ${endEpoch} (killed?): finish it with \`tdnn train --cfg <its config> --resume auto\`, or give ${last} explicitly to start from it anyway`);
 }
 
 /** The previous stage's supernet weights and AAM weight (sugar's --initial-weights). */
