@@ -10,6 +10,7 @@
 
 #include "binding/checked_wrap.h"
 #include "binding/guard.h"
+#include "binding/state_dict_bridge.h"
 #include "binding/model_wrap.h"
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
@@ -44,18 +45,6 @@ std::vector<std::pair<std::string, int64_t>> parseGenes(const Napi::Value& v, co
     genes.emplace_back(pair.Get(0u).As<Napi::String>().Utf8Value(), getInt(holder, "index", where));
   }
   return genes;
-}
-
-std::vector<int64_t> parseIntList(const Napi::Value& v, const std::string& what) {
-  if (!v.IsArray()) throw ArgumentError(what + " must be an array of integers");
-  Napi::Array arr = v.As<Napi::Array>();
-  std::vector<int64_t> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Object holder = Napi::Object::New(v.Env());
-    holder.Set("v", arr.Get(i));
-    out.push_back(getInt(holder, "v", what + "[" + std::to_string(i) + "]"));
-  }
-  return out;
 }
 
 // Bounds far beyond any real speaker network, checked before anything is allocated: an absurd spec
@@ -121,17 +110,17 @@ ModelSpec parseSpec(const Napi::Value& value) {
     spec.numBlocks = getIntOr(o, "numBlocks", spec.numBlocks, "spec");
     spec.catChannels = getIntOr(o, "catChannels", spec.catChannels, "spec");
     spec.standalone = getBoolOr(o, "standalone", false, "spec");
-    spec.tdnnChannels = parseIntList(o.Get("channels"), "spec.channels");
-    spec.tdnnKernels = parseIntList(o.Get("kernels"), "spec.kernels");
+    spec.tdnnChannels = intListFromJs(o.Get("channels"), "spec.channels");
+    spec.tdnnKernels = intListFromJs(o.Get("kernels"), "spec.kernels");
   }
   checkSpecSize(spec);
   if (o.Has("genotype") && !o.Get("genotype").IsUndefined() && !o.Get("genotype").IsNull()) {
     Napi::Object g = asObject(o.Get("genotype"), "spec.genotype");
     models::GenotypeSpec gs;
     gs.normal = parseGenes(g.Get("normal"), "spec.genotype.normal");
-    gs.normalConcat = parseIntList(g.Get("normalConcat"), "spec.genotype.normalConcat");
+    gs.normalConcat = intListFromJs(g.Get("normalConcat"), "spec.genotype.normalConcat");
     gs.reduce = parseGenes(g.Get("reduce"), "spec.genotype.reduce");
-    gs.reduceConcat = parseIntList(g.Get("reduceConcat"), "spec.genotype.reduceConcat");
+    gs.reduceConcat = intListFromJs(g.Get("reduceConcat"), "spec.genotype.reduceConcat");
     spec.genotype = gs;
   }
   return spec;
@@ -231,18 +220,7 @@ const nn::NamedTensor& ModelWrap::lookup(const std::string& name) {
 
 Napi::Value ModelWrap::StateDict(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    auto entries = model_->namedTensors();
-    Napi::Array out = Napi::Array::New(env, entries.size());
-    for (size_t i = 0; i < entries.size(); ++i) {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("name", entries[i].name);
-      e.Set("shape", shapeToJs(env, entries[i].tensor->sizes()));
-      e.Set("dtype", dtypeName(*entries[i].tensor));
-      e.Set("kind", entries[i].kind == nn::TensorKind::Parameter ? "parameter" : "buffer");
-      out.Set(i, e);
-    }
-    return out;
+    return stateDictToJs(info.Env(), model_->namedTensors());
   });
 }
 
@@ -260,20 +238,7 @@ Napi::Value ModelWrap::SetTensor(const Napi::CallbackInfo& info) {
     if (info.Length() < 3 || !info[0].IsString()) throw ArgumentError("setTensor(name, data, shape) needs 3 arguments");
     checkIdle("setTensor");
     std::string name = info[0].As<Napi::String>().Utf8Value();
-    const nn::NamedTensor& entry = lookup(name);
-    std::vector<int64_t> shape = shapeFromJs(info[2], "shape of '" + name + "'");
-    at::Tensor& target = *entry.tensor;
-    bool scalarAsOne = target.dim() == 0 && shape.size() == 1 && shape[0] == 1;
-    if (!scalarAsOne && target.sizes() != at::IntArrayRef(shape)) {
-      std::ostringstream msg;
-      msg << "tensor '" << name << "' has shape " << target.sizes() << " in the model, got " << at::IntArrayRef(shape);
-      throw ArgumentError(msg.str());
-    }
-    at::Tensor src = borrowTypedArray(info[1], shape, "data of '" + name + "'");
-    if (src.scalar_type() != target.scalar_type())
-      throw ArgumentError("tensor '" + name + "' is " + dtypeName(target) + " in the model, got " + dtypeName(src));
-    at::NoGradGuard noGrad;
-    target.copy_(src.reshape(target.sizes()));
+    setNamedTensorFromJs(*lookup(name).tensor, name, info[1], info[2], "model");
     return info.Env().Undefined();
   });
 }

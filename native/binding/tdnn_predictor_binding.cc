@@ -12,6 +12,7 @@
 
 #include "binding/checked_wrap.h"
 #include "binding/guard.h"
+#include "binding/state_dict_bridge.h"
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
 #include "binding/tensor_bridge.h"
@@ -92,18 +93,7 @@ class PredictorWrap : public Napi::ObjectWrap<PredictorWrap> {
 
   Napi::Value StateDict(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
-      Napi::Env env = info.Env();
-      auto entries = predictor_->namedTensors();
-      Napi::Array out = Napi::Array::New(env, entries.size());
-      for (size_t i = 0; i < entries.size(); ++i) {
-        Napi::Object e = Napi::Object::New(env);
-        e.Set("name", entries[i].name);
-        e.Set("shape", shapeToJs(env, entries[i].tensor->sizes()));
-        e.Set("dtype", dtypeName(*entries[i].tensor));
-        e.Set("kind", entries[i].kind == nn::TensorKind::Parameter ? "parameter" : "buffer");
-        out.Set(i, e);
-      }
-      return out;
+      return stateDictToJs(info.Env(), predictor_->namedTensors());
     });
   }
 
@@ -121,19 +111,7 @@ class PredictorWrap : public Napi::ObjectWrap<PredictorWrap> {
       if (info.Length() < 3 || !info[0].IsString()) throw ArgumentError("setTensor(name, data, shape) needs 3 arguments");
       checkIdle("setTensor");
       std::string name = info[0].As<Napi::String>().Utf8Value();
-      at::Tensor& target = *lookup(name).tensor;
-      std::vector<int64_t> shape = shapeFromJs(info[2], "shape of '" + name + "'");
-      bool scalarAsOne = target.dim() == 0 && shape.size() == 1 && shape[0] == 1;
-      if (!scalarAsOne && target.sizes() != at::IntArrayRef(shape)) {
-        std::ostringstream msg;
-        msg << "tensor '" << name << "' has shape " << target.sizes() << " in the predictor, got " << at::IntArrayRef(shape);
-        throw ArgumentError(msg.str());
-      }
-      at::Tensor src = borrowTypedArray(info[1], shape, "data of '" + name + "'");
-      if (src.scalar_type() != target.scalar_type())
-        throw ArgumentError("tensor '" + name + "' is " + dtypeName(target) + " in the predictor, got " + dtypeName(src));
-      at::NoGradGuard noGrad;
-      target.copy_(src.reshape(target.sizes()));
+      setNamedTensorFromJs(*lookup(name).tensor, name, info[1], info[2], "predictor");
       return info.Env().Undefined();
     });
   }

@@ -179,4 +179,16 @@ std::string getStringOr(const Napi::Object& obj, const char* key, const std::str
   return getString(obj, key, what);
 }
 
+std::vector<int64_t> intListFromJs(const Napi::Value& value, const std::string& what) {
+  if (!value.IsArray()) throw ArgumentError(what + " must be an array of integers");
+  Napi::Array arr = value.As<Napi::Array>();
+  std::vector<int64_t> out;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Object holder = Napi::Object::New(value.Env());
+    holder.Set("v", arr.Get(i));
+    out.push_back(getInt(holder, "v", what + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
 }  // namespace autospeech

@@ -40,5 +40,7 @@ std::string getString(const Napi::Object& obj, const char* key, const std::strin
 std::string getStringOr(const Napi::Object& obj, const char* key, const std::string& fallback,
                         const std::string& what);
 Napi::Object asObject(const Napi::Value& value, const std::string& what);
+// A JS array of integers (any sign), each checked as getInt does; errors name `what`[i].
+std::vector<int64_t> intListFromJs(const Napi::Value& value, const std::string& what);
 
 }  // namespace autospeech
