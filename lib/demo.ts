@@ -40,6 +40,21 @@ export interface DemoResults {
   };
 }
 
+/** The built-in demo data at `data`: generated (VoxLike-Synth-40, seed 1) unless already there. */
+export async function ensureDemoData(data: string, log: (s: string) => void): Promise<void> {
+  if (existsSync(join(data, 'README.txt')) && existsSync(join(data, 'veri_test.txt'))) {
+    log(`using ${data} (${readFileSync(join(data, 'README.txt'), 'utf8').split('\n')[0].split(':')[0]})`);
+    return;
+  }
+  const s = await generateDemoData(data, { ...PRESETS.default, seed: 1 });
+  log(`${s.name}: ${s.utterances} utterances, ${(s.seconds / 60).toFixed(1)} min of audio, ${s.trials} trials`);
+}
+
+/** The data tree's hash without its feature stores (store/, store_logmel/, ...): what the demos are made of. */
+export function demoDataHash(data: string): { sha256: string; files: number } {
+  return treeHash(data, (rel) => /^store(_[^/]*)?(\/|$)/.test(rel));
+}
+
 export async function runDemo(opts: { dataDir: string; outDir: string; log: (s: string) => void }): Promise<DemoResults> {
   const t0 = Date.now();
   const stages: Record<string, number> = {};
@@ -55,14 +70,7 @@ export async function runDemo(opts: { dataDir: string; outDir: string; log: (s: 
   const versions = { libtorch: info.torchVersion, cuda: info.cudaAvailable, threads: native.getThreads() };
   const exps = join(PROJECT_ROOT, 'exps', 'demo');
   const data = opts.dataDir;
-  await stage('demo data', async () => {
-    if (existsSync(join(data, 'README.txt')) && existsSync(join(data, 'veri_test.txt'))) {
-      opts.log(`using ${data} (${readFileSync(join(data, 'README.txt'), 'utf8').split('\n')[0].split(':')[0]})`);
-      return;
-    }
-    const s = await generateDemoData(data, { ...PRESETS.default, seed: 1 });
-    opts.log(`${s.name}: ${s.utterances} utterances, ${(s.seconds / 60).toFixed(1)} min of audio, ${s.trials} trials`);
-  });
+  await stage('demo data', () => ensureDemoData(data, opts.log));
   await stage('preprocess', async () => {
     const r = await preprocess(data, join(data, 'store'));
     opts.log(`${r.index.utterances.length} utterances in ${r.shards} shards (${r.reusedShards} reused, ${r.workers} worker(s))`);
@@ -96,7 +104,7 @@ export async function runDemo(opts: { dataDir: string; outDir: string; log: (s: 
     stages,
     runs: { search: search.runDir, identification: iden.runDir, verification: veri.runDir },
     fingerprint: {
-      ...(({ sha256, files }) => ({ data_sha256: sha256, data_files: files }))(treeHash(data, (rel) => rel === 'store' || rel.startsWith('store/'))),
+      ...(({ sha256, files }) => ({ data_sha256: sha256, data_files: files }))(demoDataHash(data)),
       store_sha256: storeHash(join(data, 'store')),
       genotype_sha256: sha256Text(search.genotype),
       weights_sha256: {

@@ -13,7 +13,7 @@ import { UserError } from '../errors.ts';
 import { saveWeightsDir } from '../models/weights.ts';
 import { isTdnnModel } from '../models/spec.ts';
 import type { NativeModel } from '../native.ts';
-import { RECALIBRATION_DEFAULTS, recalibrateBn, recalibrationBatches } from '../tdnn/bn_recalibration.ts';
+import { RECALIBRATION_DEFAULTS } from '../tdnn/bn_recalibration.ts';
 import { GA_DEFAULTS } from '../tdnn/evolution.ts';
 import { AccuracyPredictor } from '../tdnn/predictor.ts';
 import {
@@ -22,7 +22,7 @@ import {
 } from '../tdnn/search.ts';
 import { parseSpace } from '../tdnn/space.ts';
 import { formatSubnet, type Subnet, supernetDims } from '../tdnn/subnet.ts';
-import { type EvalSet, FeatureCache, openEvalSet, verifySubnet } from '../tdnn/subnet_eval.ts';
+import { type Measured, Measurer, openEvalSet } from '../tdnn/subnet_eval.ts';
 import { cloneSubnet, loadSubnetModel, loadSupernet } from '../tdnn/subnet_model.ts';
 import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
@@ -90,27 +90,6 @@ function dataDirOf(cfg: Config, opts: CommonOpts): string {
   return dir;
 }
 
-/** A measured subnet: EER and minDCF_<p> per EVAL.P_TARGETS (fractions), and the recalibration done. */
-export type Measured = { eer: number; trials: number; recalibration: { batches: number; utterances: number } } & { [k: `minDCF_${string}`]: number };
-
-/** Recalibration and measurement of standalone subnets on one data set, sharing the features. */
-class Measurer {
-  readonly features: FeatureCache;
-  constructor(readonly cfg: Config, readonly set: EvalSet, readonly recal: { utterances: number; batch: number; samples: number; seed: number }) {
-    this.features = new FeatureCache(set, supernetDims(cfg).inFeats);
-  }
-
-  async measure(model: NativeModel): Promise<Measured> {
-    let batches = 0;
-    if (this.recal.utterances > 0) {
-      const { utterances, batch, samples, seed } = this.recal;
-      batches = await recalibrateBn(model, recalibrationBatches(this.set.train, { utterances, batch, samples, seed }, supernetDims(this.cfg).inFeats));
-    }
-    const v = await verifySubnet(model, this.set, this.features, this.cfg.EVAL.P_TARGETS);
-    return { eer: v.eer, ...v.minDcf, trials: v.trials, recalibration: { batches, utterances: batches * this.recal.batch } };
-  }
-}
-
 function measurerOf(cfg: Config, opts: CommonOpts & typeof COMMON_DEFAULTS, defaultUtterances: number): Measurer {
   const set = openEvalSet(dataDirOf(cfg, opts), opts.trials ?? cfg.DATASET.TRIALS);
   const utterances = opts.recalibrate === undefined ? defaultUtterances : nonNegativeInt(opts.recalibrate, '--recalibrate');
@@ -125,7 +104,7 @@ const rate = (x: number) => `${(100 * x).toFixed(2)} %`;
 
 function addCommon(cmd: Command, recalibrateDefault: string): Command {
   return withConfig(cmd, false)
-    .requiredOption('--weights <dir>', 'state_dict directory (one <key>.npy per tensor): the supernet, or a standalone subnet (a clone)')
+    .requiredOption('--weights <path>', 'the supernet (or a standalone subnet, a clone): a state_dict directory (one <key>.npy per tensor), a tdnn train checkpoint (.ckpt) or its run directory')
     .option('--data <dir>', 'data set in the VoxCeleb1 layout with the trial list (default DATASET.DATA_DIR)')
     .option('--trials <file>', 'trial list under --data (default DATASET.TRIALS)')
     .option('--recalibrate <N>', `BN recalibration on N training utterances before measuring, 0 = none (default ${recalibrateDefault})`)

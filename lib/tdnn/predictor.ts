@@ -16,7 +16,7 @@ import { syncDir } from '../io/atomic.ts';
 import { type NpyArray, type NpyData, writeNpy } from '../io/npy.ts';
 import { readWeightsDir } from '../models/weights.ts';
 import { type NativeTdnnPredictor, type NativeTensor, type PredictorFitOptions, type PredictorFitResult, loadNative } from '../native.ts';
-import { predictorCoder } from './encoding.ts';
+import { type ArchCoder, predictorCoder } from './encoding.ts';
 import { type Subnet, parseSubnet, subnetFromJson } from './subnet.ts';
 
 export type { PredictorFitOptions, PredictorFitResult };
@@ -86,9 +86,12 @@ export class AccuracyPredictor {
     return this.native.stateDict().map((e) => [e.name, this.native.getTensor(e.name)]);
   }
 
-  /** The one-hot codes of subnets, row-major (n x inFeats): coarse 48 or fine 408 by the input width. */
-  encode(subnets: readonly Subnet[]): Float32Array {
-    const coder = predictorCoder(this.inFeats);
+  /**
+   * The one-hot codes of subnets, row-major (n x inFeats): by default tdnn8m2g's coarse 48 or fine
+   * 408 code by the input width; another supernet's code with `coder` (search.ts supernetCoder).
+   */
+  encode(subnets: readonly Subnet[], coder: ArchCoder = predictorCoder(this.inFeats)): Float32Array {
+    if (coder.nfeat !== this.inFeats) throw new UserError(`predictor: the encoding has ${coder.nfeat} dims, the predictor takes ${this.inFeats}`);
     const x = new Float32Array(subnets.length * coder.nfeat);
     subnets.forEach((s, i) => x.set(coder.encodeSubnet(s), i * coder.nfeat));
     return x;
@@ -100,9 +103,9 @@ export class AccuracyPredictor {
     return this.native.predict(x, n);
   }
 
-  predict(subnets: readonly Subnet[]): { eer: Float32Array; raw: Float32Array } {
+  predict(subnets: readonly Subnet[], coder?: ArchCoder): { eer: Float32Array; raw: Float32Array } {
     if (subnets.length === 0) throw new UserError('predictor: no subnets to predict');
-    return this.predictEncoded(this.encode(subnets), subnets.length);
+    return this.predictEncoded(this.encode(subnets, coder), subnets.length);
   }
 
   /** fit() on (encoding, target) rows; later calls continue the optimiser and schedule (the reference's fit_process). */
@@ -112,10 +115,10 @@ export class AccuracyPredictor {
     return this.native.fit(x, n, y, options);
   }
 
-  fit(pairs: readonly EerPair[], options: PredictorFitOptions = {}): Promise<PredictorFitResult> {
+  fit(pairs: readonly EerPair[], options: PredictorFitOptions = {}, coder?: ArchCoder): Promise<PredictorFitResult> {
     if (pairs.length === 0) throw new UserError('predictor fit: no (subnet, EER) pairs');
     const y = Float32Array.from(pairs, (p) => p.eer);
-    return this.fitEncoded(this.encode(pairs.map((p) => p.subnet)), pairs.length, y, options);
+    return this.fitEncoded(this.encode(pairs.map((p) => p.subnet), coder), pairs.length, y, options);
   }
 
   /**

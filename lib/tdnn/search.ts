@@ -98,16 +98,22 @@ function costOf(s: Subnet, dims: SupernetDims, budget: Budget) {
  * searched; a searched value outside the code's choices is an error naming it.
  */
 export function predictorObjective(predictor: AccuracyPredictor, dims: SupernetDims): Objective {
+  const coder = supernetCoder(dims, predictor.inFeats);
+  return async (subnets) => Array.from(predictor.predict(subnets, coder).eer);
+}
+
+/**
+ * The one-hot coder of a supernet's coarse (48 inputs for tdnn8m2g: exactly ArchCoder(48); fewer
+ * for a narrow supernet whose width ratios round to the same multiple of 8) or fine (408) space:
+ * the one a predictor of `inFeats` inputs takes for this supernet (the coarse one when omitted).
+ */
+export function supernetCoder(dims: SupernetDims, inFeats?: number): ArchCoder {
   if (dims.numBlocks !== 4) throw new UserError(`the accuracy predictor encodes 12 genes (a 4-block supernet); MODEL.NUM_BLOCKS is ${dims.numBlocks}`);
-  const coding = namedSpace(dims, predictor.inFeats === 408 ? 'fine' : 'coarse');
+  const coding = namedSpace(dims, inFeats === 408 ? 'fine' : 'coarse');
   const coder = new ArchCoder(CODER_KEYS.map((k, i) => [k, coding[i]] as [CoderKey, number[]]));
-  if (coder.nfeat !== predictor.inFeats)
-    throw new UserError(`the predictor takes ${predictor.inFeats} inputs; the one-hot codes of this supernet's spaces have ${coder.nfeat} (coarse) or 408 (fine) dims`);
-  return async (subnets) => {
-    const x = new Float32Array(subnets.length * coder.nfeat);
-    subnets.forEach((s, i) => x.set(coder.encodeSubnet(s), i * coder.nfeat));
-    return Array.from(predictor.predictEncoded(x, subnets.length).eer);
-  };
+  if (inFeats !== undefined && coder.nfeat !== inFeats)
+    throw new UserError(`the predictor takes ${inFeats} inputs; the one-hot codes of this supernet's spaces have ${coder.nfeat} (coarse) or 408 (fine) dims`);
+  return coder;
 }
 
 /** Distinct subnets within budget in first-seen order, ranked by the objective (stable). */

@@ -12,7 +12,9 @@ import { fileFeatures } from '../data/features.ts';
 import { type Trial, type Utterance, readTrials, scanVoxCeleb } from '../data/voxceleb.ts';
 import { computeEer, cosine, minDcf } from '../metrics/eer.ts';
 import { type NativeModel, loadNative } from '../native.ts';
-import { MIN_SAMPLES, readAudio, wrapPad } from './bn_recalibration.ts';
+import type { Config } from '../config/index.ts';
+import { MIN_SAMPLES, readAudio, recalibrateBn, recalibrationBatches, wrapPad } from './bn_recalibration.ts';
+import { supernetDims } from './subnet.ts';
 
 export interface EvalSet {
   dataDir: string;
@@ -84,4 +86,25 @@ export async function verifySubnet(model: NativeModel, set: EvalSet, features: F
   const eer = computeEer(scores, labels).eer;
   const dcf = Object.fromEntries(pTargets.map((p) => [`minDCF_${p}`, minDcf(scores, labels, p)]));
   return { eer, minDcf: dcf, trials: set.trials.length, utterances: emb.size };
+}
+
+/** A measured subnet: EER and minDCF_<p> per EVAL.P_TARGETS (fractions), and the recalibration done. */
+export type Measured = { eer: number; trials: number; recalibration: { batches: number; utterances: number } } & { [k: `minDCF_${string}`]: number };
+
+/** Recalibration and measurement of standalone subnets on one data set, sharing the features. */
+export class Measurer {
+  readonly features: FeatureCache;
+  constructor(readonly cfg: Config, readonly set: EvalSet, readonly recal: { utterances: number; batch: number; samples: number; seed: number }) {
+    this.features = new FeatureCache(set, supernetDims(cfg).inFeats);
+  }
+
+  async measure(model: NativeModel): Promise<Measured> {
+    let batches = 0;
+    if (this.recal.utterances > 0) {
+      const { utterances, batch, samples, seed } = this.recal;
+      batches = await recalibrateBn(model, recalibrationBatches(this.set.train, { utterances, batch, samples, seed }, supernetDims(this.cfg).inFeats));
+    }
+    const v = await verifySubnet(model, this.set, this.features, this.cfg.EVAL.P_TARGETS);
+    return { eer: v.eer, ...v.minDcf, trials: v.trials, recalibration: { batches, utterances: batches * this.recal.batch } };
+  }
 }

@@ -9,8 +9,12 @@ import { UserError } from '../errors.ts';
 import type { NpyArray } from '../io/npy.ts';
 import { buildModelFromSpec } from '../models/build.ts';
 import { modelSpecFromConfig } from '../models/spec.ts';
-import { loadWeights, readWeightsDir } from '../models/weights.ts';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { loadWeights, modelTensorsOf, readWeightsDir } from '../models/weights.ts';
 import { type NativeModel, loadNative } from '../native.ts';
+import { loadCheckpoint } from '../run/checkpoint.ts';
 import { isStandaloneState, subnetOfStandalone } from './forward.ts';
 import { type Subnet, checkSubnet, formatSubnet, largestSubnet, parseSubnet, supernetDims } from './subnet.ts';
 
@@ -52,8 +56,22 @@ export async function cloneSubnet(cfg: Config, supernet: NativeModel, subnet: Su
  * supernet state_dict is loaded and cloned; a clone's state_dict is loaded as itself (then
  * `subnetText`, when given, must name the subnet it holds).
  */
+/**
+ * The tensors `--weights` names: a state_dict directory (one `<key>.npy` per tensor), a `tdnn train`
+ * checkpoint (`.ckpt`), or a run directory (its Model/last.ckpt): the model's tensors of a checkpoint.
+ */
+export function readTdnnWeights(weights: string): Map<string, NpyArray> {
+  if (!existsSync(weights)) throw new UserError(`--weights ${weights}: no such file or directory`);
+  const isDir = statSync(weights).isDirectory();
+  const ckpt = isDir ? join(weights, 'Model', 'last.ckpt') : weights;
+  if (isDir && !existsSync(ckpt)) return readWeightsDir(weights);
+  const model = modelTensorsOf(loadCheckpoint(ckpt).tensors);
+  if (model.size === 0) throw new UserError(`--weights ${ckpt}: the checkpoint holds no model tensors`);
+  return model;
+}
+
 export async function loadSubnetModel(cfg: Config, weights: string, subnetText?: string, tensors?: Map<string, NpyArray>): Promise<SubnetModel> {
-  const state = tensors ?? readWeightsDir(weights);
+  const state = tensors ?? readTdnnWeights(weights);
   if (isStandaloneState(state)) {
     const subnet = subnetOfStandalone(state, weights);
     if (subnetText !== undefined && formatSubnet(parseSubnet(subnetText)) !== formatSubnet(subnet))
@@ -69,7 +87,7 @@ export async function loadSubnetModel(cfg: Config, weights: string, subnetText?:
 
 /** The supernet of the config's MODEL.* dims with a state_dict directory's weights (strict). */
 export function loadSupernet(cfg: Config, weights: string, tensors?: Map<string, NpyArray>): NativeModel {
-  const state = tensors ?? readWeightsDir(weights);
+  const state = tensors ?? readTdnnWeights(weights);
   if (isStandaloneState(state)) throw new UserError(`--weights ${weights}: holds a standalone subnet (a clone); a search needs the supernet's state_dict`);
   const model = buildModelFromSpec(cfg, modelSpecFromConfig(cfg));
   loadWeights(model, state, weights);
