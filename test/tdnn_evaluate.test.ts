@@ -22,8 +22,9 @@ import { loadWeightsDir, saveWeightsDir } from '../lib/models/weights.ts';
 import { loadNative } from '../lib/native.ts';
 import { subnetCost } from '../lib/tdnn/macs.ts';
 import { AccuracyPredictor } from '../lib/tdnn/predictor.ts';
-import { predictorObjective } from '../lib/tdnn/search.ts';
-import { parseSubnet, supernetDims } from '../lib/tdnn/subnet.ts';
+import { evolutionSearch, predictorObjective } from '../lib/tdnn/search.ts';
+import { namedSpace } from '../lib/tdnn/space.ts';
+import { formatSubnet, parseSubnet, supernetDims } from '../lib/tdnn/subnet.ts';
 import { cli } from './helpers/cli.ts';
 import { toneVoiceSet } from './helpers/tone_voice_set.ts';
 
@@ -101,6 +102,14 @@ test.serial('search: budget kept, predicted EER from the predictor, the exported
   const [predicted] = await predictorObjective(AccuracyPredictor.load(PRED), dims)([s]);
   t.true(Math.abs(r.predicted_eer! - predicted / 100) < 1e-7, `${r.predicted_eer} vs ${predicted} %`);
   t.deepEqual(r.recalibration, { batches: 3, utterances: 24 });
+  // The GA the command ran is the library's BG SEGA on the coarse space with SEED; --encoding RI
+  // runs the earlier integer GA instead.
+  const search = (encoding: 'BG' | 'RI') => evolutionSearch(namedSpace(dims, 'coarse'), dims, { macs, frames: 300 },
+    predictorObjective(AccuracyPredictor.load(PRED), dims), { seed: cfg.SEED, generations: 15, encoding });
+  t.is(r.subnet, formatSubnet((await search('BG')).best.subnet));
+  const ri = await tdnnSearch(OVERRIDES, { ...common(), macs: '10M', predictor: PRED, generations: '15', recalibrate: '0', encoding: 'RI' });
+  t.is(ri.subnet, formatSubnet((await search('RI')).best.subnet));
+  t.true(ri.macs <= macs);
   // The exported clone is standalone; as loaded it gives the search's measured numbers.
   const ev = cli(['tdnn', 'evaluate', '--cfg', CFG, ...OVERRIDES, '--weights', exp, '--data', data, '--json']);
   t.is(ev.status, 0, ev.stderr);

@@ -86,17 +86,18 @@ test('evolution: a parameter budget is kept as well', async (t) => {
   t.true(r.best.macs <= 1_000_000_000n && r.best.params <= 2_000_000n, `${r.best.macs} MACs, ${r.best.params} params`);
 });
 
-test('evolution: finds the exhaustive optimum of the kernel+depth space under a budget (three seeds)', async (t) => {
+test('evolution: finds the exhaustive optimum of the kernel+depth space under a budget (three seeds, BG and RI)', async (t) => {
   const space = namedSpace(dims, 'depth');
   const budget = budgetOf(1_500_000_000n);
   const all = enumerate(space).filter((s) => macsOf(s) <= budget.macs);
   t.true(all.length > 20 && all.length < 351, `${all.length} feasible of 351`);
   const scores = await objective(all);
   const best = Math.min(...scores);
-  for (const seed of [1, 2, 3]) {
-    const r = await evolutionSearch(space, dims, budget, objective, { seed, generations: 40 });
-    t.true(Math.abs(r.best.score - best) <= 1e-6 * Math.abs(best), `seed ${seed}: ${r.best.score} vs exhaustive ${best}`);
-  }
+  for (const encoding of ['BG', 'RI'] as const)
+    for (const seed of [1, 2, 3]) {
+      const r = await evolutionSearch(space, dims, budget, objective, { seed, generations: 40, encoding });
+      t.true(Math.abs(r.best.score - best) <= 1e-6 * Math.abs(best), `${encoding} seed ${seed}: ${r.best.score} vs exhaustive ${best}`);
+    }
 });
 
 test("elitistGa: 'violation' walks a fully infeasible start into the feasible optimum; deterministic; bad options are UserErrors", async (t) => {
@@ -105,11 +106,13 @@ test("elitistGa: 'violation' walks a fully infeasible start into the feasible op
     counts: Array(8).fill(10),
     evaluate: (cs: number[][]) => ({ objective: cs.map((c) => -c.reduce((a, b) => a + b, 0)), violation: cs.map((c) => Math.max(0, c.reduce((a, b) => a + b, 0) - 4)) }),
   };
-  const v = await elitistGa(problem, { seed: 3, generations: 60, constraintHandling: 'violation' });
-  t.truthy(v.best);
-  t.is(v.best!.violation, 0);
-  t.is(v.best!.objective, -4, 'the feasible optimum: sum exactly 4');
-  t.is(v.history[0], null, 'the initial population was infeasible');
+  for (const encoding of ['BG', 'RI'] as const) {
+    const v = await elitistGa(problem, { seed: 3, generations: 60, constraintHandling: 'violation', encoding });
+    t.truthy(v.best);
+    t.is(v.best!.violation, 0);
+    t.is(v.best!.objective, -4, 'the feasible optimum: sum exactly 4');
+    t.is(v.history[0], null, 'the initial population was infeasible');
+  }
   const m1 = await elitistGa(problem, { seed: 3, generations: 5 });
   const m2 = await elitistGa(problem, { seed: 3, generations: 5 });
   t.deepEqual(m1, m2);

@@ -14,7 +14,8 @@ import { saveWeightsDir } from '../models/weights.ts';
 import { isTdnnModel } from '../models/spec.ts';
 import type { NativeModel } from '../native.ts';
 import { RECALIBRATION_DEFAULTS } from '../tdnn/bn_recalibration.ts';
-import { GA_DEFAULTS } from '../tdnn/evolution.ts';
+import { BG_CODES, type BgCode } from '../tdnn/bg_chromosome.ts';
+import { GA_DEFAULTS, GA_ENCODINGS, type GaEncoding, type GaOptions, RI_XOVR } from '../tdnn/evolution.ts';
 import { AccuracyPredictor } from '../tdnn/predictor.ts';
 import {
   type Budget, type Objective, PAPER_FRAMES, SEARCH_METHODS, type SearchMethod, type SearchResult,
@@ -55,6 +56,8 @@ export interface SearchOpts extends CommonOpts {
   pm?: string;
   xovr?: string;
   constraint?: string;
+  encoding?: string;
+  bgCode?: string;
   export?: string;
 }
 
@@ -62,8 +65,8 @@ export interface SearchOpts extends CommonOpts {
 const COMMON_DEFAULTS = { recalibrateBatch: String(RECALIBRATION_DEFAULTS.batch), recalibrateSamples: String(RECALIBRATION_DEFAULTS.samples) };
 const SEARCH_DEFAULTS = {
   ...COMMON_DEFAULTS, frames: String(PAPER_FRAMES), method: 'evolution', space: 'coarse', predictorUnit: 'percent', samples: '1000', maxMeasure: '8',
-  population: String(GA_DEFAULTS.population), generations: String(GA_DEFAULTS.generations), pm: String(GA_DEFAULTS.pm), xovr: String(GA_DEFAULTS.xovr),
-  constraint: GA_DEFAULTS.constraintHandling as string,
+  population: String(GA_DEFAULTS.population), generations: String(GA_DEFAULTS.generations), pm: String(GA_DEFAULTS.pm),
+  constraint: GA_DEFAULTS.constraintHandling as string, encoding: GA_DEFAULTS.encoding as string, bgCode: GA_DEFAULTS.code as string,
 };
 
 function nonNegativeInt(text: string, option: string): number {
@@ -76,6 +79,26 @@ function probability(text: string, option: string): number {
   const n = Number(text);
   if (text.trim() === '' || !(n >= 0 && n <= 1)) throw new UserError(`${option} '${text}': expected a number in [0, 1]`);
   return n;
+}
+
+/** The GA options of `--method evolution`, checked before any data or weights are read. */
+function gaOptions(opts: SearchOpts & typeof SEARCH_DEFAULTS, seed: number): GaOptions {
+  const encoding = opts.encoding as GaEncoding;
+  if (!GA_ENCODINGS.includes(encoding)) throw new UserError(`--encoding '${opts.encoding}': expected ${GA_ENCODINGS.join(' or ')}`);
+  const code = opts.bgCode as BgCode;
+  if (!BG_CODES.includes(code)) throw new UserError(`--bg-code '${opts.bgCode}': expected ${BG_CODES.join(' or ')}`);
+  if (encoding === 'RI' && given(opts, 'bgCode')) throw new UserError('--bg-code: only for --encoding BG (the RI chromosome has no bits)');
+  const constraintHandling = opts.constraint as 'mark' | 'violation';
+  if (constraintHandling !== 'mark' && constraintHandling !== 'violation') throw new UserError(`--constraint '${opts.constraint}': expected mark or violation`);
+  return {
+    encoding, code, population: positiveInt(opts.population, '--population'), generations: nonNegativeInt(opts.generations, '--generations'),
+    pm: probability(opts.pm, '--pm'), xovr: opts.xovr === undefined ? undefined : probability(opts.xovr, '--xovr'), seed, constraintHandling,
+  };
+}
+
+/** Whether an option differs from its default (commander fills defaults in). */
+function given(opts: SearchOpts & typeof SEARCH_DEFAULTS, key: 'bgCode'): boolean {
+  return opts[key] !== SEARCH_DEFAULTS[key];
 }
 
 function tdnnConfig(opts: CfgOptions, overrides: string[]): Config {
@@ -148,10 +171,11 @@ export async function tdnnSearch(overrides: string[], given: SearchOpts) {
   };
   const space = parseSpace(opts.space, dims);
   checkBudget(space, dims, budget);
+  const seed = opts.seed === undefined ? cfg.SEED : nonNegativeInt(opts.seed, '--seed');
+  const ga = method === 'evolution' ? gaOptions(opts, seed) : undefined;
   const predictor = opts.predictor !== undefined ? AccuracyPredictor.load(opts.predictor) : undefined;
   if (method === 'evolution' && !predictor) throw new UserError('--method evolution is model-predictive: it needs --predictor <state_dict dir>');
   const predicted = predictor ? predictorObjective(predictor, dims) : undefined;
-  const seed = opts.seed === undefined ? cfg.SEED : nonNegativeInt(opts.seed, '--seed');
   const measurer = measurerOf(cfg, opts, 6000);
   const supernet = loadSupernet(cfg, opts.weights);
 
@@ -170,14 +194,7 @@ export async function tdnnSearch(overrides: string[], given: SearchOpts) {
   let r: SearchResult;
   if (method === 'random') r = await randomSearch(space, dims, budget, objective, { samples: positiveInt(opts.samples, '--samples'), seed, maxMeasure });
   else if (method === 'grid') r = await gridSearch(space, dims, budget, objective, { maxMeasure });
-  else {
-    const constraintHandling = opts.constraint as 'mark' | 'violation';
-    if (constraintHandling !== 'mark' && constraintHandling !== 'violation') throw new UserError(`--constraint '${opts.constraint}': expected mark or violation`);
-    r = await evolutionSearch(space, dims, budget, objective, {
-      population: positiveInt(opts.population, '--population'), generations: nonNegativeInt(opts.generations, '--generations'),
-      pm: probability(opts.pm, '--pm'), xovr: probability(opts.xovr, '--xovr'), seed, constraintHandling,
-    });
-  }
+  else r = await evolutionSearch(space, dims, budget, objective, ga!);
   const key = formatSubnet(r.best.subnet);
   const m = measured.get(key) && opts.export === undefined ? measured.get(key)! : await measureChosen(cfg, supernet, r.best.subnet, measurer, opts.export);
   const predictedEer = predicted ? (unit === 'percent' ? r.best.score / 100 : r.best.score) : null;
@@ -213,9 +230,11 @@ export function registerSearch(tdnn: Command): void {
     .option('--samples <n>', 'random: subnets drawn', SEARCH_DEFAULTS.samples)
     .option('--max-measure <n>', 'random/grid without a predictor: candidates measured (first feasible draws / largest grid points)', SEARCH_DEFAULTS.maxMeasure)
     .option('--population <n>', 'evolution: population size (ea_solve NIND)', SEARCH_DEFAULTS.population)
-    .option('--generations <n>', 'evolution: generations (ea_solve MAXGEN; the tutorial runs 200)', SEARCH_DEFAULTS.generations)
-    .option('--pm <p>', 'evolution: mutation probability per gene (ea_solve Pm)', SEARCH_DEFAULTS.pm)
-    .option('--xovr <p>', 'evolution: two-point crossover probability per pair', SEARCH_DEFAULTS.xovr)
+    .option('--generations <n>', 'evolution: ea_solve MAXGEN, populations counting the initial one (BG: MAXGEN - 1 rounds of offspring; RI: n rounds); the tutorial runs 200', SEARCH_DEFAULTS.generations)
+    .option('--encoding <e>', "evolution: 'BG' (reference: geatpy's binary chromosome and SEGA) or 'RI' (the earlier integer-gene GA with a redraw mutation)", SEARCH_DEFAULTS.encoding)
+    .option('--bg-code <c>', "evolution, BG: 'binary' (reference: crtfld's default codes 0) or 'gray'", SEARCH_DEFAULTS.bgCode)
+    .option('--pm <p>', 'evolution: mutation probability, per bit for BG (ea_solve Pm), per gene for RI', SEARCH_DEFAULTS.pm)
+    .option('--xovr <p>', `evolution: two-point crossover probability per pair (default ${GA_DEFAULTS.xovr} for BG, geatpy's SEGA; ${RI_XOVR} for RI)`)
     .option('--constraint <mode>', "evolution: 'mark' (reference: infeasible individuals all least fit) or 'violation' (ranked by how far over budget)", SEARCH_DEFAULTS.constraint)
     .option('--export <dir>', "write the chosen subnet's recalibrated clone as a standalone state_dict directory (forward/evaluate accept it)")
     .action(async (overrides: string[], opts: SearchOpts) => {

@@ -10,7 +10,9 @@
 //    level (the shape of the paper's bounded subnets largest / Kmin / Dmin / C1min / smallest):
 //    depth x width level x kernel level x cat, within budget, ranked by the objective;
 //  * evolution: the elitist GA (lib/tdnn/evolution.ts) over one gene per space list (an index into
-//    its choices: for tdnn8m2g's coarse space exactly MinimizeError's genes up to an offset),
+//    its choices: for tdnn8m2g's coarse and fine spaces exactly MinimizeError's genes up to an
+//    offset: depth lb 2 and kernel lb 1 become index 0; geatpy's BG decoding round(lb + v (ub - lb)
+//    / (2^bits - 1)) commutes with that integer shift, so the genes decode as MinimizeError's do),
 //    objective the predictor, constraint the budget.
 // With a measured objective only `maxMeasure` candidates are measured: the first feasible draws
 // (random) or the feasible grid points with the most MACs (grid: within a budget the larger nets
@@ -227,12 +229,13 @@ export async function evolutionSearch(space: Space, dims: SupernetDims, budget: 
     },
   }, o);
   if (!result.best)
-    throw new UserError(`evolution: no individual of the final population fits the budget (${budget.macs} MACs); raise --generations or --population, or try --constraint violation`);
+    throw new UserError(`evolution: no individual found fits the budget (${budget.macs} MACs); raise --generations or --population, or try --constraint violation`);
   const subnet = decode(result.best.genes);
   const c = subnetCost(subnet, dims, budget.frames);
   return {
     method: 'evolution', best: { subnet, macs: c.macs, params: c.params, score: result.best.objective },
     evaluated: [...cache.values()].filter((v) => v.violation <= 0).length, feasible: feasibleSeen.size,
+    // rounds of offspring (BG: MAXGEN - 1, geatpy counting the initial population as generation 0)
     generations: result.history.length - 1, history: result.history,
   };
 }
