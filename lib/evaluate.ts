@@ -12,12 +12,53 @@ import { type Split, windowsOf } from './job/data.ts';
 import { detSvg } from './metrics/det.ts';
 import { computeEer, cosine, minDcf } from './metrics/eer.ts';
 import { type IdentificationResult, identificationAccuracy } from './metrics/identification.ts';
-import type { NativeTrainer } from './native.ts';
+import { type NativeTrainer, loadNative } from './native.ts';
+import { currentDist } from './dist/context.ts';
 
 type Norm = { mean: Float32Array; std: Float32Array };
 
 /** Embeddings (and logits) of utterances, in groups of about `maxWindows` windows per native call. */
 export async function embedUtterances(trainer: NativeTrainer, store: FeatureStore, items: number[], cfg: Config, norm: Norm, onProgress?: (done: number) => void):
+  Promise<{ embeddings: Float32Array[]; logits: Float32Array[]; windows: number[] }> {
+  const d = currentDist();
+  // A data-parallel job shards the utterances over the ranks (contiguous blocks, in order) and
+  // gathers the embeddings, so every rank ends with all of them. Not when the network samples in
+  // eval mode (the hard-Gumbel supernet draws per forward): there every rank embeds everything,
+  // which keeps the ranks' random streams equal to each other and to one process's.
+  if (d && !(cfg.MODEL.NAME === 'model_search' && cfg.MODEL.MIXING === 'gumbel')) {
+    const per = Math.ceil(items.length / d.worldSize);
+    const mine = items.slice(d.rank * per, (d.rank + 1) * per);
+    const part = mine.length ? await embedLocal(trainer, store, mine, cfg, norm, onProgress) : { embeddings: [], logits: [], windows: [] };
+    // [windows, embedding (D), logits (K)] per utterance
+    const pack = (r: typeof part) => {
+      const D = r.embeddings[0]?.length ?? 0, K = r.logits[0]?.length ?? 0;
+      const out = new Float32Array(2 + r.embeddings.length * (1 + D + K));
+      out[0] = D; out[1] = K;
+      r.embeddings.forEach((emb, u) => {
+        const o = 2 + u * (1 + D + K);
+        out[o] = r.windows[u];
+        out.set(emb, o + 1);
+        out.set(r.logits[u], o + 1 + D);
+      });
+      return out;
+    };
+    const all = await loadNative().distAllGather(pack(part));
+    const out = { embeddings: [] as Float32Array[], logits: [] as Float32Array[], windows: [] as number[] };
+    for (const a of all) {
+      const D = a[0], K = a[1];
+      for (let o = 2; o < a.length; o += 1 + D + K) {
+        out.windows.push(a[o]);
+        out.embeddings.push(a.slice(o + 1, o + 1 + D));
+        out.logits.push(a.slice(o + 1 + D, o + 1 + D + K));
+      }
+    }
+    if (out.embeddings.length !== items.length) throw new Error(`gathered ${out.embeddings.length} embeddings for ${items.length} utterances`);
+    return out;
+  }
+  return embedLocal(trainer, store, items, cfg, norm, onProgress);
+}
+
+async function embedLocal(trainer: NativeTrainer, store: FeatureStore, items: number[], cfg: Config, norm: Norm, onProgress?: (done: number) => void):
   Promise<{ embeddings: Float32Array[]; logits: Float32Array[]; windows: number[] }> {
   const P = cfg.DATASET.PARTIAL_N_FRAMES;
   const embeddings: Float32Array[] = [], logits: Float32Array[] = [], windows: number[] = [];

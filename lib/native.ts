@@ -177,6 +177,10 @@ export interface TrainerOptions {
   skipUnusedGrads?: boolean;
   /** Exact-preserving (default true): no backward through the ops a hard Gumbel forward did not sample. */
   sampledBackwardOnly?: boolean;
+  /** Data parallel over the process group (distInit first): gradients averaged across ranks, bucketed and overlapped with backward. */
+  distributed?: boolean;
+  /** With distributed: BatchNorm statistics of the global batch (torch.nn.SyncBatchNorm). */
+  syncBn?: boolean;
 }
 
 export interface StepStats {
@@ -187,6 +191,9 @@ export interface StepStats {
   archEntropy?: number;
   /** wall time of the step's phases in ms (alpha forward/backward/update, weight forward/backward/update) */
   phasesMs: Record<string, number>;
+  /** distributed trainers: gradient buckets, and how many were launched during backward (overlapped) */
+  gradientBuckets?: number;
+  overlappedBuckets?: number;
 }
 
 export interface OpStat { name: string; calls: number; selfMs: number; totalMs: number }
@@ -419,7 +426,39 @@ export interface TdnnTrainerBinding {
   TdnnTrainer: new (model: NativeModel, options: TdnnTrainerOptions) => NativeTdnnTrainer;
 }
 
-export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding & ReaderBinding & TdnnBinding & TdnnPredictorBinding & TdnnTrainerBinding;
+// ---- data parallel (native/binding/dist_binding.cc) ----
+export interface DistInfo { initialized: boolean; rank: number; worldSize: number; backend: 'gloo' | 'nccl' | null }
+
+export interface DistInitOptions {
+  backend?: 'auto' | 'gloo' | 'nccl';
+  /** the training device: nccl needs cuda; auto picks nccl for cuda when built, else gloo */
+  device?: string;
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  timeoutSeconds?: number;
+}
+
+export interface DistBinding {
+  /** process-group backends compiled into this build */
+  distBackends(): string[];
+  /** TCPStore rendezvous (rank 0 hosts it) + the process group; resolves when every rank joined */
+  distInit(options: DistInitOptions): Promise<DistInfo>;
+  distInfo(): DistInfo;
+  distDestroy(): void;
+  /** the root's bytes on every rank (others pass null) */
+  distBroadcastBytes(data: Uint8Array | null, root?: number): Promise<Uint8Array>;
+  /** every rank's array, in rank order (lengths may differ) */
+  distAllGather(data: Float32Array): Promise<Float32Array[]>;
+  /** element-wise sum over ranks */
+  distAllReduce(data: Float64Array): Promise<Float64Array>;
+  distBarrier(): Promise<void>;
+  /** every parameter and buffer of the model from the root rank */
+  distBroadcastModel(model: NativeModel, root?: number): Promise<void>;
+}
+
+export type Addon = DistBinding & SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding & ReaderBinding & TdnnBinding & TdnnPredictorBinding & TdnnTrainerBinding;
 
 let cached: Addon | undefined;
 

@@ -14,6 +14,7 @@ import { runLoop } from './job/loop.ts';
 import { buildModel } from './models/build.ts';
 import { type NativeModel, loadNative } from './native.ts';
 import { searchDropPath } from './train/schedule.ts';
+import { currentDist, distLine } from './dist/context.ts';
 
 export function currentGenotype(model: NativeModel): string {
   const a = (n: string) => model.getTensor(n).data as Float32Array;
@@ -31,23 +32,25 @@ export async function runSearch(cfg: Config, job: Job): Promise<SearchResult> {
   const valSplit = split(store, cfg, 'val');
   const testSplit = split(store, cfg, 'test');
   const { model } = buildModel(cfg);
+  const dist = currentDist();
   const trainer = new native.Trainer(model, {
     weights: { lr: cfg.TRAIN.LR, weightDecay: cfg.TRAIN.APPLY_WD ? cfg.TRAIN.WD : 0 },
     arch: { lr: cfg.TRAIN.ARCH_LR, beta1: 0.5, beta2: 0.999, weightDecay: cfg.TRAIN.ARCH_WD },
     labelSmoothing: cfg.TRAIN.LABEL_SMOOTHING,
     secondOrderArch: cfg.TRAIN.ARCH_ORDER === 'second',
     fastSearch: cfg.TRAIN.FAST_SEARCH,
+    distributed: !!dist, syncBn: !!dist && cfg.MODEL.SYNC_BN,
   });
   const train = batcher(store, cfg, trainSplit, cfg.SEED, norm);
   const val = batcher(store, cfg, valSplit, cfg.SEED + 1, norm);
-  job.log(`search: ${trainSplit.items.length} train / ${valSplit.items.length} val / ${testSplit.items.length} test utterances, ${trainSplit.speakers.length} speakers, ${model.paramCounts().total} parameters`);
+  job.log(`search: ${trainSplit.items.length} train / ${valSplit.items.length} val / ${testSplit.items.length} test utterances, ${trainSplit.speakers.length} speakers, ${model.paramCounts().total} parameters${distLine(cfg)}`);
   const meta = await runLoop(cfg, job, model, trainer, train, val, {
     kind: 'search',
     dropPath: (e) => searchDropPath(e, cfg.TRAIN.DROPPATH_PROB, cfg.TRAIN.END_EPOCH),
     onEpochStart: (e) => {
       const g = currentGenotype(model);
       const sm = (n: string) => native.softmax(model.getTensor(n).data as Float32Array, model.getTensor(n).shape as [number, number]);
-      writeFileAtomic(join(job.paths.log, `alphas_${e}.svg`), alphaHeatmapSvg(sm('alphas_normal'), sm('alphas_reduce'), `softmax(alphas) at the start of epoch ${e}`));
+      if (job.isMain) writeFileAtomic(join(job.paths.log, `alphas_${e}.svg`), alphaHeatmapSvg(sm('alphas_normal'), sm('alphas_reduce'), `softmax(alphas) at the start of epoch ${e}`));
       job.log(`epoch ${e} genotype = ${g}`);
       job.metrics.write({ epoch: e, genotype: g });
     },
@@ -60,7 +63,7 @@ export async function runSearch(cfg: Config, job: Job): Promise<SearchResult> {
     genotype: () => currentGenotype(model),
   });
   const genotype = currentGenotype(model);
-  writeFileAtomic(join(job.paths.prefix, 'genotype.txt'), genotype + '\n');
+  if (job.isMain) writeFileAtomic(join(job.paths.prefix, 'genotype.txt'), genotype + '\n');
   job.log(`final genotype = ${genotype}`);
   store.close();
   job.close();

@@ -11,6 +11,7 @@ import { batcher, openStore, split, subDir } from './job/data.ts';
 import type { Job } from './job/job.ts';
 import { runLoop } from './job/loop.ts';
 import { buildModel } from './models/build.ts';
+import { currentDist, distLine } from './dist/context.ts';
 import { loadNative } from './native.ts';
 import { isValidationEpoch, scratchDropPath } from './train/schedule.ts';
 
@@ -25,18 +26,22 @@ export async function runTraining(cfg: Config, job: Job, textArch?: string): Pro
   const trainSplit = split(store, cfg, verification ? undefined : 'train');
   const testSplit = verification ? null : split(store, cfg, 'test');
   const { model, genotype } = buildModel(cfg, textArch);
-  const trainer = new native.Trainer(model, { weights: { lr: cfg.TRAIN.LR, weightDecay: cfg.TRAIN.APPLY_WD ? cfg.TRAIN.WD : 0 }, labelSmoothing: cfg.TRAIN.LABEL_SMOOTHING });
+  const dist = currentDist();
+  const trainer = new native.Trainer(model, {
+    weights: { lr: cfg.TRAIN.LR, weightDecay: cfg.TRAIN.APPLY_WD ? cfg.TRAIN.WD : 0 }, labelSmoothing: cfg.TRAIN.LABEL_SMOOTHING,
+    distributed: !!dist, syncBn: !!dist && cfg.MODEL.SYNC_BN,
+  });
   const train = batcher(store, cfg, trainSplit, cfg.SEED, norm);
   const kind = model.kind === 'resnet' ? 'baseline' : 'scratch';
   const genotypeText = genotype ? formatGenotype(genotype) : undefined;
-  job.log(`${kind}: ${trainSplit.items.length} training utterances, ${trainSplit.speakers.length} speakers, ${model.paramCounts().total} parameters${genotypeText ? `\nselected architecture: ${genotypeText}` : ''}`);
+  job.log(`${kind}: ${trainSplit.items.length} training utterances, ${trainSplit.speakers.length} speakers, ${model.paramCounts().total} parameters${genotypeText ? `\nselected architecture: ${genotypeText}` : ''}${distLine(cfg)}`);
   const meta = await runLoop(cfg, job, model, trainer, train, null, {
     kind,
     dropPath: (e) => (kind === 'scratch' ? scratchDropPath(e, cfg.MODEL.DROP_PATH_PROB, cfg.TRAIN.END_EPOCH) : 0),
     onEpochEnd: async (e) => {
       if (!isValidationEpoch(e, cfg.VAL_FREQ, cfg.TRAIN.END_EPOCH, kind === 'scratch')) return null;
       if (verification) {
-        const r = await evaluateVerification(trainer, store, cfg, norm, join(job.paths.log, `scores_${e}.txt`));
+        const r = await evaluateVerification(trainer, store, cfg, norm, job.isMain ? join(job.paths.log, `scores_${e}.txt`) : undefined);
         job.log(`epoch ${e}: EER ${(100 * r.eer).toFixed(3)} % on ${r.trials} trials, ${Object.entries(r.minDcf).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}`);
         // best = lowest EER: report its negative as the "higher is better" metric
         return { metric: -r.eer, record: { valid_eer: r.eer, ...r.minDcf } };

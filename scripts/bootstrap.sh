@@ -15,7 +15,8 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 PACKAGES=(cmake g++ make pkg-config espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k sox ffmpeg librsvg2-bin python3-torch python3-numpy)
 
 if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
-  PACKAGES+=(libtorch-dev)
+  # libgloo-dev: the Gloo headers ProcessGroupGloo.hpp includes (data-parallel training)
+  PACKAGES+=(libtorch-dev libgloo-dev)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do

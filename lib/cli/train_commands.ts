@@ -14,8 +14,11 @@ import { runSearch } from '../search.ts';
 import { runTraining } from '../train.ts';
 import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
+import { currentDist, finishDist, initDist, rankDevice } from '../dist/context.ts';
+import { readDistEnv } from '../dist/env.ts';
+import { launchWorkers, withoutNproc } from '../dist/launcher.ts';
 
-interface TrainOptions extends CfgOptions { resume?: string; load_path?: string; resumeOverride?: boolean; force?: boolean }
+interface TrainOptions extends CfgOptions { resume?: string; load_path?: string; resumeOverride?: boolean; force?: boolean; nproc?: string }
 
 /** Everything that can be wrong with the inputs is checked before a run directory is created. */
 function preflight(cfg: Config, textArch?: string, force = false): void {
@@ -27,14 +30,30 @@ function preflight(cfg: Config, textArch?: string, force = false): void {
   modelSpecFromConfig(cfg, textArch !== undefined ? loadGenotypeArg(textArch) : undefined);
 }
 
-function job(cfg: Config, opts: TrainOptions, defaultRoot: string): Job {
+async function job(cfg: Config, opts: TrainOptions, defaultRoot: string): Promise<Job> {
   preflight(cfg, opts.text_arch, !!opts.force);
   const native = loadNative();
   if (cfg.THREADS > 0) native.setThreads(cfg.THREADS);
+  const dist = await initDist(cfg);
   const info = native.info();
-  return new Job(cfg, { resume: opts.resume ?? opts.load_path, resumeOverride: opts.resumeOverride, expName: expNameOf(opts.cfg!), root: cfg.OUTPUT_DIR || defaultRoot }, {
-    libtorch: info.torchVersion, cuda: info.cudaAvailable, threads: native.getThreads(), seed: cfg.SEED, device: cfg.DEVICE,
+  return Job.create(cfg, { resume: opts.resume ?? opts.load_path, resumeOverride: opts.resumeOverride, expName: expNameOf(opts.cfg!), root: cfg.OUTPUT_DIR || defaultRoot, dist }, {
+    libtorch: info.torchVersion, cuda: info.cudaAvailable, threads: native.getThreads(), seed: cfg.SEED, device: rankDevice(cfg, dist),
   });
+}
+
+/**
+ * `--nproc N` (N > 1, outside a worker): starts N workers of this command and supervises them;
+ * returns true when it did (the caller is done). Inside a worker (WORLD_SIZE set) it is ignored.
+ */
+export async function launchIfAsked(opts: { nproc?: string }, check: () => void): Promise<boolean> {
+  if (opts.nproc === undefined || readDistEnv()) return false;
+  if (!/^\d+$/.test(opts.nproc) || Number(opts.nproc) < 1 || Number(opts.nproc) > 256) throw new UserError(`--nproc must be an integer in 1..256, got '${opts.nproc}'`);
+  const n = Number(opts.nproc);
+  if (n === 1) return false;
+  check(); // config and data errors once, before any worker starts
+  const code = await launchWorkers(n, withoutNproc(process.argv.slice(2)));
+  if (code !== 0) throw new UserError(`${n} workers: see the messages above`, code);
+  return true;
 }
 
 function common(cmd: Command): Command {
@@ -43,7 +62,8 @@ function common(cmd: Command): Command {
     .option('--load_path <dir>', 'the reference flag: a run dir to resume')
     .option('--force', 'train even when the preflight memory estimate exceeds this machine\'s RAM')
     .option('--resume-override', 'resume although the config changes keys that change the results (the changes are recorded in the run dir)')
-    .option('--json', 'print the result as JSON');
+    .option('--json', 'print the result as JSON')
+    .option('--nproc <n>', 'data parallel: start N local worker processes (torchrun\'s RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT; TRAIN.BATCH_SIZE per process)');
 }
 
 export function register(program: Command): void {
@@ -52,8 +72,10 @@ export function register(program: Command): void {
     .action(async (overrides: string[], opts: TrainOptions) => {
       const cfg = resolveConfig(opts, overrides);
       if (cfg.MODEL.NAME !== 'model_search') throw new UserError(`search needs MODEL.NAME model_search, got '${cfg.MODEL.NAME}'`);
-      const r = await runSearch(cfg, job(cfg, opts, 'logs_search'));
-      emit(r, opts.json, (s) => `search done: ${s.runDir}\ngenotype = ${s.genotype}`);
+      if (await launchIfAsked(opts, () => preflight(cfg, undefined, !!opts.force))) return;
+      const r = await runSearch(cfg, await job(cfg, opts, 'logs_search'));
+      await finishDist();
+      if (currentDist()?.isMain !== false) emit(r, opts.json, (s) => `search done: ${s.runDir}\ngenotype = ${s.genotype}`);
     });
   common(program.command('train'))
     .description('train a derived network from scratch (reference train_identification.py / train_verification.py)')
@@ -62,15 +84,19 @@ export function register(program: Command): void {
       const cfg = resolveConfig(opts, overrides);
       if (cfg.MODEL.NAME !== 'model') throw new UserError(`train needs MODEL.NAME model (use train-baseline for ResNets), got '${cfg.MODEL.NAME}'`);
       if (!opts.text_arch) throw new UserError('train needs --text_arch "Genotype(...)"');
-      const r = await runTraining(cfg, job(cfg, opts, 'logs_scratch'), opts.text_arch);
-      emit(r, opts.json, (s) => `training done: ${s.runDir} (best ${s.best})`);
+      if (await launchIfAsked(opts, () => preflight(cfg, opts.text_arch, !!opts.force))) return;
+      const r = await runTraining(cfg, await job(cfg, opts, 'logs_scratch'), opts.text_arch);
+      await finishDist();
+      if (currentDist()?.isMain !== false) emit(r, opts.json, (s) => `training done: ${s.runDir} (best ${s.best})`);
     });
   common(program.command('train-baseline'))
     .description('train a ResNet-18/34 baseline (reference train_baseline_*.py; no ImageNet initialisation offline)')
     .action(async (overrides: string[], opts: TrainOptions) => {
       const cfg = resolveConfig(opts, overrides);
       if (!/^resnet(18|34)$/.test(cfg.MODEL.NAME)) throw new UserError(`train-baseline needs MODEL.NAME resnet18 or resnet34, got '${cfg.MODEL.NAME}'`);
-      const r = await runTraining(cfg, job(cfg, opts, 'logs'));
-      emit(r, opts.json, (s) => `training done: ${s.runDir} (best ${s.best})`);
+      if (await launchIfAsked(opts, () => preflight(cfg, undefined, !!opts.force))) return;
+      const r = await runTraining(cfg, await job(cfg, opts, 'logs'));
+      await finishDist();
+      if (currentDist()?.isMain !== false) emit(r, opts.json, (s) => `training done: ${s.runDir} (best ${s.best})`);
     });
 }

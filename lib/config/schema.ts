@@ -19,6 +19,9 @@ export const DEFAULTS = {
     // true = channels-last (NHWC) weights and activations: oneDNN's direct depthwise kernels, ~1.4x
     // faster training steps and ~2x faster evaluation here, last-bit differences from the reference
     CHANNELS_LAST: false,
+    // data parallel (--nproc / torchrun): BatchNorm statistics of the global batch across ranks
+    // (torch.nn.SyncBatchNorm); False = per-rank statistics, as plain DDP
+    SYNC_BN: false,
     // EfficientTDNN (MODEL.NAME tdnn8m2g): sugar's DynamicTDNN constructor arguments; the defaults
     // are tdnn8m2g's. Reduced supernets (the fixtures' 64-wide one, the demo's) override them.
     IN_FEATS: 80,
@@ -98,6 +101,10 @@ export const DEFAULTS = {
     MAX_UTTERANCES: 0, // identification evaluation on an evenly spaced subset of this many test utterances (0 = all, the reference)
   },
   // project keys
+  // Data-parallel training (--nproc N, or torchrun's RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT):
+  // the c10d process-group backend (auto = nccl for CUDA devices when the build has it, else gloo)
+  // and its collective timeout in seconds (torch's default 1800).
+  DIST: { BACKEND: 'auto', TIMEOUT: 1800 },
   DEVICE: 'cpu', // cpu | cuda | cuda:N
   THREADS: 0, // 0 = all cores
   OUTPUT_DIR: '', // '' = the reference's per-script roots (logs_search, logs_scratch, logs)
@@ -115,6 +122,7 @@ export const CHOICES: Record<string, readonly string[]> = {
   'TRAIN.ARCH_ORDER': ['first', 'second'],
   'TRAIN.CYCLE_MODE': ['triangular', 'triangular2'],
   'LOSS.NAME': ['softmax', 'aam'],
+  'DIST.BACKEND': ['auto', 'gloo', 'nccl'],
 };
 
 /**
@@ -127,6 +135,7 @@ export const RESUME_NEUTRAL_KEYS: ReadonlySet<string> = new Set([
   'CUDNN.BENCHMARK', 'CUDNN.DETERMINISTIC', 'CUDNN.ENABLED',
   'DATASET.NUM_WORKERS', 'TRAIN.CHECKPOINT_STEPS', 'TRAIN.STOP_ON_NONFINITE',
   'EVAL.CACHE_EMBEDDINGS', 'EVAL.P_TARGETS', 'EVAL.MAX_BATCH', 'EVAL.MAX_UTTERANCES',
+  'DIST.BACKEND', 'DIST.TIMEOUT',
 ]);
 
 /** A numeric key's valid range: [min, max] (or max exclusive), integers where the default is one. */
@@ -177,4 +186,5 @@ export const RANGES: Record<string, Range> = {
   'EVAL.MAX_BATCH': { min: 1 },
   'EVAL.MAX_UTTERANCES': { min: 0 },
   THREADS: { min: 0, max: 1024 },
+  'DIST.TIMEOUT': { min: 1, max: 1e7 },
 };

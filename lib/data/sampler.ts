@@ -48,21 +48,37 @@ interface Pending { kind: 'next' | 'fresh'; rngBefore: PrngState; batch: Promise
  * batch is planned and assembled while the caller's step runs. A planned-but-unused batch is
  * discarded with its draws rewound, so the sequence never depends on prefetching.
  */
+/** This process's share of a data-parallel job's global batch. */
+export interface BatchShard { rank: number; worldSize: number }
+
+/**
+ * In a data-parallel job (`shard`), every rank runs the sampler of the global batch (batchSize x
+ * worldSize: the same permutation, the same crop and flip draws for every item, in the same order)
+ * and assembles only its share, items rank * batchSize .. (rank + 1) * batchSize - 1 of each global
+ * batch: N ranks of batch B see exactly what one process of batch N x B sees, step for step, and
+ * the state a checkpoint records is that of the global sampler (a resume may use another number
+ * of processes with the same global batch).
+ */
 export class TrainBatcher {
   private rng: Prng;
+  /** items per step over all ranks */
+  readonly globalBatch: number;
+  private readonly shard: BatchShard;
   private order: number[] = [];
   private position = 0;
   private pending?: Pending;
   epoch = -1;
 
   constructor(private store: FeatureStore, private items: number[], private labels: number[], readonly batchSize: number,
-    private P: number, private mean: Float32Array, private std: Float32Array, seed: number) {
-    if (items.length < batchSize) throw new UserError(`only ${items.length} training utterances for a batch size of ${batchSize}`);
+    private P: number, private mean: Float32Array, private std: Float32Array, seed: number, shard?: BatchShard) {
+    this.shard = shard ?? { rank: 0, worldSize: 1 };
+    this.globalBatch = batchSize * this.shard.worldSize;
+    if (items.length < this.globalBatch) throw new UserError(`only ${items.length} training utterances for a batch size of ${batchSize}${this.shard.worldSize > 1 ? ` per process x ${this.shard.worldSize} processes` : ''}`);
     this.rng = new Prng(seed);
   }
 
   get batchesPerEpoch(): number {
-    return Math.floor(this.items.length / this.batchSize);
+    return Math.floor(this.items.length / this.globalBatch);
   }
 
   /** Starts the next epoch with a fresh permutation (the DataLoader's shuffle=True). */
@@ -74,14 +90,14 @@ export class TrainBatcher {
   }
 
   hasNext(): boolean {
-    return this.position + this.batchSize <= this.order.length;
+    return this.position + this.globalBatch <= this.order.length;
   }
 
   /** The epoch's next batch; the one after it starts assembling at once. */
   async next(): Promise<Batch> {
     if (!this.hasNext()) throw new Error('TrainBatcher: epoch exhausted');
     const batch = this.take('next') ?? this.planNext();
-    this.position += this.batchSize;
+    this.position += this.globalBatch;
     if (this.hasNext()) this.prefetch('next');
     return batch;
   }
@@ -95,11 +111,11 @@ export class TrainBatcher {
 
   /** The batch at the current position (the caller advances the position when it takes it). */
   private planNext(): Promise<Batch> {
-    return this.build(this.order.slice(this.position, this.position + this.batchSize));
+    return this.build(this.order.slice(this.position, this.position + this.globalBatch));
   }
 
   private planFresh(): Promise<Batch> {
-    return this.build(this.rng.permutation(this.items.length).slice(0, this.batchSize));
+    return this.build(this.rng.permutation(this.items.length).slice(0, this.globalBatch));
   }
 
   private prefetch(kind: Pending['kind']): void {
@@ -128,17 +144,22 @@ export class TrainBatcher {
 
   /** Draws each pick's crop start and flip (in the reference's order) and assembles natively. */
   // async: a span the reader refuses synchronously (a shard truncated under us) still arrives as a rejection.
+  // The draws are made for every pick of the global batch; only this rank's share is assembled.
   private async build(picks: number[]): Promise<Batch> {
     const P = this.P;
-    const plan = new Int32Array(picks.length * 5);
-    const y = new Int32Array(picks.length);
-    picks.forEach((k, b) => {
+    const first = this.shard.rank * this.batchSize, n = this.shard.worldSize > 1 ? this.batchSize : picks.length;
+    const plan = new Int32Array(n * 5);
+    const y = new Int32Array(n);
+    picks.forEach((k, g) => {
       const u = this.store.index.utterances[this.items[k]];
-      plan.set([u.shard, u.offset, u.frames, cropStart(u.frames, P, this.rng), this.rng.next() < 0.5 ? 1 : 0], b * 5);
+      const start = cropStart(u.frames, P, this.rng), flip = this.rng.next() < 0.5 ? 1 : 0;
+      const b = g - first;
+      if (b < 0 || b >= n) return;
+      plan.set([u.shard, u.offset, u.frames, start, flip], b * 5);
       y[b] = this.labels[k];
     });
     const bins = this.store.index.bins;
-    return this.store.reader.trainBatch(plan, P, this.mean, this.std).then((x) => ({ x, y, shape: [picks.length, P, bins] }));
+    return this.store.reader.trainBatch(plan, P, this.mean, this.std).then((x) => ({ x, y, shape: [n, P, bins] }));
   }
 
   state(): BatcherState {

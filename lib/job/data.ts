@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { UserError } from '../errors.ts';
 import { type Partition, type SubDir, TrainBatcher, selectUtterances } from '../data/sampler.ts';
+import { currentDist } from '../dist/context.ts';
 import { FeatureStore } from '../data/store.ts';
 
 export function storeDir(cfg: Config): string {
@@ -35,7 +36,9 @@ export function split(store: FeatureStore, cfg: Config, partition: Partition): S
 }
 
 export function batcher(store: FeatureStore, cfg: Config, s: Split, seed: number, norm: { mean: Float32Array; std: Float32Array }): TrainBatcher {
-  return new TrainBatcher(store, s.items, s.labels, cfg.TRAIN.BATCH_SIZE, cfg.DATASET.PARTIAL_N_FRAMES, norm.mean, norm.std, seed);
+  const d = currentDist(); // a data-parallel rank takes its share of the global batch
+  return new TrainBatcher(store, s.items, s.labels, cfg.TRAIN.BATCH_SIZE, cfg.DATASET.PARTIAL_N_FRAMES, norm.mean, norm.std, seed,
+    d ? { rank: d.rank, worldSize: d.worldSize } : undefined);
 }
 
 /** Normalised test windows of several utterances stacked, with their window counts (native, off the main thread). */

@@ -14,6 +14,8 @@ import { checkResumeConfig } from '../run/resume_guard.ts';
 import { MetricsLog } from '../run/metrics_log.ts';
 import { type RunPaths, createRunDir, findLatestRun, runPaths, writeRunInfo } from '../run/run_dir.ts';
 import { EventWriter } from '../run/tensorboard.ts';
+import { type DistContext, broadcastJson } from '../dist/context.ts';
+import { recordLaunch } from '../run/launches.ts';
 
 export interface JobMeta {
   kind: string;
@@ -49,7 +51,23 @@ export interface JobOptions {
   expName: string;
   root: string;
   quiet?: boolean;
+  /**
+   * A rank other than 0 of a data-parallel job: it uses the run directory and resume checkpoint
+   * rank 0 resolved, and writes nothing (no lock, logs, TensorBoard or checkpoints).
+   */
+  follower?: { prefix: string; file: string | null };
+  /** the data-parallel job this process is a rank of (recorded in the run directory) */
+  dist?: DistContext | null;
 }
+
+/** What rank 0 tells the other ranks once it has resolved the run directory. */
+type RunChoice = { prefix: string; file: string | null } | { error: string; exitCode: number };
+
+/** What a run writes to Log/: the metrics log and TensorBoard, or nothing on a follower rank. */
+type Metrics = Pick<MetricsLog, 'write' | 'sync' | 'truncateAfter'>;
+type Events = Pick<EventWriter, 'scalar' | 'flush'>;
+const NO_METRICS: Metrics = { write() {}, sync() {}, truncateAfter() {} };
+const NO_EVENTS: Events = { scalar() {}, flush() {} };
 
 function hasCheckpoint(prefix: string): boolean {
   const dir = join(prefix, 'Model');
@@ -58,15 +76,52 @@ function hasCheckpoint(prefix: string): boolean {
 
 export class Job {
   readonly paths: RunPaths;
-  readonly metrics: MetricsLog;
-  readonly events: EventWriter;
+  readonly metrics: Metrics;
+  readonly events: Events;
+  /** Whether this process writes the run directory (a single process, or rank 0). */
+  readonly isMain: boolean;
   resumed: JobMeta | null = null;
   /** The newest checkpoint this run wrote or resumed from: the last good state. */
   lastCheckpoint: string | null = null;
   private resumeFrom: { file: string; ckpt: Checkpoint<JobMeta> } | null = null;
-  private readonly lock: RunLock;
+  private readonly lock: RunLock | null;
+
+  /**
+   * The job of this process: a plain Job, or in a data-parallel run rank 0's Job (which resolves
+   * the run directory and resume checkpoint and tells the others) and the other ranks' followers.
+   * An error rank 0 meets there is raised on every rank.
+   */
+  static async create(cfg: Config, opts: JobOptions, info: Record<string, unknown>): Promise<Job> {
+    const d = opts.dist;
+    if (!d) return new Job(cfg, opts, info);
+    const withDist = { ...info, dist: { worldSize: d.worldSize, backend: d.backend, batchPerProcess: cfg.TRAIN.BATCH_SIZE, globalBatch: cfg.TRAIN.BATCH_SIZE * d.worldSize } };
+    if (d.isMain) {
+      let job: Job;
+      try {
+        job = new Job(cfg, opts, withDist);
+      } catch (err) {
+        await broadcastJson<RunChoice>({ error: (err as Error).message, exitCode: err instanceof UserError ? err.exitCode : 1 });
+        throw err;
+      }
+      await broadcastJson<RunChoice>({ prefix: job.paths.prefix, file: job.resumeFrom?.file ?? null });
+      return job;
+    }
+    const choice = await broadcastJson<RunChoice>(null);
+    if ('error' in choice) throw new UserError(`rank 0: ${choice.error}`, choice.exitCode);
+    return new Job(cfg, { ...opts, follower: choice }, withDist);
+  }
 
   constructor(readonly cfg: Config, readonly opts: JobOptions, info: Record<string, unknown>) {
+    if (opts.follower) {
+      this.isMain = false;
+      this.paths = runPaths(opts.follower.prefix);
+      this.lock = null;
+      if (opts.follower.file) this.resumeFrom = { file: opts.follower.file, ckpt: loadCheckpoint<JobMeta>(opts.follower.file) };
+      this.metrics = NO_METRICS;
+      this.events = NO_EVENTS;
+      return;
+    }
+    this.isMain = true;
     let prefix: string | null = null;
     let file: string | null = null;
     if (opts.resume) {
@@ -82,13 +137,14 @@ export class Job {
     }
     if (prefix) {
       this.paths = runPaths(prefix);
-      this.lock = acquireRunLock(prefix); // before reading anything another writer may be changing
+      const lock = acquireRunLock(prefix); // before reading anything another writer may be changing
+      this.lock = lock;
       try {
-        const changes = checkResumeConfig(prefix, cfg, !!opts.resumeOverride);
+        const changes = checkResumeConfig(prefix, cfg, !!opts.resumeOverride, opts.dist?.worldSize ?? 1);
         if (changes.length) this.log(`resume: config changes recorded in ${join(prefix, 'resume_overrides.jsonl')}: ${changes.map((c) => c.key).join(', ')}`);
         this.resumeFrom = file ? { file, ckpt: loadCheckpoint<JobMeta>(file) } : this.newestGoodCheckpoint();
       } catch (err) {
-        this.lock.release();
+        lock.release();
         throw err;
       }
     } else {
@@ -98,6 +154,7 @@ export class Job {
     }
     this.metrics = new MetricsLog(join(this.paths.log, 'metrics.jsonl'));
     this.events = new EventWriter(this.paths.log);
+    recordLaunch(this.paths.prefix, cfg.TRAIN.BATCH_SIZE, opts.dist ?? null, this.resumeFrom?.file ?? null);
   }
 
   /**
@@ -141,11 +198,11 @@ export class Job {
   /** Releases the run directory's lock (also released when the process exits). */
   close(): void {
     this.flush();
-    this.lock.release();
+    this.lock?.release();
   }
 
   log(message: string): void {
-    if (!this.opts.quiet) process.stderr.write(`${message}\n`);
+    if (!this.opts.quiet && this.isMain) process.stderr.write(`${message}\n`);
   }
 
   /** Restores model, optimizers, RNG and samplers from the resume checkpoint; null for a fresh run. */
@@ -177,6 +234,10 @@ export class Job {
   }
 
   save(file: string, model: NativeModel, trainer: CheckpointedTrainer, meta: JobMeta): void {
+    if (!this.isMain) { // rank 0 writes it
+      this.lastCheckpoint = join(this.paths.model, file);
+      return;
+    }
     const tensors = new Map<string, CheckpointTensor>();
     for (const e of model.stateDict()) {
       const t = model.getTensor(e.name);
@@ -199,3 +260,4 @@ export class Job {
     this.metrics.sync();
   }
 }
+

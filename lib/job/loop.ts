@@ -6,6 +6,8 @@
 import type { Config } from '../config/index.ts';
 import type { Batch, TrainBatcher } from '../data/sampler.ts';
 import type { NativeModel, NativeTrainer, StepStats } from '../native.ts';
+import { currentDist } from '../dist/context.ts';
+import { loadNative } from '../native.ts';
 import { Progress } from '../run/progress.ts';
 import { cosineLr } from '../train/schedule.ts';
 import type { CheckpointedTrainer, Job, JobMeta, Resumable } from './job.ts';
@@ -52,6 +54,10 @@ export async function runLoop<B = Batch>(cfg: Config, job: Job, model: NativeMod
   const meta: JobMeta = job.restore(model, trainer, batchers) ?? {
     kind: hooks.kind, epoch: cfg.TRAIN.BEGIN_EPOCH, stepInEpoch: 0, globalStep: cfg.TRAIN.BEGIN_EPOCH * perEpoch, best: null, batchers: {}, history: [],
   };
+  // Data parallel: every rank starts from rank 0's parameters and buffers (as DDP does); the
+  // optimizer state and samplers are the same on every rank (same seeds, or the same checkpoint).
+  const dist = currentDist();
+  if (dist) await loadNative().distBroadcastModel(model, 0);
   const stopOnNonFinite = cfg.TRAIN.STOP_ON_NONFINITE;
   const diverged = (what: string) => {
     const last = job.lastCheckpoint;
@@ -78,7 +84,7 @@ export async function runLoop<B = Batch>(cfg: Config, job: Job, model: NativeMod
       train.startEpoch();
       await hooks.onEpochStart?.(epoch);
     }
-    const progress = new Progress(`${hooks.kind} epoch ${epoch}`, perEpoch);
+    const progress = dist && !dist.isMain ? null : new Progress(`${hooks.kind} epoch ${epoch}`, perEpoch);
     let sums = { loss: 0, acc1: 0, n: 0 };
     while (meta.stepInEpoch < perEpoch) {
       const b = await train.next();
@@ -108,7 +114,7 @@ export async function runLoop<B = Batch>(cfg: Config, job: Job, model: NativeMod
       Object.assign(record, stats.extra);
       job.metrics.write({ step: meta.globalStep - 1, epoch, ...record });
       job.scalars(meta.globalStep - 1, record);
-      progress.update(meta.stepInEpoch, `loss ${stats.loss.toFixed(4)} acc@1 ${stats.acc1.toFixed(1)}`);
+      progress?.update(meta.stepInEpoch, `loss ${stats.loss.toFixed(4)} acc@1 ${stats.acc1.toFixed(1)}`);
       if (cfg.TRAIN.CHECKPOINT_STEPS > 0 && meta.globalStep % cfg.TRAIN.CHECKPOINT_STEPS === 0 && meta.stepInEpoch < perEpoch) {
         nonFinite();
         job.flush();

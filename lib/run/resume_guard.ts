@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { type Config, DEFAULTS, RESUME_NEUTRAL_KEYS, configToYaml } from '../config/index.ts';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
+import { lastWorldSize } from './launches.ts';
 
 export interface ConfigChange { key: string; old: unknown; new: unknown }
 
@@ -33,7 +34,7 @@ export function configChanges(old: unknown, now: Config): ConfigChange[] {
  * Refuses a resume whose config changes the math (listing the keys) unless `override`; with it,
  * appends the changes to <run>/resume_overrides.jsonl and makes config.yaml the new resolved config.
  */
-export function checkResumeConfig(runDir: string, cfg: Config, override: boolean): ConfigChange[] {
+export function checkResumeConfig(runDir: string, cfg: Config, override: boolean, worldSize = 1): ConfigChange[] {
   const file = join(runDir, 'config.yaml');
   if (!existsSync(file)) throw new UserError(`--resume ${runDir}: no config.yaml (not a run directory of this tool?)`);
   let old: unknown;
@@ -43,7 +44,13 @@ export function checkResumeConfig(runDir: string, cfg: Config, override: boolean
     throw new UserError(`${file}: unreadable (${(err as Error).message.split('\n')[0]})`);
   }
   const changes = configChanges(old, cfg);
-  const math = changes.filter((c) => !RESUME_NEUTRAL_KEYS.has(c.key));
+  // TRAIN.BATCH_SIZE is per process: another number of processes with the same global batch
+  // (BATCH_SIZE x world size) computes the same steps.
+  const previousWorld = lastWorldSize(runDir);
+  const sameGlobalBatch = (c: ConfigChange) => c.key === 'TRAIN.BATCH_SIZE' && typeof c.old === 'number' && (c.old as number) * previousWorld === (c.new as number) * worldSize;
+  const math = changes.filter((c) => !RESUME_NEUTRAL_KEYS.has(c.key) && !sameGlobalBatch(c));
+  if (!changes.some((c) => c.key === 'TRAIN.BATCH_SIZE') && previousWorld !== worldSize)
+    math.push({ key: 'TRAIN.BATCH_SIZE x world size', old: cfg.TRAIN.BATCH_SIZE * previousWorld, new: cfg.TRAIN.BATCH_SIZE * worldSize });
   const show = (c: ConfigChange) => `${c.key}: ${JSON.stringify(c.old)} -> ${JSON.stringify(c.new)}`;
   if (math.length && !override)
     throw new UserError(`--resume ${runDir}: the config differs from the run's in ${math.length} key(s) that change the results: ${math.map(show).join('; ')}. ` +

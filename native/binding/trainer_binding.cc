@@ -13,6 +13,7 @@
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
 #include "binding/tensor_bridge.h"
+#include "dist/process_group.h"
 #include "system/compute_thread.h"
 #include "train/aam_softmax.h"
 #include "train/trainer.h"
@@ -72,6 +73,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         options.fastSearch = getBoolOr(o, "fastSearch", false, "options");
         options.skipUnusedGrads = getBoolOr(o, "skipUnusedGrads", true, "options");
         options.sampledBackwardOnly = getBoolOr(o, "sampledBackwardOnly", true, "options");
+        options.distributed = getBoolOr(o, "distributed", false, "options");
+        options.syncBn = getBoolOr(o, "syncBn", false, "options");
+        if (options.distributed && !dist::info().initialized)
+          throw ArgumentError("options.distributed: the process group is not initialised (distInit first)");
+        if (options.syncBn && !options.distributed) throw ArgumentError("options.syncBn needs options.distributed");
         if (options.labelSmoothing < 0 || options.labelSmoothing >= 1)
           throw ArgumentError("options.labelSmoothing must be in [0, 1)");
       }
@@ -115,6 +121,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       if (self_->trainer_->isSearch()) {
         o.Set("archLoss", stats_.archLoss);
         o.Set("archEntropy", stats_.archEntropy);
+      }
+      if (self_->trainer_->distributed()) {
+        o.Set("gradientBuckets", static_cast<double>(self_->trainer_->gradientBuckets()));
+        o.Set("overlappedBuckets", static_cast<double>(self_->trainer_->overlappedBuckets()));
       }
       Napi::Object phases = Napi::Object::New(env);
       for (const auto& [name, ms] : stats_.phasesMs) phases.Set(name, ms);

@@ -284,6 +284,35 @@ at::Tensor batchNormTrainNative(const at::Tensor& x, const at::Tensor& weight, c
   return std::get<0>(forwardNative(x, weight, bias, runningMean, runningVar, momentum, eps, found));
 }
 
+namespace {
+thread_local SyncBatchNormFn syncBatchNorm = nullptr;
+}
+
+at::Tensor batchNormApplyStats(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                               const at::Tensor& mean, const at::Tensor& invstd) {
+  at::Tensor none;
+  if (nativeKernelsEnabled() && applicable(x, weight, bias, none, none) && mean.is_contiguous() && invstd.is_contiguous() &&
+      mean.scalar_type() == at::kFloat && invstd.scalar_type() == at::kFloat && verified()) {
+    const int64_t batch = x.size(0), C = x.size(1), image = x.numel() / batch / C;
+    at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
+    const float* px = x.data_ptr<float>();
+    const float *pm = mean.data_ptr<float>(), *pi = invstd.data_ptr<float>();
+    const float* pw = weight.defined() ? weight.data_ptr<float>() : nullptr;
+    const float* pb = bias.defined() ? bias.data_ptr<float>() : nullptr;
+    float* py = y.data_ptr<float>();
+    at::parallel_for(0, batch * C, 1, [&](int64_t p0, int64_t p1) { normalize(px, py, C, image, pm, pi, pw, pb, found, p0, p1); });
+    return y;
+  }
+  std::vector<int64_t> shape(x.dim(), 1);
+  shape[1] = x.size(1);
+  at::Tensor alpha = weight.defined() ? invstd * weight : invstd;
+  at::Tensor beta = bias.defined() ? bias - mean * alpha : -mean * alpha;
+  return x * alpha.view(shape) + beta.view(shape);
+}
+SyncBatchNormFn activeSyncBatchNorm() { return syncBatchNorm; }
+ScopedSyncBatchNorm::ScopedSyncBatchNorm(SyncBatchNormFn fn) : previous_(syncBatchNorm) { syncBatchNorm = fn; }
+ScopedSyncBatchNorm::~ScopedSyncBatchNorm() { syncBatchNorm = previous_; }
+
 std::string nativeBatchNormStatus() {
   if (!nativeKernelsEnabled()) return "off";
   return check.status(std::string("native (verified; ATen's build ") + (found.fusedOutput ? "fuses" : "does not fuse") +

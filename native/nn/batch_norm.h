@@ -20,6 +20,27 @@ namespace autospeech::nn {
 at::Tensor batchNormTrainNative(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                                 at::Tensor& runningMean, at::Tensor& runningVar, double momentum, double eps);
 
+// Cross-rank batch statistics (torch.nn.SyncBatchNorm) for a training-mode forward: installed by
+// a data-parallel step with MODEL.SYNC_BN (dist/sync_batch_norm.h) on the compute thread, for the
+// duration of the step; BatchNorm2d uses it instead of per-rank statistics.
+using SyncBatchNormFn = at::Tensor (*)(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                                       at::Tensor& runningMean, at::Tensor& runningVar, double momentum, double eps);
+SyncBatchNormFn activeSyncBatchNorm();
+class ScopedSyncBatchNorm {
+ public:
+  explicit ScopedSyncBatchNorm(SyncBatchNormFn fn);
+  ~ScopedSyncBatchNorm();
+
+ private:
+  SyncBatchNormFn previous_;
+};
+
+// y = x * alpha + beta with alpha = invstd * weight, beta = bias - mean * alpha per channel, in
+// the arithmetic of ATen's training-mode forward (the variant the self-check found) for
+// contiguous float NCHW input; the same formula in plain ATen ops otherwise. No autograd.
+at::Tensor batchNormApplyStats(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                               const at::Tensor& mean, const at::Tensor& invstd);
+
 // "native (verified: ...)", "ATen's (self-check failed)", "not checked yet" or "off".
 std::string nativeBatchNormStatus();
 // Runs the self-check now (it otherwise runs when first needed); returns the status.

@@ -61,6 +61,8 @@ at::Tensor BatchNorm2d::forward(const at::Tensor& x) {
     numBatchesTracked_->add_(1);
   }
   if (training) {
+    if (auto sync = activeSyncBatchNorm())
+      return sync(x, weight_ ? *weight_ : at::Tensor(), bias_ ? *bias_ : at::Tensor(), *runningMean_, *runningVar_, 0.1, 1e-5);
     at::Tensor y = batchNormTrainNative(x, weight_ ? *weight_ : at::Tensor(), bias_ ? *bias_ : at::Tensor(), *runningMean_,
                                         *runningVar_, 0.1, 1e-5);
     if (y.defined()) return y;

@@ -4,8 +4,12 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 
+#include "dist/process_group.h"
+#include "dist/sync_batch_norm.h"
 #include "models/model_search.h"
+#include "nn/batch_norm.h"
 #include "train/loss.h"
 
 namespace autospeech::train {
@@ -14,7 +18,26 @@ Trainer::Trainer(std::shared_ptr<models::SpeakerModel> model, TrainerOptions opt
     : model_(std::move(model)), options_(options), weights_(model_->weightParameters(), options.weights) {
   auto archParams = model_->archParameters();
   if (!archParams.empty()) arch_.emplace(archParams, options.arch);
+  if (options.distributed) {
+    dist::Info d = dist::info();
+    TORCH_CHECK(d.initialized, "a distributed trainer needs the process group (distInit first)");
+    rank_ = d.rank;
+    world_ = d.worldSize;
+    reducer_ = std::make_unique<dist::GradReducer>(weights_.params());
+  }
 }
+
+namespace {
+// The mean over ranks of each gradient (tensors without one count as zeros and stay without).
+void averageGradients(const std::vector<at::Tensor>& params, int world) {
+  std::vector<at::Tensor> grads;
+  for (auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  dist::allreduceSumCoalesced(grads);
+  at::NoGradGuard noGrad;
+  for (auto& g : grads) g.div_(world);
+}
+}  // namespace
 
 double topkAccuracy(const at::Tensor& logits, const at::Tensor& labels, int64_t k) {
   at::NoGradGuard noGrad;
@@ -54,6 +77,9 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
   StepStats stats;
   PhaseClock clock{stats.phasesMs};
   model_->train(true);
+  const bool dp = reducer_ != nullptr;
+  dist::ScopedShard shard(dp ? dist::BatchShard{rank_, world_} : dist::BatchShard{});
+  nn::ScopedSyncBatchNorm syncBn(dp && options_.syncBn && world_ > 1 ? &dist::syncBatchNorm : nullptr);
   auto* search = dynamic_cast<models::SearchNetwork*>(model_.get());
   if (search) search->setSampledBackwardOnly(options_.sampledBackwardOnly);
   if (arch_) {
@@ -67,6 +93,7 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
       at::Tensor archLoss = lossOf(xv, yv);
       clock.mark("alpha forward");
       archLoss.backward();
+      if (dp) averageGradients(arch_->params(), world_);
       clock.mark("alpha backward");
       stats.archLoss = archLoss.item<double>();
     }
@@ -83,7 +110,9 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
   stats.acc5 = topkAccuracy(logits, y, 5);
   clock.mark("weight forward");
   weights_.zeroGrad();
+  if (dp) reducer_->prepare();
   loss.backward();
+  if (dp) reducer_->finish();
   clock.mark("weight backward");
   if (search) {
     // Unselected ops got no gradient (fast mode, or no backward through them); the full sum gives
@@ -93,6 +122,16 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
   }
   weights_.step();
   stats.loss = loss.item<double>();
+  if (dp) {
+    // The global batch's figures: every rank holds the same number of items.
+    at::Tensor s = at::tensor({stats.loss, stats.acc1, stats.acc5, stats.archLoss}, at::kDouble);
+    dist::allreduceSum(s);
+    s.div_(world_);
+    stats.loss = s[0].item<double>();
+    stats.acc1 = s[1].item<double>();
+    stats.acc5 = s[2].item<double>();
+    stats.archLoss = s[3].item<double>();
+  }
   clock.mark("weight update");
   return stats;
 }
@@ -118,6 +157,11 @@ void Trainer::unrolledArchGradient(const at::Tensor& x, const at::Tensor& y, con
     std::vector<at::Tensor> g;
     for (auto& t : wrt) g.push_back(t.grad().defined() ? t.grad().detach().clone() : at::zeros_like(t));
     for (auto t : wrt) t.mutable_grad() = at::Tensor();
+    if (reducer_) {
+      dist::allreduceSumCoalesced(g);
+      at::NoGradGuard noGrad;
+      for (auto& t : g) t.div_(world_);
+    }
     return g;
   };
   std::vector<at::Tensor> backup;

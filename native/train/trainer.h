@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "dist/grad_reducer.h"
 #include "models/speaker_model.h"
 #include "train/adam.h"
 
@@ -33,6 +34,12 @@ struct TrainerOptions {
   // sample (their gradient contributions are exact zeros); see SearchNetwork. Off only to prove
   // the updates are identical.
   bool sampledBackwardOnly = true;
+  // Data parallel over the initialised process group (dist/process_group.h): gradients (and the
+  // architect's) averaged across ranks, bucketed and overlapped with backward; step statistics
+  // averaged; drop-path masks drawn for the global batch. syncBn: BatchNorm statistics of the
+  // global batch in every training-mode forward (torch.nn.SyncBatchNorm).
+  bool distributed = false;
+  bool syncBn = false;
 };
 
 struct StepStats {
@@ -52,6 +59,9 @@ class Trainer {
   models::SpeakerModel& model() { return *model_; }
   Adam& weightOptimizer() { return weights_; }
   Adam* archOptimizer() { return arch_ ? &*arch_ : nullptr; }
+  bool distributed() const { return reducer_ != nullptr; }
+  size_t gradientBuckets() const { return reducer_ ? reducer_->bucketCount() : 0; }
+  size_t overlappedBuckets() const { return reducer_ ? reducer_->overlappedBuckets() : 0; }
 
   // One reference training step; xv/yv (the validation batch) are required for the search.
   StepStats step(const at::Tensor& x, const at::Tensor& y, const at::Tensor& xv = {}, const at::Tensor& yv = {});
@@ -72,6 +82,8 @@ class Trainer {
   TrainerOptions options_;
   Adam weights_;
   std::optional<Adam> arch_;
+  std::unique_ptr<dist::GradReducer> reducer_;  // distributed runs
+  int rank_ = 0, world_ = 1;
 };
 
 // The reference accuracy(): percentage of rows whose label is in the top-k logits.
