@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { freePort } from '../../lib/dist/launcher.ts';
 import { loadNative } from '../../lib/native.ts';
 import { Prng } from '../../lib/util/prng.ts';
 import { README_GENOTYPE } from './fixtures.ts';
@@ -129,6 +130,9 @@ const predictor = new n.TdnnPredictor(48, { seed: 1, hidden: 16 });
 const tdnnTrainer = new n.TdnnTrainer(new n.Model(tdnnSpec, { seed: 5 }), { classes: 5 });
 const predictorKey = predictor.stateDict()[0] as { name: string; shape: number[] };
 
+// The process group: a world of one rank on a loopback port (a larger world would wait for peers).
+const distPort = await freePort();
+
 const FUNCTIONS: Record<string, () => Args> = {
   setThreads: () => [1],
   getThreads: () => [],
@@ -149,6 +153,15 @@ const FUNCTIONS: Record<string, () => Args> = {
   rngState: () => [],
   setRngState: () => [n.rngState()],
   aamSoftmax: () => [f32(3 * 4), [3, 4], f32(4 * 5), [4, 5], Int32Array.from([0, 4, 2]), { margin: 0.2, scale: 30, easyMargin: false, soft: false }],
+  distBackends: () => [],
+  distInit: () => [{ backend: 'gloo', device: 'cpu', rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: distPort, timeoutSeconds: 5 }],
+  distInfo: () => [],
+  distBroadcastBytes: () => [Uint8Array.from([1, 2, 3]), 0],
+  distAllGather: () => [f32(5)],
+  distAllReduce: () => [Float64Array.from([1, 2])],
+  distBarrier: () => [],
+  distBroadcastModel: () => [model(), 0],
+  distDestroy: () => [],
   spectrogram: () => [wav(800)],
   fbank: () => [wav(800), { melBins: 10, lowFreq: 20, highFreq: 0, preemphasis: 0.97, scale: 1 }],
   logmel: () => [wav(800), { melBins: 10, scale: 1, preemphasis: 0.97, intermediates: rng.chance(0.5) }],
@@ -227,8 +240,22 @@ const missing = exported.filter((k) => !(k in FUNCTIONS) && !(k in CLASSES));
 const missingMethods = Object.keys(CLASSES).flatMap((c) =>
   Object.getOwnPropertyNames(n[c].prototype).filter((m) => m !== 'constructor' && !(m in CLASSES[c].methods)).map((m) => `${c}.${m}`));
 
+// distInit's mutations keep a world of one rank on the loopback with a short timeout (values of
+// the wrong type still go through): another world size or an unreachable host would wait for
+// peers until the timeout.
+function localWorld(a: Args): Args {
+  const o = a[0];
+  if (!o || typeof o !== 'object' || Array.isArray(o) || ArrayBuffer.isView(o)) return a;
+  const v = { ...(o as Record<string, unknown>) };
+  if (typeof v.worldSize === 'number' && v.worldSize !== 1) v.worldSize = 1;
+  if (typeof v.masterAddr === 'string' && v.masterAddr !== '') v.masterAddr = '127.0.0.1';
+  if (v.timeoutSeconds === undefined || (typeof v.timeoutSeconds === 'number' && v.timeoutSeconds > 5)) v.timeoutSeconds = 5;
+  if (typeof v.masterPort === 'number') v.masterPort = distPort;
+  return [v, ...a.slice(1)];
+}
+
 const cases: Case[] = [];
-for (const [name, make] of Object.entries(FUNCTIONS)) if (name in n) cases.push({ name, make, call: (a) => n[name](...a) });
+for (const [name, make] of Object.entries(FUNCTIONS)) if (name in n) cases.push({ name, make, call: (a) => n[name](...(name === 'distInit' ? localWorld(a) : a)) });
 for (const [cls, def] of Object.entries(CLASSES)) {
   if (!(cls in n)) continue;
   cases.push({ name: `new ${cls}`, make: def.construct, call: (a) => new n[cls](...a) });
