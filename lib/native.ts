@@ -400,6 +400,10 @@ export interface TdnnTrainerOptions {
   margin?: number;
   scale?: number;
   easyMargin?: boolean;
+  /** data parallel over the process group (distInit first); W is broadcast from rank 0 at the first step */
+  distributed?: boolean;
+  /** with distributed: the dynamic BatchNorms use the global batch's statistics */
+  syncBn?: boolean;
 }
 
 export interface TdnnStepStats {

@@ -12,7 +12,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { preprocess } from '../lib/data/store.ts';
 import { freePort } from '../lib/dist/launcher.ts';
+import { loadCheckpoint } from '../lib/run/checkpoint.ts';
 import { BIN, cli } from './helpers/cli.ts';
 import { tinyDemoSet } from './helpers/demo_set.ts';
 import { initialTensors, modelTensors, weightsDistance } from './helpers/weights_compare.ts';
@@ -163,6 +165,31 @@ test.serial('search with MODEL.SYNC_BN: 2 x 4 = 1 x 8 (weights and alphas); work
   const byNproc = modelTensors(lastCkpt(r2)), byEnv = modelTensors(lastCkpt(r3));
   t.is(byEnv.size, byNproc.size);
   for (const [name, x] of byNproc) t.deepEqual(byEnv.get(name), x, name);
+});
+
+test.serial('tdnn train with MODEL.SYNC_BN: 2 x 4 = 1 x 8 over sampled paths and 2 walks per batch (supernet and AAM head)', async (t) => {
+  const data = await tinyDemoSet();
+  if (!existsSync(join(data, 'store_logmel', 'index.json'))) await preprocess(data, join(data, 'store_logmel'), { frontend: 'logmel' });
+  const overrides = ['TRAIN.STAGE', 'depth', 'DATASET.DATA_DIR', data, 'MODEL.NUM_CLASSES', '8', 'MODEL.CHANNELS', '32', 'MODEL.CAT_CHANNELS', '96',
+    'MODEL.EMBED_DIM', '16', 'DATASET.TRAIN_SAMPLES', '8000', 'TRAIN.CYCLE_STEP', '5', 'TRAIN.STEPS_PER_EPOCH', '2', 'TRAIN.END_EPOCH', '2', 'THREADS', '1', 'TRAIN.DYNAMIC_WALKS', '2'];
+  const common = ['tdnn', 'train', '--cfg', 'exps/demo/tdnn_largest.yaml', ...overrides];
+  const r1 = mkdtempSync(join(tmpdir(), 'dp-tdnn1-')), r2 = mkdtempSync(join(tmpdir(), 'dp-tdnn2-')), r3 = mkdtempSync(join(tmpdir(), 'dp-tdnn3-'));
+  for (const [root, extra] of [[r1, ['TRAIN.BATCH_SIZE', '8']], [r2, ['TRAIN.BATCH_SIZE', '4', 'MODEL.SYNC_BN', 'True', '--nproc', '2']], [r3, ['TRAIN.BATCH_SIZE', '4', '--nproc', '2']]] as const) {
+    const r = run([...common, ...extra, 'OUTPUT_DIR', root]);
+    t.is(r.status, 0, r.stderr);
+  }
+  closeLosses(t, losses(runDirOf(r1)), losses(runDirOf(r2)));
+  const perRank = losses(runDirOf(r3))[0], single = losses(runDirOf(r1))[0];
+  t.true(Math.abs(perRank - single) > 1e-3 * single, `per-rank BN gives another first loss (${perRank} vs ${single})`);
+  const w0 = initialTensors('exps/demo/tdnn_largest.yaml', overrides);
+  const d = weightsDistance(modelTensors(lastCkpt(r1)), modelTensors(lastCkpt(r2)), w0);
+  t.log(`tdnn after 4 steps of 2 walks: ${d.overall.toExponential(2)} (|a - b| / |a - w0|)`);
+  t.true(d.overall < 1e-2, String(d.overall));
+  const head = (root: string) => loadCheckpoint(lastCkpt(root)).tensors.get('head/aam.W')!.data as Float32Array;
+  const [h1, h2] = [head(r1), head(r2)];
+  let dd = 0, nn = 0;
+  h1.forEach((v, i) => { dd += (v - h2[i]) ** 2; nn += v * v; });
+  t.true(Math.sqrt(dd / nn) < 1e-4, `AAM weight differs by ${Math.sqrt(dd / nn)}`);
 });
 
 test.serial('--nproc: the death of a worker ends the others promptly, naming the rank and how it ended', async (t) => {

@@ -17,6 +17,7 @@ import { UserError } from '../errors.ts';
 import type { NpyArray } from '../io/npy.ts';
 import { split, subDir } from '../job/data.ts';
 import type { Job } from '../job/job.ts';
+import { currentDist, distLine } from '../dist/context.ts';
 import { runLoop } from '../job/loop.ts';
 import { buildModelFromSpec } from '../models/build.ts';
 import { modelSpecFromConfig } from '../models/spec.ts';
@@ -121,19 +122,22 @@ export async function runTdnnTraining(cfg: Config, job: Job): Promise<TdnnTrainR
   const store = openWaveStore(cfg);
   const s = split(store, cfg, subDir(cfg) === 'dev' ? undefined : 'train');
   const model = buildModelFromSpec(cfg, modelSpecFromConfig(cfg));
+  const dist = currentDist();
   const trainer = new native.TdnnTrainer(model, {
     classes: cfg.MODEL.NUM_CLASSES, lr: cfg.TRAIN.LR, beta1: cfg.TRAIN.BETA1, beta2: cfg.TRAIN.BETA2, weightDecay: cfg.TRAIN.WD,
     margin: cfg.LOSS.MARGIN, scale: cfg.LOSS.SCALE, easyMargin: cfg.LOSS.EASY_MARGIN,
+    distributed: !!dist, syncBn: !!dist && cfg.MODEL.SYNC_BN,
   });
   if (!cfg.TRAIN.INIT_CHECKPOINT && cfg.TRAIN.STAGE !== 'largest' && !job.resuming) job.log(`warning: stage ${cfg.TRAIN.STAGE} without TRAIN.INIT_CHECKPOINT starts from the initialisation, not from the previous stage`);
   if (cfg.TRAIN.INIT_CHECKPOINT && !job.resuming) job.log(`stage ${cfg.TRAIN.STAGE}: initial weights from ${loadInitialWeights(cfg, model, trainer)}`);
   let paths = new TDNNPath(space, cfg.TRAIN.PATH_SEED);
   const pathState = { state: () => paths.getState(), restore: (st: SamplerState) => { paths = TDNNPath.fromState(space, st); } };
-  const batcher = new WaveBatcher(store, s.items, s.labels, cfg.TRAIN.BATCH_SIZE, cfg.DATASET.TRAIN_SAMPLES, cfg.SEED, cfg.DATASET.MIN_SAMPLES);
+  const batcher = new WaveBatcher(store, s.items, s.labels, cfg.TRAIN.BATCH_SIZE, cfg.DATASET.TRAIN_SAMPLES, cfg.SEED, cfg.DATASET.MIN_SAMPLES,
+    dist ? { rank: dist.rank, worldSize: dist.worldSize } : undefined);
   const schedule = { baseLr: cfg.TRAIN.CYCLE_BASE_LR, maxLr: cfg.TRAIN.LR, stepSizeUp: cfg.TRAIN.CYCLE_STEP, mode: cfg.TRAIN.CYCLE_MODE as CyclicMode };
   const walks = cfg.TRAIN.DYNAMIC_WALKS;
   job.log(`tdnn stage ${cfg.TRAIN.STAGE}: ${s.items.length} training utterances, ${s.speakers.length} speakers, ${model.paramCounts().total} supernet parameters, ` +
-    `crops of ${cfg.DATASET.TRAIN_SAMPLES} samples, ${walks} walk(s) per batch`);
+    `crops of ${cfg.DATASET.TRAIN_SAMPLES} samples, ${walks} walk(s) per batch${distLine(cfg)}`);
   let steps = 0, stepMsSum = 0, lastLoss: number | null = null, lastSubnet: string | null = null;
   const meta = await runLoop(cfg, job, model, trainer, batcher, null, {
     kind: 'tdnn',

@@ -9,6 +9,7 @@
 // permutation and every crop start, and its state goes into checkpoints, so a resumed run reads
 // exactly the crops an uninterrupted one does. (The reference's own order comes from torch's
 // DataLoader and worker processes and cannot be reproduced; this is the same distribution.)
+import type { BatchShard } from '../data/sampler.ts';
 import { UserError } from '../errors.ts';
 import type { FeatureStore } from '../data/store.ts';
 import { type LogMel, loadNative } from '../native.ts';
@@ -84,17 +85,22 @@ export class WaveBatcher {
   private order: number[] = [];
   private position = 0;
   epoch = -1;
+  /** items per step over all ranks: a data-parallel rank draws for all of them and reads its share (see TrainBatcher) */
+  readonly globalBatch: number;
+  private readonly shard: BatchShard;
 
   constructor(private store: FeatureStore, private items: number[], private labels: number[], readonly batchSize: number,
-    readonly numSamples: number, seed: number, readonly minSamples = MIN_SAMPLES) {
+    readonly numSamples: number, seed: number, readonly minSamples = MIN_SAMPLES, shard?: BatchShard) {
+    this.shard = shard ?? { rank: 0, worldSize: 1 };
+    this.globalBatch = batchSize * this.shard.worldSize;
     if (store.frontend !== 'logmel') throw new UserError(`${store.dir} is a ${store.frontend} store; the TDNN trains on waveforms: run \`autospeech preprocess --frontend logmel\``);
     if (!Number.isInteger(numSamples) || numSamples < 400) throw new UserError(`the training crop must be at least 400 samples, got ${numSamples}`);
-    if (items.length < batchSize) throw new UserError(`only ${items.length} training utterances for a batch size of ${batchSize}`);
+    if (items.length < this.globalBatch) throw new UserError(`only ${items.length} training utterances for a batch size of ${batchSize}${this.shard.worldSize > 1 ? ` per process x ${this.shard.worldSize} processes` : ''}`);
     this.rng = new PythonRandom(seed);
   }
 
   get batchesPerEpoch(): number {
-    return Math.floor(this.items.length / this.batchSize);
+    return Math.floor(this.items.length / this.globalBatch);
   }
 
   startEpoch(): void {
@@ -104,19 +110,21 @@ export class WaveBatcher {
   }
 
   hasNext(): boolean {
-    return this.position + this.batchSize <= this.order.length;
+    return this.position + this.globalBatch <= this.order.length;
   }
 
   /** The next batch; crop starts drawn in batch order, one random() per utterance. */
   async next(): Promise<WaveBatch> {
     if (!this.hasNext()) throw new Error('WaveBatcher: epoch exhausted');
-    const B = this.batchSize, L = this.numSamples;
+    const B = this.batchSize, L = this.numSamples, first = this.shard.rank * B;
     const x = new Float32Array(B * L);
     const y = new Int32Array(B);
-    for (let b = 0; b < B; b++) {
-      const k = this.order[this.position + b];
+    for (let g = 0; g < this.globalBatch; g++) {
+      const k = this.order[this.position + g];
       const u = this.store.index.utterances[this.items[k]];
       const start = cropStart(u.frames, L, this.rng.random(), this.minSamples);
+      const b = g - first;
+      if (b < 0 || b >= B) continue; // another rank's item: its draw is made, its crop not read
       const row = x.subarray(b * L, (b + 1) * L);
       try {
         if (start + L <= u.frames) row.set(this.store.reader.read(u.shard, u.offset + start, L)); // no padding needed: read the crop only
@@ -126,7 +134,7 @@ export class WaveBatcher {
       }
       y[b] = this.labels[k];
     }
-    this.position += B;
+    this.position += this.globalBatch;
     return { x, y, shape: [B, L] };
   }
 

@@ -10,6 +10,7 @@
 
 #include "binding/checked_wrap.h"
 #include "binding/guard.h"
+#include "dist/process_group.h"
 #include "binding/model_wrap.h"
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
@@ -74,6 +75,11 @@ class TdnnTrainerWrap : public Napi::ObjectWrap<TdnnTrainerWrap> {
       opt.aam.scale = finiteNumber(o, "scale", opt.aam.scale, "options");
       opt.aam.easyMargin = getBoolOr(o, "easyMargin", opt.aam.easyMargin, "options");
       opt.logmel.melBins = net->dims().inFeats;  // LogMelFbanks(n_mels = in_feats)
+      opt.distributed = getBoolOr(o, "distributed", false, "options");
+      opt.syncBn = getBoolOr(o, "syncBn", false, "options");
+      if (opt.distributed && !dist::info().initialized)
+        throw ArgumentError("options.distributed: the process group is not initialised (distInit first)");
+      if (opt.syncBn && !opt.distributed) throw ArgumentError("options.syncBn needs options.distributed");
       owner_->checkIdle("new TdnnTrainer");
       trainer_ = std::make_shared<train::TdnnTrainer>(net, opt);
       classes_ = opt.classes;

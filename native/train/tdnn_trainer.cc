@@ -1,5 +1,9 @@
 #include "train/tdnn_trainer.h"
 
+#include "dist/process_group.h"
+#include "dist/sync_batch_norm.h"
+#include "nn/batch_norm.h"
+
 #include <ATen/ATen.h>
 
 #include <chrono>
@@ -39,6 +43,10 @@ TdnnTrainer::TdnnTrainer(std::shared_ptr<models::tdnn::DynamicTdnn> model, TdnnT
       W_(xavierNormal(model_->dims().embedDim, options.classes).requires_grad_(true)),
       adam_(parametersWith(*model_, W_, names_), options.adam) {
   TORCH_CHECK(options.classes >= 1, "TdnnTrainer: classes must be >= 1");
+  if (options.distributed) {
+    TORCH_CHECK(dist::info().initialized, "a distributed trainer needs the process group (distInit first)");
+    reducer_ = std::make_unique<dist::GradReducer>(adam_.params());
+  }
 }
 
 at::Tensor TdnnTrainer::features(const at::Tensor& waves) const {
@@ -58,12 +66,25 @@ TdnnStepStats TdnnTrainer::step(const at::Tensor& input, const at::Tensor& label
   stats.featuresMs = msSince(t0);
   auto t1 = Clock::now();
   model_->train(true);
+  const bool dp = reducer_ != nullptr;
+  const dist::Info d = dist::info();
+  if (dp && !headBroadcast_) {  // the supernet itself is broadcast by the run loop
+    dist::broadcastCoalesced({W_}, 0);
+    headBroadcast_ = true;
+  }
+  dist::ScopedShard shard(dp ? dist::BatchShard{d.rank, d.worldSize} : dist::BatchShard{});
+  nn::ScopedSyncBatchNorm syncBn(dp && options_.syncBn && d.worldSize > 1 ? &dist::syncBatchNorm : nullptr);
   adam_.zeroGrad();
-  for (const auto& path : walks) {
+  for (size_t w = 0; w < walks.size(); ++w) {
+    const auto& path = walks[w];
     model_->setSubnet(path);
     at::Tensor e = model_->embed(x);
     AamSoftmaxOutput r = aamSoftmax(e, W_, labels, options_.aam);
+    // The all-reduce rides on the last walk's backward; earlier walks' gradients are in .grad by then.
+    const bool last = w + 1 == walks.size();
+    if (dp && last) reducer_->prepare();
     r.loss.backward();
+    if (dp && last) reducer_->finish();
     const double loss = r.loss.item<double>();
     stats.walkLosses.push_back(loss);
     stats.loss += loss;
@@ -74,6 +95,17 @@ TdnnStepStats TdnnTrainer::step(const at::Tensor& input, const at::Tensor& label
   stats.loss /= n;
   stats.acc1 /= n;
   stats.acc5 /= n;
+  if (dp) {
+    std::vector<double> v{stats.loss, stats.acc1, stats.acc5};
+    v.insert(v.end(), stats.walkLosses.begin(), stats.walkLosses.end());
+    at::Tensor s = at::tensor(v, at::kDouble);
+    dist::allreduceSum(s);
+    s.div_(d.worldSize);
+    stats.loss = s[0].item<double>();
+    stats.acc1 = s[1].item<double>();
+    stats.acc5 = s[2].item<double>();
+    for (size_t i = 0; i < stats.walkLosses.size(); ++i) stats.walkLosses[i] = s[3 + i].item<double>();
+  }
   stats.forwardBackwardMs = msSince(t1);
   auto t2 = Clock::now();
   adam_.step();

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/grad_reducer.h"
 #include "features/logmel.h"
 #include "models/tdnn/dynamic_tdnn.h"
 #include "train/aam_softmax.h"
@@ -24,6 +25,12 @@ struct TdnnTrainerOptions {
   AamSoftmaxOptions aam;
   int64_t classes = 0;
   features::LogMelOptions logmel;
+  // Data parallel over the process group (see train/trainer.h): gradients of the supernet and W
+  // averaged across ranks (bucketed, overlapped with the last walk's backward), statistics
+  // averaged, W broadcast from rank 0 before the first step; syncBn: the dynamic BatchNorms use
+  // the global batch's statistics.
+  bool distributed = false;
+  bool syncBn = false;
 };
 
 struct TdnnStepStats {
@@ -58,6 +65,8 @@ class TdnnTrainer {
   at::Tensor W_;
   std::vector<std::string> names_;
   Adam adam_;
+  std::unique_ptr<dist::GradReducer> reducer_;
+  bool headBroadcast_ = false;
 };
 
 }  // namespace autospeech::train

@@ -1,5 +1,7 @@
 #include "models/tdnn/dynamic_batch_norm.h"
 
+#include "nn/batch_norm.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 
@@ -29,6 +31,13 @@ at::Tensor DynamicBatchNorm1d::forward(const at::Tensor& x) {
     numBatchesTracked_->add_(1);
   }
   const bool cudnn = at::globalContext().userEnabledCuDNN();
+  // A data-parallel step with MODEL.SYNC_BN: the global batch's statistics (same views / copies,
+  // so the running-statistics quirk below is kept).
+  if (auto sync = training ? nn::activeSyncBatchNorm() : nullptr) {
+    if (sel_.count == channels_) return sync(x, *weight_, *bias_, *runningMean_, *runningVar_, kMomentum, kEps);
+    at::Tensor mean = sel_.apply(*runningMean_, 0), var = sel_.apply(*runningVar_, 0);
+    return sync(x, sel_.apply(*weight_, 0), sel_.apply(*bias_, 0), mean, var, kMomentum, kEps);
+  }
   if (sel_.count == channels_)
     return at::batch_norm(x, *weight_, *bias_, *runningMean_, *runningVar_, training, kMomentum, kEps, cudnn);
   // First-k: views, so a train-mode update lands in the supernet; index list: copies (lost).
