@@ -442,6 +442,10 @@ export interface DistInitOptions {
   masterAddr: string;
   masterPort: number;
   timeoutSeconds?: number;
+  /** torchrun's agent hosts the store (TORCHELASTIC_USE_AGENT_STORE): every rank is a client */
+  agentStore?: boolean;
+  /** key prefix in the store */
+  storePrefix?: string;
 }
 
 export interface DistBinding {

@@ -38,11 +38,11 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | nu
   return cli(args, { env });
 }
 
-/** Two workers started by hand as torchrun would start them. */
-function byHand(args: string[]): Promise<{ code: number | null; stderr: string }[]> {
-  return freePort().then((port) => Promise.all([0, 1].map((rank) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+/** Two workers started by hand as torchrun would start them (`extra`: more of its variables). */
+function byHand(args: string[], port?: number, extra: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }[]> {
+  return (port ? Promise.resolve(port) : freePort()).then((port) => Promise.all([0, 1].map((rank) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const p = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+      env: { ...process.env, RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...extra },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -165,6 +165,21 @@ test.serial('search with MODEL.SYNC_BN: 2 x 4 = 1 x 8 (weights and alphas); work
   const byNproc = modelTensors(lastCkpt(r2)), byEnv = modelTensors(lastCkpt(r3));
   t.is(byEnv.size, byNproc.size);
   for (const [name, x] of byNproc) t.deepEqual(byEnv.get(name), x, name);
+
+  // As under torchrun's elastic agent: the store is the agent's (here torch's own TCPStore, hosted
+  // by python3-torch), every rank a client under the attempt's prefix.
+  const port = await freePort();
+  const host = spawn('/usr/bin/python3', ['-c', `import time\nfrom torch.distributed import TCPStore\ns = TCPStore('127.0.0.1', ${port}, None, True)\nprint('up', flush=True)\ntime.sleep(600)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => host.stdout.once('data', () => resolve()));
+  const r4 = mkdtempSync(join(tmpdir(), 'dp-search4-'));
+  try {
+    const agent = await byHand([...common, 'TRAIN.BATCH_SIZE', '4', 'MODEL.SYNC_BN', 'True', 'OUTPUT_DIR', r4], port, { TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '0' });
+    for (const h of agent) t.is(h.code, 0, h.stderr);
+  } finally {
+    host.kill('SIGKILL');
+  }
+  const byAgent = modelTensors(lastCkpt(r4));
+  for (const [name, x] of byNproc) t.deepEqual(byAgent.get(name), x, name);
 });
 
 test.serial('tdnn train with MODEL.SYNC_BN: 2 x 4 = 1 x 8 over sampled paths and 2 walks per batch (supernet and AAM head)', async (t) => {

@@ -40,7 +40,8 @@ export async function initDist(cfg: Config, env: NodeJS.ProcessEnv = process.env
     throw new UserError(`DIST.BACKEND ${cfg.DIST.BACKEND}: this build of the addon has ${built.length ? built.join(', ') : 'no process-group backend'}` +
       (cfg.DIST.BACKEND === 'nccl' ? ' (NCCL needs a CUDA libtorch built with it, e.g. pytorch.org\'s CUDA builds; Debian\'s libtorch has Gloo only)' : ' (Gloo needs its headers at build time: Debian\'s libgloo-dev)'));
   if (!built.length) throw new UserError('data-parallel training: this build of the addon has no process-group backend (install libgloo-dev and rebuild)');
-  const info = await native.distInit({ backend: cfg.DIST.BACKEND as 'auto' | 'gloo' | 'nccl', device, rank: e.rank, worldSize: e.worldSize, masterAddr: e.masterAddr, masterPort: e.masterPort, timeoutSeconds: cfg.DIST.TIMEOUT })
+  const info = await native.distInit({ backend: cfg.DIST.BACKEND as 'auto' | 'gloo' | 'nccl', device, rank: e.rank, worldSize: e.worldSize, masterAddr: e.masterAddr, masterPort: e.masterPort, timeoutSeconds: cfg.DIST.TIMEOUT,
+    agentStore: e.agentStore, storePrefix: e.agentStore ? `/worker/attempt_${e.restartCount}/autospeech/` : '' })
     .catch((err: Error) => { throw new Error(`rank ${e.rank} of ${e.worldSize}: joining the process group at ${e.masterAddr}:${e.masterPort} failed: ${err.message}`); });
   current = { ...e, backend: info.backend!, isMain: e.rank === 0 };
   return current;

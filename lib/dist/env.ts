@@ -1,5 +1,7 @@
 // torchrun's environment contract (env:// initialisation): RANK, WORLD_SIZE, LOCAL_RANK,
-// MASTER_ADDR, MASTER_PORT (LOCAL_WORLD_SIZE is informational). `--nproc N` sets the same
+// MASTER_ADDR, MASTER_PORT (LOCAL_WORLD_SIZE is informational); under torchrun's elastic agent
+// (TORCHELASTIC_USE_AGENT_STORE=True) the agent hosts the store and every rank connects to it, with
+// the keys of the attempt (/worker/attempt_<TORCHELASTIC_RESTART_COUNT>/), as torch's env:// does. `--nproc N` sets the same
 // variables for its workers, so a worker started by torchrun, by hand or by the launcher is the
 // same process.
 import { UserError } from '../errors.ts';
@@ -10,6 +12,10 @@ export interface DistEnv {
   localRank: number;
   masterAddr: string;
   masterPort: number;
+  /** torchrun's agent already hosts the TCPStore at MASTER_ADDR:MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE=True) */
+  agentStore: boolean;
+  /** torchrun's restart count: the store keys of this attempt */
+  restartCount: number;
 }
 
 function intVar(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number {
@@ -28,11 +34,13 @@ export function readDistEnv(env: NodeJS.ProcessEnv = process.env): DistEnv | nul
     return null;
   }
   const worldSize = intVar(env, 'WORLD_SIZE', 1, 65536);
+  const agentStore = env.TORCHELASTIC_USE_AGENT_STORE === 'True';
+  const restartCount = env.TORCHELASTIC_RESTART_COUNT ? intVar(env, 'TORCHELASTIC_RESTART_COUNT', 0, 1e9) : 0;
   if (env.RANK === undefined || env.RANK === '') throw new UserError(`WORLD_SIZE=${worldSize} is set but RANK is not`);
   const rank = intVar(env, 'RANK', 0, worldSize - 1);
   const localRank = env.LOCAL_RANK !== undefined && env.LOCAL_RANK !== '' ? intVar(env, 'LOCAL_RANK', 0, 65535) : rank;
-  if (worldSize === 1) return { rank, worldSize, localRank, masterAddr: env.MASTER_ADDR || '127.0.0.1', masterPort: env.MASTER_PORT ? intVar(env, 'MASTER_PORT', 1, 65535) : 29500 };
+  if (worldSize === 1) return { rank, worldSize, localRank, masterAddr: env.MASTER_ADDR || '127.0.0.1', masterPort: env.MASTER_PORT ? intVar(env, 'MASTER_PORT', 1, 65535) : 29500, agentStore, restartCount };
   if (!env.MASTER_ADDR) throw new UserError(`WORLD_SIZE=${worldSize}: MASTER_ADDR is not set (the host of rank 0's rendezvous store)`);
   if (env.MASTER_PORT === undefined || env.MASTER_PORT === '') throw new UserError(`WORLD_SIZE=${worldSize}: MASTER_PORT is not set`);
-  return { rank, worldSize, localRank, masterAddr: env.MASTER_ADDR, masterPort: intVar(env, 'MASTER_PORT', 1, 65535) };
+  return { rank, worldSize, localRank, masterAddr: env.MASTER_ADDR, masterPort: intVar(env, 'MASTER_PORT', 1, 65535), agentStore, restartCount };
 }

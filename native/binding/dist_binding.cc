@@ -69,7 +69,7 @@ Napi::Value DistBackends(const Napi::CallbackInfo& info) {
   });
 }
 
-// distInit({ backend?, device?, rank, worldSize, masterAddr, masterPort, timeoutSeconds? }) -> Promise<info>
+// distInit({ backend?, device?, rank, worldSize, masterAddr, masterPort, timeoutSeconds?, agentStore?, storePrefix? }) -> Promise<info>
 Napi::Value DistInit(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Object o = asObject(info.Length() ? info[0] : info.Env().Undefined(), "distInit options");
@@ -88,6 +88,8 @@ Napi::Value DistInit(const Napi::CallbackInfo& info) {
     if (port < 1 || port > 65535) throw ArgumentError("distInit: masterPort must be in 1..65535");
     opts.masterPort = static_cast<int>(port);
     opts.timeoutSeconds = getNumberOr(o, "timeoutSeconds", opts.timeoutSeconds, what);
+    opts.agentStore = getBoolOr(o, "agentStore", false, what);
+    opts.storePrefix = getStringOr(o, "storePrefix", "", what);
     if (!(opts.timeoutSeconds > 0) || !std::isfinite(opts.timeoutSeconds) || opts.timeoutSeconds > 1e7)
       throw ArgumentError("distInit: timeoutSeconds must be a positive number of seconds");
     // Unknown backends and ones this build lacks are refused here, before any rendezvous.

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if defined(AUTOSPEECH_WITH_GLOO)
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -92,11 +93,12 @@ void init(const InitOptions& o) {
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeoutSeconds * 1000));
   c10d::TCPStoreOptions so;
   so.port = static_cast<std::uint16_t>(o.masterPort);
-  so.isServer = o.rank == 0;
+  so.isServer = o.rank == 0 && !o.agentStore;
   so.numWorkers = static_cast<std::size_t>(o.worldSize);
-  so.waitWorkers = true;
+  so.waitWorkers = !o.agentStore;
   so.timeout = timeout;
-  auto s = c10::make_intrusive<c10d::TCPStore>(o.masterAddr, so);
+  c10::intrusive_ptr<c10d::Store> s = c10::make_intrusive<c10d::TCPStore>(o.masterAddr, so);
+  if (!o.storePrefix.empty()) s = c10::make_intrusive<c10d::PrefixStore>(o.storePrefix, s);
   c10::intrusive_ptr<c10d::ProcessGroup> group;
 #if defined(AUTOSPEECH_WITH_GLOO)
   if (backend == "gloo") {

@@ -23,6 +23,10 @@ struct InitOptions {
   std::string masterAddr = "127.0.0.1";
   int masterPort = 29500;
   double timeoutSeconds = 1800;  // torch's default process-group timeout
+  // torchrun (TORCHELASTIC_USE_AGENT_STORE=True): its agent already hosts the TCPStore at
+  // MASTER_ADDR:MASTER_PORT, so every rank connects as a client, under this key prefix.
+  bool agentStore = false;
+  std::string storePrefix;
 };
 
 struct Info {
