@@ -76,6 +76,9 @@ test.serial('train-baseline with MODEL.SYNC_BN: 2 processes of batch 4 = 1 proce
   const b = run([...common, 'TRAIN.BATCH_SIZE', '4', 'MODEL.SYNC_BN', 'True', 'OUTPUT_DIR', r2, '--nproc', '2', '--json']);
   t.is(b.status, 0, b.stderr);
   t.regex(b.stderr, /data parallel: 2 processes \(gloo\), batch 4 per process = 8 per step, BatchNorm synchronised/);
+  const buckets = /gradients all-reduced in (\d+) bucket\(s\), (\d+) of them launched during the backward/.exec(b.stderr);
+  t.truthy(buckets, b.stderr);
+  t.true(Number(buckets![1]) >= 2 && Number(buckets![2]) >= 1, `ResNet-18's 45 MB of gradients: ${buckets![0]}`);
   t.is(JSON.parse(b.stdout).runDir, runDirOf(r2), 'rank 0 alone prints the result');
   const c = run([...common, 'TRAIN.BATCH_SIZE', '4', 'OUTPUT_DIR', r3, '--nproc', '2']);
   t.is(c.status, 0, c.stderr);
@@ -239,6 +242,28 @@ test.serial('--nproc: the death of a worker ends the others promptly, naming the
   t.regex(stderr, /data-parallel job failed: rank 1 of 2 was killed by SIGKILL/);
   t.true(took < 15, `the job ended ${took} s after the kill`);
   t.is(workerOfRank(0), null, 'rank 0 is gone too');
+});
+
+test.serial('--nproc: Ctrl-C (SIGINT) ends every worker and exits 130', async (t) => {
+  const common = ['train-baseline', ...(await baseline())];
+  const root = mkdtempSync(join(tmpdir(), 'dp-int-'));
+  const p = spawn(process.execPath, [BIN, ...common, 'TRAIN.BATCH_SIZE', '4', 'TRAIN.END_EPOCH', '50', 'OUTPUT_DIR', root, '--nproc', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  p.stderr.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      try { if (losses(runDirOf(root)).length >= 1) { clearInterval(timer); resolve(); } } catch { /* not yet */ }
+    }, 100);
+  });
+  const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+    try { return new RegExp(`^PPid:\\s+${p.pid}$`, 'm').test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; }
+  });
+  t.is(children.length, 2);
+  p.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => p.on('exit', (c) => resolve(c)));
+  t.is(code, 130, stderr);
+  t.regex(stderr, /SIGINT: stopping 2 worker\(s\)/);
+  for (const pid of children) t.false(existsSync(`/proc/${pid}/status`) && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8')), `worker ${pid} is gone`);
 });
 
 test('torchrun environment errors are named before anything starts', async (t) => {

@@ -88,6 +88,8 @@ export async function launchWorkers(nproc: number, args: string[], opts: LaunchO
       p.on('exit', (code, signal) => {
         alive.delete(rank);
         if (pending) process.stderr.write(`[rank ${rank}] ${pending}\n`);
+        // Ctrl-C in a terminal reaches the workers too: a worker ended by SIGINT is the interruption.
+        if (signal === 'SIGINT' && !failure && !interrupted) { interrupted = 'SIGINT'; log(`autospeech: SIGINT: stopping ${alive.size} worker(s)`); stopAll(); }
         if ((code !== 0 || signal) && !failure && !interrupted) {
           failure = { rank, what: describe(code, signal), code: signal ? null : code };
           if (alive.size) log(`autospeech: rank ${rank} of ${nproc} ${failure.what}; stopping the other ${alive.size} worker(s)`);

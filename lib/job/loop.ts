@@ -20,7 +20,7 @@ export interface LoopBatcher<B> extends Resumable {
 }
 
 /** A step's numbers the loop logs. */
-export type LoopStepStats = Pick<StepStats, 'loss' | 'acc1' | 'acc5' | 'archLoss' | 'archEntropy'> & { extra?: Record<string, number> };
+export type LoopStepStats = Pick<StepStats, 'loss' | 'acc1' | 'acc5' | 'archLoss' | 'archEntropy' | 'gradientBuckets' | 'overlappedBuckets'> & { extra?: Record<string, number> };
 
 /** A run that stopped because its loss or weights stopped being finite (exit 1). */
 export class DivergedError extends Error {
@@ -74,6 +74,7 @@ export async function runLoop<B = Batch>(cfg: Config, job: Job, model: NativeMod
     if (bad.length) job.log(`warning: ${bad.length} model tensor(s) hold NaN or inf; this checkpoint can never be the best`);
     return bad;
   };
+  let reportedBuckets = false;
   const state = (): JobMeta => ({ ...meta, batchers: Object.fromEntries(Object.entries(batchers).map(([k, b]) => [k, b.state()])), genotype: hooks.genotype?.() });
   for (; meta.epoch < cfg.TRAIN.END_EPOCH; meta.epoch++, meta.stepInEpoch = 0) {
     const epoch = meta.epoch;
@@ -100,6 +101,10 @@ export async function runLoop<B = Batch>(cfg: Config, job: Job, model: NativeMod
         } else {
           stats = await t.step(nb.x, nb.shape, nb.y);
         }
+      }
+      if (stats.gradientBuckets !== undefined && !reportedBuckets) {
+        reportedBuckets = true;
+        job.log(`data parallel: gradients all-reduced in ${stats.gradientBuckets} bucket(s), ${stats.overlappedBuckets} of them launched during the backward`);
       }
       meta.stepInEpoch++;
       meta.globalStep++;
