@@ -33,6 +33,7 @@ export function register(program: Command): void {
         hugePageAllocator: info.hugePageAllocator,
         mallocTuning: info.mallocTuning,
         nativeKernels: native.nativeKernelChecks(),
+        dataParallel: native.distBackends(),
       };
       emit(report, opts.json, (r) =>
         table([
@@ -50,6 +51,7 @@ export function register(program: Command): void {
           ['  batch norm', r.nativeKernels.batchNorm],
           ['  batch norm backward', r.nativeKernels.batchNormBackward],
           ['  Adam update', r.nativeKernels.adam],
+          ['data parallel', r.dataParallel.length ? `${r.dataParallel.join(', ')} (c10d; --nproc N or torchrun)` : 'none (the addon was built without Gloo headers: libgloo-dev)'],
           ['addon', r.addon],
           ['node', r.node],
         ]),

@@ -24,6 +24,11 @@ export function rankDevice(cfg: Config, env: DistEnv | null): string {
   return env && cfg.DEVICE === 'cuda' ? `cuda:${env.localRank}` : cfg.DEVICE;
 }
 
+/** The device this process trains on: DEVICE, or cuda:LOCAL_RANK for DEVICE cuda in a data-parallel job. */
+export function processDevice(cfg: Config): string {
+  return rankDevice(cfg, current);
+}
+
 /**
  * Joins the job's process group when the environment says this is one rank of several (WORLD_SIZE
  * > 1): TCPStore rendezvous at MASTER_ADDR:MASTER_PORT and the DIST.BACKEND group. Null otherwise.

@@ -3,6 +3,7 @@ import type { Config } from '../config/index.ts';
 import { type Genotype, loadGenotypeArg } from '../genotype/index.ts';
 import { type ModelSpec, type NativeModel, loadNative } from '../native.ts';
 import { modelSpecFromConfig } from './spec.ts';
+import { processDevice } from '../dist/context.ts';
 
 export interface BuiltModel {
   model: NativeModel;
@@ -19,7 +20,7 @@ export function buildModelFromSpec(cfg: Config, spec: ModelSpec, seed?: number):
   const native = loadNative();
   if (cfg.THREADS > 0) native.setThreads(cfg.THREADS);
   native.setDeterminism({ deterministic: cfg.DETERMINISTIC, cudnnBenchmark: cfg.CUDNN.BENCHMARK, cudnnDeterministic: cfg.CUDNN.DETERMINISTIC, cudnnEnabled: cfg.CUDNN.ENABLED });
-  const model = new native.Model(spec, { device: cfg.DEVICE, seed: seed ?? cfg.SEED });
+  const model = new native.Model(spec, { device: processDevice(cfg), seed: seed ?? cfg.SEED });
   if (cfg.MODEL.CHANNELS_LAST) model.setChannelsLast(true);
   return model;
 }

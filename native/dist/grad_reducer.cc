@@ -57,7 +57,7 @@ GradReducer::GradReducer(std::vector<at::Tensor> params, size_t firstBucketBytes
 GradReducer::~GradReducer() { *alive_ = false; }
 
 void GradReducer::prepare() {
-  if (armed_) throw std::runtime_error("GradReducer: prepare() twice without finish()");
+  // Armed still: the previous backward failed before finish(); its collectives are dropped.
   std::fill(ready_.begin(), ready_.end(), false);
   for (auto& b : buckets_) {
     b.pending = b.params.size();

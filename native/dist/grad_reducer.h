@@ -30,7 +30,7 @@ class GradReducer {
   GradReducer(std::vector<at::Tensor> params, size_t firstBucketBytes = 1 << 20, size_t bucketBytes = 25 << 20);
   ~GradReducer();
 
-  // Arms the hooks for the next backward.
+  // Arms the hooks for the next backward (dropping the state of one that failed before finish()).
   void prepare();
   // After backward: launches the remaining buckets, waits, writes averaged gradients back.
   void finish();
