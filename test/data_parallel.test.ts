@@ -185,6 +185,26 @@ test.serial('search with MODEL.SYNC_BN: 2 x 4 = 1 x 8 (weights and alphas); work
   for (const [name, x] of byNproc) t.deepEqual(byAgent.get(name), x, name);
 });
 
+test.serial('train (a derived network with drop path 0.2): 2 x 4 = 1 x 8, evaluation sharded over the ranks gives the same figures', async (t) => {
+  const data = await tinyDemoSet();
+  const G = "Genotype(normal=[('skip_connect', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('dil_conv_5x5', 2), ('dil_conv_3x3', 2), ('sep_conv_3x3', 1), ('max_pool_3x3', 2), ('avg_pool_3x3', 0)], normal_concat=range(2, 6), reduce=[('sep_conv_5x5', 1), ('sep_conv_5x5', 0), ('sep_conv_3x3', 2), ('skip_connect', 0), ('sep_conv_5x5', 2), ('avg_pool_3x3', 3), ('sep_conv_3x3', 1), ('dil_conv_3x3', 0)], reduce_concat=range(2, 6))";
+  const overrides = ['DATASET.DATA_DIR', data, 'MODEL.NUM_CLASSES', '8', 'MODEL.INIT_CHANNELS', '8', 'MODEL.LAYERS', '3', 'TRAIN.END_EPOCH', '2', 'TRAIN.STEPS_PER_EPOCH', '2',
+    'DATASET.PARTIAL_N_FRAMES', '100', 'VAL_FREQ', '1', 'THREADS', '1', 'MODEL.DROP_PATH_PROB', '0.2', 'TRAIN.LR', '0.001'];
+  const common = ['train', '--cfg', 'exps/demo/scratch_iden.yaml', '--text_arch', G, ...overrides];
+  const r1 = mkdtempSync(join(tmpdir(), 'dp-train1-')), r2 = mkdtempSync(join(tmpdir(), 'dp-train2-'));
+  const a = run([...common, 'TRAIN.BATCH_SIZE', '8', 'OUTPUT_DIR', r1]);
+  t.is(a.status, 0, a.stderr);
+  const b = run([...common, 'TRAIN.BATCH_SIZE', '4', 'MODEL.SYNC_BN', 'True', 'OUTPUT_DIR', r2, '--nproc', '2']);
+  t.is(b.status, 0, b.stderr);
+  closeLosses(t, losses(runDirOf(r1)), losses(runDirOf(r2)));
+  const d = weightsDistance(modelTensors(lastCkpt(r1)), modelTensors(lastCkpt(r2)), initialTensors('exps/demo/scratch_iden.yaml', overrides, G));
+  t.log(`train after 4 steps: ${d.overall.toExponential(2)} (|a - b| / |a - w0|), largest element difference ${d.maxAbs.toExponential(2)}`);
+  t.true(d.overall < 1e-2, String(d.overall));
+  const val = (dir: string) => readFileSync(join(dir, 'Log', 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"validation"')).map((l) => JSON.parse(l).validation);
+  t.is(val(runDirOf(r2)).length, 2);
+  t.deepEqual(val(runDirOf(r2)).map((v) => v.valid_top1), val(runDirOf(r1)).map((v) => v.valid_top1));
+});
+
 test.serial('tdnn train with MODEL.SYNC_BN: 2 x 4 = 1 x 8 over sampled paths and 2 walks per batch (supernet and AAM head)', async (t) => {
   const data = await tinyDemoSet();
   if (!existsSync(join(data, 'store_logmel', 'index.json'))) await preprocess(data, join(data, 'store_logmel'), { frontend: 'logmel' });
