@@ -27,6 +27,9 @@ export async function runTraining(cfg: Config, job: Job, textArch?: string): Pro
   const { model, genotype } = buildModel(cfg, textArch);
   const trainer = new native.Trainer(model, { weights: { lr: cfg.TRAIN.LR, weightDecay: cfg.TRAIN.APPLY_WD ? cfg.TRAIN.WD : 0 }, labelSmoothing: cfg.TRAIN.LABEL_SMOOTHING });
   const train = batcher(store, cfg, trainSplit, cfg.SEED, norm);
+  // The features' normalisation travels with the weights: `autospeech embed` needs it.
+  job.attach('norm/mean', { data: norm.mean, shape: [norm.mean.length], dtype: 'float32' });
+  job.attach('norm/std', { data: norm.std, shape: [norm.std.length], dtype: 'float32' });
   const kind = model.kind === 'resnet' ? 'baseline' : 'scratch';
   const genotypeText = genotype ? formatGenotype(genotype) : undefined;
   job.log(`${kind}: ${trainSplit.items.length} training utterances, ${trainSplit.speakers.length} speakers, ${model.paramCounts().total} parameters${genotypeText ? `\nselected architecture: ${genotypeText}` : ''}`);
@@ -38,8 +41,9 @@ export async function runTraining(cfg: Config, job: Job, textArch?: string): Pro
       if (verification) {
         const r = await evaluateVerification(trainer, store, cfg, norm, join(job.paths.log, `scores_${e}.txt`));
         job.log(`epoch ${e}: EER ${(100 * r.eer).toFixed(3)} % on ${r.trials} trials, ${Object.entries(r.minDcf).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}`);
-        // best = lowest EER: report its negative as the "higher is better" metric
-        return { metric: -r.eer, record: { valid_eer: r.eer, ...r.minDcf } };
+        // best = lowest EER: report its negative as the "higher is better" metric. The EER point's
+        // threshold goes into the checkpoint's history: `autospeech verify` decides with it.
+        return { metric: -r.eer, record: { valid_eer: r.eer, ...r.minDcf, ...(r.eerThreshold !== null ? { valid_eer_threshold: r.eerThreshold } : {}) } };
       }
       const r = await evaluateIdentification(trainer, store, testSplit!, cfg, norm);
       job.log(`epoch ${e}: test top-1 ${(100 * r.top1).toFixed(2)} % (window-weighted, reference), ${(100 * r.top1PerUtterance).toFixed(2)} % per utterance`);

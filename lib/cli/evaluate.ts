@@ -33,8 +33,9 @@ async function evaluate(kind: 'identification' | 'verification', overrides: stri
     emit(r, opts.json, (x) => `top-1 ${(100 * x.top1).toFixed(2)} % / top-5 ${(100 * x.top5).toFixed(2)} % (window-weighted, reference); per utterance ${(100 * x.top1PerUtterance).toFixed(2)} % / ${(100 * x.top5PerUtterance).toFixed(2)} %; ${x.utterances} utterances`);
   } else {
     const r = await evaluateVerification(trainer, store, cfg, norm, opts.scores ?? join(opts.load_path, '..', '..', 'Log', 'scores_eval.txt'));
-    emit({ eer: r.eer, ...r.minDcf, trials: r.trials, skipped: r.skipped, scores: r.scoresFile }, opts.json, (x) =>
-      `EER ${(100 * x.eer).toFixed(3)} % on ${x.trials} trials (${x.skipped} skipped), ${Object.entries(r.minDcf).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}; scores in ${x.scores}`);
+    emit({ eer: r.eer, ...r.minDcf, trials: r.trials, skipped: r.skipped, eer_threshold: r.eerThreshold, scores: r.scoresFile }, opts.json, (x) =>
+      `EER ${(100 * x.eer).toFixed(3)} % on ${x.trials} trials (${x.skipped} skipped), ${Object.entries(r.minDcf).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}; ` +
+      `EER threshold ${x.eer_threshold === null ? 'none' : x.eer_threshold.toPrecision(6)} (verify --threshold); scores in ${x.scores}`);
   }
   store.close();
 }

@@ -172,11 +172,22 @@ export function loadConfig(yamlPath: string | undefined, overrides: string[] = [
   }
 }
 
-function loadConfigInto(yamlPath: string | undefined, overrides: string[], origins: Map<string, string>): Config {
+/** A config from YAML text (e.g. the one a checkpoint records); `where` names it in errors. */
+export function loadConfigText(text: string, where: string, overrides: string[] = []): Config {
+  const origins = new Map<string, string>();
+  currentOrigins = origins;
+  try {
+    return loadConfigInto(where, overrides, origins, text);
+  } finally {
+    currentOrigins = null;
+  }
+}
+
+function loadConfigInto(yamlPath: string | undefined, overrides: string[], origins: Map<string, string>, given?: string): Config {
   const cfg = defaultConfig() as unknown as Record<string, any>;
   if (yamlPath !== undefined) {
-    if (!existsSync(yamlPath)) throw new UserError(`config file ${yamlPath} not found`);
-    const text = readFileSync(yamlPath, 'utf8');
+    if (given === undefined && !existsSync(yamlPath)) throw new UserError(`config file ${yamlPath} not found`);
+    const text = given ?? readFileSync(yamlPath, 'utf8');
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
     if (doc.errors.length) {

@@ -25,6 +25,8 @@ export interface JobMeta {
   batchers: Record<string, unknown>;
   genotype?: string;
   history: Record<string, unknown>[];
+  /** the run's resolved config (YAML), so a checkpoint alone says which network it holds */
+  config?: string;
 }
 
 /** Something whose position a checkpoint records: a batcher, a path sampler. */
@@ -65,6 +67,8 @@ export class Job {
   lastCheckpoint: string | null = null;
   private resumeFrom: { file: string; ckpt: Checkpoint<JobMeta> } | null = null;
   private readonly lock: RunLock;
+  /** Tensors every checkpoint of the run also holds (norm/mean, norm/std: what inference needs). */
+  private readonly attached = new Map<string, CheckpointTensor>();
 
   constructor(readonly cfg: Config, readonly opts: JobOptions, info: Record<string, unknown>) {
     let prefix: string | null = null;
@@ -176,6 +180,11 @@ export class Job {
     return ckpt.meta;
   }
 
+  /** Adds a tensor to every checkpoint written from now on (e.g. the features' normalisation). */
+  attach(name: string, tensor: CheckpointTensor): void {
+    this.attached.set(name, tensor);
+  }
+
   save(file: string, model: NativeModel, trainer: CheckpointedTrainer, meta: JobMeta): void {
     const tensors = new Map<string, CheckpointTensor>();
     for (const e of model.stateDict()) {
@@ -186,7 +195,8 @@ export class Job {
     for (const [name, t] of Object.entries(trainer.headState?.() ?? {})) tensors.set(`head/${name}`, { data: t.data as NpyData, shape: t.shape, dtype: t.dtype as NpyDType });
     const rng = loadNative().rngState();
     tensors.set('rng/torch', { data: rng, shape: [rng.length], dtype: 'uint8' });
-    saveCheckpoint(join(this.paths.model, file), { meta, tensors });
+    for (const [name, t] of this.attached) tensors.set(name, t);
+    saveCheckpoint(join(this.paths.model, file), { meta: { ...meta, config: configToYaml(this.cfg) }, tensors });
     this.lastCheckpoint = join(this.paths.model, file);
   }
 
