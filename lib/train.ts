@@ -12,6 +12,7 @@ import type { Job } from './job/job.ts';
 import { runLoop } from './job/loop.ts';
 import { buildModel } from './models/build.ts';
 import { loadNative } from './native.ts';
+import { loadInitFrom, resolveInitFrom } from './train/init_from.ts';
 import { isValidationEpoch, scratchDropPath } from './train/schedule.ts';
 
 export interface TrainResult { runDir: string; best: number | null; history: Record<string, unknown>[]; params: number; genotype?: string }
@@ -25,6 +26,11 @@ export async function runTraining(cfg: Config, job: Job, textArch?: string): Pro
   const trainSplit = split(store, cfg, verification ? undefined : 'train');
   const testSplit = verification ? null : split(store, cfg, 'test');
   const { model, genotype } = buildModel(cfg, textArch);
+  if (cfg.TRAIN.INIT_FROM && !job.resuming) {
+    const init = resolveInitFrom(cfg, job.opts.root, model.kind === 'resnet' ? 'train-baseline' : 'train')!;
+    loadInitFrom(model, init);
+    job.log(`initial weights from TRAIN.INIT_FROM ${init.checkpoint} (a ${init.kind} run at global step ${init.globalStep}, sha256 ${init.sha256.slice(0, 16)})`);
+  }
   const trainer = new native.Trainer(model, { weights: { lr: cfg.TRAIN.LR, weightDecay: cfg.TRAIN.APPLY_WD ? cfg.TRAIN.WD : 0 }, labelSmoothing: cfg.TRAIN.LABEL_SMOOTHING });
   const train = batcher(store, cfg, trainSplit, cfg.SEED, norm);
   const kind = model.kind === 'resnet' ? 'baseline' : 'scratch';

@@ -1,0 +1,168 @@
+#include "nn/binary_conv.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <sstream>
+
+#include "binding/guard.h"
+
+namespace autospeech::nn {
+
+BinaryScale parseBinaryScale(const std::string& s) {
+  if (s == "channel") return BinaryScale::Channel;
+  if (s == "layer") return BinaryScale::Layer;
+  if (s == "none") return BinaryScale::None;
+  throw ArgumentError("binary conv: scale must be 'channel', 'layer' or 'none', got '" + s + "'");
+}
+
+BinarySte parseBinarySte(const std::string& s) {
+  if (s == "clip") return BinarySte::Clip;
+  if (s == "identity") return BinarySte::Identity;
+  throw ArgumentError("binary conv: ste must be 'clip' or 'identity', got '" + s + "'");
+}
+
+const char* binaryScaleName(BinaryScale s) {
+  return s == BinaryScale::Channel ? "channel" : s == BinaryScale::Layer ? "layer" : "none";
+}
+
+const char* binarySteName(BinarySte s) { return s == BinarySte::Clip ? "clip" : "identity"; }
+
+namespace {
+
+// bin(W): +1 where W >= 0 (both zeros included), -1 elsewhere; NaN is refused before this runs.
+at::Tensor binarySigns(const at::Tensor& w) {
+  return at::where(w.ge(0), at::scalar_tensor(1, w.options()), at::scalar_tensor(-1, w.options()));
+}
+
+// alpha shaped to broadcast over the weight: [C_out, 1, 1, 1] or a 0-d tensor.
+at::Tensor alphaBroadcast(const at::Tensor& alpha, BinaryScale scale) {
+  return scale == BinaryScale::Channel ? alpha.view({-1, 1, 1, 1}) : alpha.view({});
+}
+
+// The first non-finite latent weight, as "[o, i, y, x] = nan".
+std::string firstNonFinite(const at::Tensor& w) {
+  at::Tensor idx = at::nonzero(at::isfinite(w).logical_not());
+  if (idx.size(0) == 0) return "?";
+  at::Tensor first = idx[0].cpu();
+  std::ostringstream s;
+  at::Tensor v = w;
+  s << "[";
+  for (int64_t d = 0; d < first.size(0); ++d) {
+    const int64_t i = first[d].item<int64_t>();
+    s << (d ? ", " : "") << i;
+    v = v.select(0, i);
+  }
+  s << "] = " << v.item<double>();
+  return s.str();
+}
+
+void checkFinite(const at::Tensor& w, const at::Tensor& alpha, const std::string& layer) {
+  // alpha is a mean of |W|: finite exactly when every weight of its filter is (one value per filter
+  // to look at instead of every weight).
+  bool ok = alpha.defined() ? at::isfinite(alpha).all().item<bool>() : at::isfinite(w).all().item<bool>();
+  if (ok) return;
+  throw std::runtime_error("binary conv " + layer + ": the latent weight holds NaN or infinity (first at " + firstNonFinite(w) +
+                           "); a diverged run or corrupt weights: it cannot be binarised");
+}
+
+struct Binarized {
+  at::Tensor wb, s, alpha;
+};
+
+Binarized binarize(const at::Tensor& w, BinaryScale scale, const std::string& layer) {
+  TORCH_CHECK(w.dim() == 4, "binary conv ", layer, ": the weight must be 4-D, got ", w.sizes());
+  Binarized r;
+  r.alpha = binaryAlpha(w, scale);
+  checkFinite(w, r.alpha, layer);
+  r.s = binarySigns(w);
+  r.wb = r.alpha.defined() ? alphaBroadcast(r.alpha, scale) * r.s : r.s;
+  return r;
+}
+
+struct BinarizeWeight : public torch::autograd::Function<BinarizeWeight> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& w, int64_t scale, int64_t ste,
+                            bool alphaGrad, const std::string& layer) {
+    Binarized b = binarize(w, static_cast<BinaryScale>(scale), layer);
+    ctx->save_for_backward({w, b.s, b.alpha.defined() ? b.alpha : at::Tensor()});
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["ste"] = ste;
+    ctx->saved_data["alphaGrad"] = alphaGrad;
+    return b.wb;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &w = saved[0], &s = saved[1], &alpha = saved[2];
+    const auto scale = static_cast<BinaryScale>(ctx->saved_data["scale"].toInt());
+    const auto ste = static_cast<BinarySte>(ctx->saved_data["ste"].toInt());
+    const bool alphaGrad = ctx->saved_data["alphaGrad"].toBool();
+    const at::Tensor& g = grads[0];
+    // straight-through path: alpha_o g_j, masked to |W_j| <= 1 with 'clip'
+    at::Tensor grad = scale == BinaryScale::None ? g : g * alphaBroadcast(alpha, scale);
+    if (ste == BinarySte::Clip) grad = at::where(w.abs().le(1), grad, at::scalar_tensor(0, grad.options()));
+    if (alphaGrad && scale != BinaryScale::None) {
+      // alpha path: d|W_j|/dW_j (abs's convention, 0 at 0) times (1/n) sum over the filter (or the
+      // whole tensor for 'layer') of g_i s_i
+      at::Tensor gs = g * s;
+      at::Tensor meanGs = scale == BinaryScale::Channel ? gs.mean({1, 2, 3}, /*keepdim=*/true) : gs.mean();
+      at::Tensor dAbs = at::where(w.gt(0), at::scalar_tensor(1, w.options()),
+                                  at::where(w.lt(0), at::scalar_tensor(-1, w.options()), at::scalar_tensor(0, w.options())));
+      grad = grad + dAbs * meanGs;
+    }
+    return {grad, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor binaryAlpha(const at::Tensor& w, BinaryScale scale) {
+  if (scale == BinaryScale::Channel) return w.abs().mean({1, 2, 3});
+  if (scale == BinaryScale::Layer) return w.abs().mean().view({1});
+  return at::Tensor();
+}
+
+at::Tensor binarizeWeight(const at::Tensor& w, const BinaryConvOptions& o, const std::string& layer) {
+  return BinarizeWeight::apply(w, static_cast<int64_t>(o.scale), static_cast<int64_t>(o.ste), o.alphaGrad, layer);
+}
+
+BinaryConv2d::BinaryConv2d(const Conv2dOptions& conv, const BinaryConvOptions& binary, std::string name)
+    : Conv2d(conv), b_(binary), name_(std::move(name)) {
+  TORCH_CHECK(!conv.bias, "binary conv ", name_, ": a bias is not supported");
+  TORCH_CHECK(binary.latentClip >= 0, "binary conv ", name_, ": latentClip must be >= 0 (0 = none)");
+}
+
+at::Tensor BinaryConv2d::forward(const at::Tensor& x) {
+  const Conv2dOptions& o = options();
+  at::Tensor wb = binarizeWeight(weight(), b_, name_);
+  return at::conv2d(x, wb, {}, o.stride, o.padding, o.dilation, o.groups);
+}
+
+at::Tensor BinaryConv2d::binarizedWeight() {
+  at::NoGradGuard noGrad;
+  return binarize(weight(), b_.scale, name_).wb;
+}
+
+void BinaryConv2d::clampLatent() {
+  if (b_.latentClip <= 0) return;
+  at::NoGradGuard noGrad;
+  weight().clamp_(-b_.latentClip, b_.latentClip);
+}
+
+namespace {
+void collectBinary(const Module& m, const std::string& prefix, std::vector<std::pair<std::string, BinaryConv2d*>>& out) {
+  for (auto& [name, child] : m.children()) {
+    std::string path = prefix.empty() ? name : prefix + "." + name;
+    if (auto* b = dynamic_cast<BinaryConv2d*>(child.get())) out.emplace_back(path, b);
+    collectBinary(*child, path, out);
+  }
+}
+}  // namespace
+
+std::vector<std::pair<std::string, BinaryConv2d*>> binaryConvs(const Module& root) {
+  std::vector<std::pair<std::string, BinaryConv2d*>> out;
+  collectBinary(root, "", out);
+  return out;
+}
+
+}  // namespace autospeech::nn
