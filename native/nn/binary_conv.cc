@@ -37,7 +37,7 @@ at::Tensor binarySigns(const at::Tensor& w) {
 
 // alpha shaped to broadcast over the weight: [C_out, 1, 1, 1] or a 0-d tensor.
 at::Tensor alphaBroadcast(const at::Tensor& alpha, BinaryScale scale) {
-  return scale == BinaryScale::Channel ? alpha.view({-1, 1, 1, 1}) : alpha.view({});
+  return scale == BinaryScale::Channel ? alpha.view({-1, 1, 1, 1}) : alpha.view(at::IntArrayRef{});
 }
 
 // The first non-finite latent weight, as "[o, i, y, x] = nan".
