@@ -196,7 +196,7 @@ export interface BnnBinding {
    * all arrays one type): y = conv2d(x, W_b), dx, dw through the STE node, W_b and alpha.
    */
   binaryConv<T extends Float32Array | Float64Array>(x: T, xShape: readonly number[], w: T, wShape: readonly number[], dy: T,
-    options: { stride?: [number, number]; padding?: [number, number]; scale?: BinaryScaleMode; ste?: BinarySteMode; alphaGrad?: boolean }):
+    options: { stride?: [number, number]; padding?: [number, number]; scale?: BinaryScaleMode; ste?: BinarySteMode; alphaGrad?: boolean; impl?: 'fused' | 'aten' }):
     { y: NativeTensor; dx: NativeTensor; dw: NativeTensor; wb: NativeTensor; alpha: NativeTensor | null };
 }
 

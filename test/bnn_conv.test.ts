@@ -106,7 +106,7 @@ function latent(rng: Prng, len: number): Float64Array {
   return w;
 }
 
-function run(x: Float64Array, w: Float64Array, dy: Float64Array, g: Geometry, options: { scale?: Scale; ste?: Ste; alphaGrad?: boolean }) {
+function run(x: Float64Array, w: Float64Array, dy: Float64Array, g: Geometry, options: { scale?: Scale; ste?: Ste; alphaGrad?: boolean; impl?: 'fused' | 'aten' }) {
   return native.binaryConv(x, [g.N, g.C, g.H, g.W], w, [g.O, g.C, g.k, g.k], dy, { stride: [g.stride, g.stride], padding: [g.pad, g.pad], ...options });
 }
 
@@ -179,7 +179,7 @@ test('T3 forward: y equals a float64 convolution with W_b = alpha * s; W_b takes
   }
 });
 
-test('T4 backward in float64 equals the closed form to 1e-12 (clip + alphaGrad, clip without, identity + alphaGrad, layer, none); dx is the conv input gradient with W_b', (t) => {
+test('T4 backward in float64 equals the closed form to 1e-12 (clip + alphaGrad, clip without, identity + alphaGrad, layer, none), fused and as ATen ops; dx is the conv input gradient with W_b', (t) => {
   const rng = new Prng(4);
   const w = latent(rng, G.O * G.C * G.k * G.k);
   const x = Float64Array.from({ length: G.N * G.C * G.H * G.W }, () => rng.next() * 2 - 1);
@@ -188,8 +188,8 @@ test('T4 backward in float64 equals the closed form to 1e-12 (clip + alphaGrad, 
   const g = convGrads(G, x, Float64Array.from(w, () => 0), dy).dw; // dL/dW_b does not depend on W_b
   const cases: [Scale, Ste, boolean][] = [['channel', 'clip', true], ['channel', 'clip', false], ['channel', 'identity', true], ['channel', 'identity', false],
     ['layer', 'clip', true], ['layer', 'identity', false], ['none', 'clip', true], ['none', 'identity', true]];
-  for (const [scale, ste, alphaGrad] of cases) {
-    const r = run(x, w, dy, G, { scale, ste, alphaGrad });
+  for (const impl of ['fused', 'aten'] as const) for (const [scale, ste, alphaGrad] of cases) {
+    const r = run(x, w, dy, G, { scale, ste, alphaGrad, impl });
     const f = formula(w, g, G.O, scale, ste);
     const expected = Float64Array.from(f.ste, (v, j) => v + (alphaGrad ? f.alpha[j] : 0));
     const dw = r.dw.data as Float64Array;
@@ -252,6 +252,25 @@ test('T7 pack/unpack round trip for shapes whose size is not a multiple of 8; pa
   t.throws(() => unpackSigns(Uint8Array.from([0, 0, 0b10]), 17), { message: /padding bits after sign 16 are not zero/ });
 });
 
+test('the fused float32 backward agrees with the ATen-op one (1e-6 relative; the filter sums round differently) and the forward is identical', (t) => {
+  const rng = new Prng(8);
+  const g: Geometry = { N: 2, C: 16, H: 9, W: 9, O: 24, k: 3, stride: 1, pad: 1 };
+  const w = Float32Array.from(latent(rng, g.O * g.C * 9));
+  const x = Float32Array.from({ length: g.N * g.C * 81 }, () => rng.next() * 2 - 1);
+  const dy = Float32Array.from({ length: g.N * g.O * 81 }, () => rng.next() * 2 - 1);
+  for (const scale of ['channel', 'layer', 'none'] as const) for (const ste of ['clip', 'identity'] as const) {
+    const opts = { stride: [1, 1] as [number, number], padding: [1, 1] as [number, number], scale, ste };
+    const a = native.binaryConv(x, [g.N, g.C, 9, 9], w, [g.O, g.C, 3, 3], dy, { ...opts, impl: 'fused' });
+    const b = native.binaryConv(x, [g.N, g.C, 9, 9], w, [g.O, g.C, 3, 3], dy, { ...opts, impl: 'aten' });
+    t.true(Buffer.from((a.y.data as Float32Array).buffer).equals(Buffer.from((b.y.data as Float32Array).buffer)), `${scale}/${ste} y`);
+    t.true(Buffer.from((a.dx.data as Float32Array).buffer).equals(Buffer.from((b.dx.data as Float32Array).buffer)), `${scale}/${ste} dx`);
+    const da = a.dw.data as Float32Array, db = b.dw.data as Float32Array;
+    let worst = 0, scaleOf = 0;
+    for (let j = 0; j < da.length; j++) { worst = Math.max(worst, Math.abs(da[j] - db[j])); scaleOf = Math.max(scaleOf, Math.abs(db[j])); }
+    t.true(worst <= 1e-6 * scaleOf, `${scale}/${ste} dW: ${worst} of ${scaleOf}`);
+  }
+});
+
 test('binaryConv refuses bad arguments with messages naming them', (t) => {
   const x = new Float32Array(9), w = new Float32Array(9), dy = new Float32Array(1);
   t.throws(() => native.binaryConv(x, [1, 1, 3, 3], w, [1, 1, 3, 3], dy, { scale: 'filter' as never }), { message: /scale must be 'channel', 'layer' or 'none', got 'filter'/ });
@@ -259,4 +278,5 @@ test('binaryConv refuses bad arguments with messages naming them', (t) => {
   t.throws(() => native.binaryConv(x, [1, 1, 3, 3], new Float64Array(9) as never, [1, 1, 3, 3], dy, {}), { message: /of one type/ });
   t.throws(() => native.binaryConv(x, [1, 1, 3, 3], w, [1, 2, 3, 3], dy, {}), { message: /x has 1 channels, w expects 2/ });
   t.throws(() => native.binaryConv(x, [1, 1, 3, 3], w, [1, 1, 3, 3], dy, { padding: [-1, 0] }), { message: /options.padding/ });
+  t.throws(() => native.binaryConv(x, [1, 1, 3, 3], w, [1, 1, 3, 3], dy, { impl: 'cuda' as never }), { message: /options.impl must be 'fused' or 'aten'/ });
 });

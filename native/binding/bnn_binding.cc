@@ -1,7 +1,8 @@
 // Binary-weight convolution test entry: binaryConv(x, xShape, w, wShape, dy, options) runs one
 // nn::BinaryConv2d-style forward (W_b = alpha * bin(w), conv2d) and its backward with gradOutput
-// dy through the custom STE node, in float32 or float64 (all three arrays of one type), so the
-// tests can check the forward, alpha and the closed-form backward (bnn.md §3.1, T1-T5).
+// dy through the custom STE node (impl 'fused', the default, or 'aten' ops), in float32 or float64
+// (all three arrays of one type), so the tests can check the forward, alpha and the closed-form
+// backward (bnn.md §3.1, T1-T5).
 #include <napi.h>
 
 #include <ATen/ATen.h>
@@ -43,6 +44,8 @@ Napi::Value BinaryConv(const Napi::CallbackInfo& info) {
     b.scale = nn::parseBinaryScale(getStringOr(o, "scale", "channel", "options"));
     b.ste = nn::parseBinarySte(getStringOr(o, "ste", "clip", "options"));
     b.alphaGrad = getBoolOr(o, "alphaGrad", true, "options");
+    const std::string impl = getStringOr(o, "impl", "fused", "options");
+    if (impl != "fused" && impl != "aten") throw ArgumentError("binaryConv: options.impl must be 'fused' or 'aten', got '" + impl + "'");
     at::Tensor x = borrowTypedArray(info[0], xs, "x"), w = borrowTypedArray(info[2], ws, "w"), dy = borrowTypedArray(info[4], ys, "dy");
     for (const at::Tensor* t : {&x, &w, &dy})
       if (t->scalar_type() != at::kFloat && t->scalar_type() != at::kDouble)
@@ -51,6 +54,10 @@ Napi::Value BinaryConv(const Napi::CallbackInfo& info) {
       throw ArgumentError("binaryConv: x, w and dy must be of one type (all Float32Array or all Float64Array)");
     at::Tensor y, dx, dw, wb, alpha;
     runOnComputeThread([&] {
+      struct Restore {  // the backward's implementation for this call only
+        ~Restore() { nn::setFusedBinaryBackward(true); }
+      } restore;
+      nn::setFusedBinaryBackward(impl == "fused");
       at::Tensor xg = x.clone().requires_grad_(true), wg = w.clone().requires_grad_(true);
       at::Tensor wbg = nn::binarizeWeight(wg, b, "binaryConv");
       y = at::conv2d(xg, wbg, {}, stride, padding);

@@ -40,6 +40,11 @@ at::Tensor binaryAlpha(const at::Tensor& w, BinaryScale scale);
 // error naming `layer` and the first offending index when W holds NaN or infinity.
 at::Tensor binarizeWeight(const at::Tensor& w, const BinaryConvOptions& o, const std::string& layer);
 
+// The backward runs as one fused pass per filter on contiguous CPU weights (default) or as ATen
+// ops (the same formula; the filter sums of g s round differently: double there, ATen's float
+// reduction here); the switch exists to compare the two.
+void setFusedBinaryBackward(bool on);
+
 // nn.Conv2d (same weight name, shape and initialisation draws) whose forward binarises the weight.
 class BinaryConv2d : public Conv2d {
  public:

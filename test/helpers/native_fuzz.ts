@@ -141,7 +141,7 @@ const FUNCTIONS: Record<string, () => Args> = {
   info: () => [],
   computeThreadInfo: () => [],
   pool2d: () => [f32(2 * 36), [1, 2, 6, 6], { kind: 'max', kernel: 3, stride: 2, padding: 1, impl: 'native', gradOutput: f32(2 * 9) }],
-  binaryConv: () => [f32(2 * 36), [1, 2, 6, 6], f32(3 * 18, (i) => Math.sin(i) * 1.5), [3, 2, 3, 3], f32(3 * 9), { stride: [2, 2], padding: [1, 1], scale: ['channel', 'layer', 'none'][rng.int(3)], ste: rng.chance(0.5) ? 'clip' : 'identity', alphaGrad: rng.chance(0.5) }],
+  binaryConv: () => [f32(2 * 36), [1, 2, 6, 6], f32(3 * 18, (i) => Math.sin(i) * 1.5), [3, 2, 3, 3], f32(3 * 9), { stride: [2, 2], padding: [1, 1], scale: ['channel', 'layer', 'none'][rng.int(3)], ste: rng.chance(0.5) ? 'clip' : 'identity', alphaGrad: rng.chance(0.5), impl: rng.chance(0.5) ? 'fused' : 'aten' }],
   depthwiseConv: () => [f32(2 * 36), [1, 2, 6, 6], f32(18), [2, 1, 3, 3], f32(2 * 16), [1, 2, 4, 4], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], impl: 'native' }],
   batchNormBackward: () => [f32(2 * 3 * 4), [2, 3, 2, 2], f32(2 * 4 * 4), [2, 4, 2, 2], { impl: 'native', weight: f32(3), channelOffset: 1, mask: [true, true, true] }],
   setNativeKernels: () => [true],
