@@ -69,7 +69,7 @@ test.serial('the fp32 twin trains; the BWN starts from it (TRAIN.INIT_FROM lates
     t.true(Buffer.from((model.getTensor(key).data as Float32Array).buffer).equals(Buffer.from((ckpt.tensors.get(`model/${key}`)!.data as Float32Array).buffer)), key);
 });
 
-test.serial('a BWN checkpoint evaluates to the run\'s own EER, exports its latent weights and resumes bit for bit', (t) => {
+test.serial('a BWN checkpoint evaluates to the run\'s own EER, exports its latent weights, W_b (pth) and a .bwn that evaluates identically, and resumes bit for bit', (t) => {
   const run = runOf('resnet34_bwn_veri');
   const validation = metrics(run).filter((r) => r.validation).map((r) => r.validation);
   const ev = cli(['evaluate', 'verification', '--cfg', 'exps/demo/resnet34_bwn_veri.yaml', '--load_path', join(run, 'Model', 'checkpoint_2.ckpt'), ...small().slice(0, 8), '--json']);
@@ -80,6 +80,24 @@ test.serial('a BWN checkpoint evaluates to the run\'s own EER, exports its laten
   const ex = cli(['export', '--load_path', join(run, 'Model', 'last.ckpt'), '--out', pth, '--json']);
   t.is(ex.status, 0, ex.stderr);
   t.is(JSON.parse(ex.stdout).tensors, [...loadCheckpoint(join(run, 'Model', 'last.ckpt')).tensors.keys()].filter((k) => k.startsWith('model/')).length);
+
+  // the same checkpoint as a .bwn (export --format bwn, the run's config.yaml) evaluates to the same EER;
+  // --format pth writes the materialised W_b state_dict
+  const bwnFile = join(work, 'bwn_2.bwn');
+  const eb = cli(['export', '--load_path', join(run, 'Model', 'checkpoint_2.ckpt'), '--out', bwnFile, '--format', 'bwn', '--json']);
+  t.is(eb.status, 0, eb.stderr);
+  const written = JSON.parse(eb.stdout);
+  t.is(written.bytes, written.headerBytes + written.payloadBytes);
+  const evb = cli(['evaluate', 'verification', '--cfg', 'exps/demo/resnet34_bwn_veri.yaml', '--load_path', bwnFile, ...small().slice(0, 8), '--json']);
+  t.is(evb.status, 0, evb.stderr);
+  t.is(JSON.parse(evb.stdout).eer, validation[1].valid_eer);
+  t.deepEqual(readFileSync(bwnFile.replace(/\.bwn$/, '_scores.txt'), 'utf8'), readFileSync(join(run, 'Log', 'scores_2.txt'), 'utf8'));
+  const ep = cli(['export', '--load_path', join(run, 'Model', 'last.ckpt'), '--out', join(work, 'wb.pth'), '--format', 'pth', '--json']);
+  t.is(ep.status, 0, ep.stderr);
+  t.is(JSON.parse(ep.stdout).materialised, 35);
+  const idn = cli(['evaluate', 'identification', '--cfg', 'exps/demo/resnet34_bwn_veri.yaml', '--load_path', bwnFile, ...small().slice(0, 8)]);
+  t.is(idn.status, 2);
+  t.regex(idn.stderr, /holds no classifier \(export it with --with-classifier for identification\)/);
 
   // a copy of the run cut back to its epoch-2 checkpoint resumes to the same final weights
   const copy = join(work, 'resume', 'resnet34_bwn_veri_2000_01_01_00_00_00');
