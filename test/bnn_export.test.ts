@@ -4,6 +4,7 @@
 // its tensor bytes are the memory table's deployable-file row; corruption, truncation, other
 // versions and a mismatching config are clear errors; the materialised state_dict holds +-alpha.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,9 @@ import { loadBwnInto, materialisedStateDict, readBwn, twinSpec, writeBwn } from 
 import { modelFromBwn } from '../lib/bnn/load.ts';
 import { memoryReport } from '../lib/bnn/memory.ts';
 import { loadConfig } from '../lib/config/index.ts';
+import { writeNpy } from '../lib/io/npy.ts';
+import { saveTorchStateDict } from '../lib/io/torch_save.ts';
+import type { NpyDType } from '../lib/io/npy.ts';
 import { modelSpecFromConfig } from '../lib/models/spec.ts';
 import { type ModelSpec, loadNative } from '../lib/native.ts';
 import { Prng } from '../lib/util/prng.ts';
@@ -110,4 +114,59 @@ test('the materialised state_dict has the fp32 keys with W_b = +-alpha_o in each
     t.true(wb.every((v, j) => Math.abs(v) === a[Math.floor(j / n)]), l.name);
   }
   t.true(bits(sd.get('conv1.weight')!.data as Float32Array).equals(bits(model.getTensor('conv1.weight').data as Float32Array)));
+});
+
+// T9: a plain PyTorch ResNet-34 (torchvision's BasicBlock layout, the reference resnet.py's stem
+// and head, written here independently) loads the materialised .pth strictly and embeds like us.
+const PY_RESNET = `
+import sys, numpy as np, torch, torch.nn as nn
+class Block(nn.Module):
+    def __init__(s, i, o, st):
+        super().__init__()
+        s.conv1 = nn.Conv2d(i, o, 3, st, 1, bias=False); s.bn1 = nn.BatchNorm2d(o); s.relu = nn.ReLU()
+        s.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False); s.bn2 = nn.BatchNorm2d(o)
+        s.downsample = nn.Sequential(nn.Conv2d(i, o, 1, st, bias=False), nn.BatchNorm2d(o)) if st != 1 or i != o else None
+    def forward(s, x):
+        y = s.bn2(s.conv2(s.relu(s.bn1(s.conv1(x)))))
+        return s.relu(y + (s.downsample(x) if s.downsample is not None else x))
+class ResNet34(nn.Module):
+    def __init__(s, base, classes):
+        super().__init__()
+        s.conv1 = nn.Conv2d(1, base, 7, 2, 2, bias=False); s.bn1 = nn.BatchNorm2d(base); s.relu = nn.ReLU(); s.maxpool = nn.MaxPool2d(3, 2, 1)
+        i = base
+        for l, (n, w) in enumerate(zip([3, 4, 6, 3], [base, 2 * base, 4 * base, 8 * base])):
+            blocks = []
+            for b in range(n):
+                blocks.append(Block(i, w, (1 if l == 0 else 2) if b == 0 else 1)); i = w
+            setattr(s, 'layer%d' % (l + 1), nn.Sequential(*blocks))
+        s.classifier = nn.Linear(8 * base, classes)
+    def forward(s, x):
+        x = s.maxpool(s.relu(s.bn1(s.conv1(x.unsqueeze(1)))))
+        x = s.layer4(s.layer3(s.layer2(s.layer1(x))))
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+torch.set_num_threads(1)
+m = ResNet34(int(sys.argv[2]), int(sys.argv[3]))
+m.load_state_dict(torch.load(sys.argv[1]), strict=True)
+m.eval()
+with torch.no_grad():
+    e = m(torch.from_numpy(np.load(sys.argv[4]))).numpy()
+ref = np.load(sys.argv[5])
+print(float(np.abs(e - ref).max() / np.abs(ref).max()))
+`;
+
+test('T9 the materialised .pth loads strictly into a plain PyTorch ResNet-34 and gives our BWN embeddings within 1e-5', async (t) => {
+  const spec: ModelSpec = { kind: 'resnet', depth: 34, numClasses: 7, widthMult: 0.25, binarize: ['blocks', 'shortcuts'] };
+  const bwn = new native.Model(spec, { seed: 31 });
+  const trainer = new native.Trainer(bwn, { weights: { lr: 0.01 } });
+  for (let i = 0; i < 2; i++) await trainer.step(input(4, 80, 64, 40 + i), [4, 80, 64], Int32Array.from([0, 3, 5, 6]));
+  const pth = join(dir, 'wb.pth');
+  saveTorchStateDict(pth, [...materialisedStateDict(bwn)].map(([name, v]) => [name, { data: v.data, shape: v.shape, dtype: v.dtype as NpyDType }]));
+  const x = input(3, 300, 64, 50);
+  const e = (await bwn.forward(x, [3, 300, 64], { mode: 'eval' })).embedding!;
+  writeNpy(join(dir, 'x.npy'), { data: x, shape: [3, 300, 64], dtype: 'float32' });
+  writeNpy(join(dir, 'e.npy'), { data: e.data as Float32Array, shape: e.shape, dtype: 'float32' });
+  const out = spawnSync('/usr/bin/python3', ['-c', PY_RESNET, pth, '16', '7', join(dir, 'x.npy'), join(dir, 'e.npy')], { encoding: 'utf8' });
+  t.is(out.status, 0, out.stderr);
+  t.log(`PyTorch vs ours: max relative difference ${out.stdout.trim()}`);
+  t.true(Number(out.stdout.trim()) <= 1e-5, out.stdout);
 });
