@@ -98,6 +98,16 @@ export interface ModelSpec {
   genotype?: GenotypeSpecNative;
   shiftedFactorizedReduce?: boolean;
   mixing?: 'gumbel' | 'softmax';
+  /** resnet named options: widths x widthMult (64 widthMult whole), ReLU or PReLU modules */
+  widthMult?: number;
+  activation?: 'relu' | 'prelu';
+  /** resnet: the conv groups built as binary-weight convs (BWN); empty = the fp32 network */
+  binarize?: BinarizeGroup[];
+  binaryScale?: BinaryScaleMode;
+  binarySte?: BinarySteMode;
+  binaryAlphaGrad?: boolean;
+  /** clamp the latent weights to [-c, c] after each optimiser step; 0 = none */
+  latentClip?: number;
   /** tdnn: sugar's DynamicTDNN arguments (channels/kernels: numBlocks + 1 each); standalone = a clone's layout */
   inFeats?: number;
   embedDim?: number;
@@ -106,6 +116,29 @@ export interface ModelSpec {
   kernels?: number[];
   catChannels?: number;
   standalone?: boolean;
+}
+
+export type BinarizeGroup = 'stem' | 'blocks' | 'shortcuts';
+export type BinaryScaleMode = 'channel' | 'layer' | 'none';
+export type BinarySteMode = 'clip' | 'identity';
+
+/** One binary-weight conv of a model (Model.binaryLayers), in state_dict order. */
+export interface BinaryLayerInfo {
+  /** module path, e.g. 'layer1.0.conv1' */
+  name: string;
+  /** its latent weight's state_dict key */
+  key: string;
+  shape: [number, number, number, number];
+  scale: BinaryScaleMode;
+  ste: BinarySteMode;
+  alphaGrad: boolean;
+  latentClip: number;
+  /** alpha exactly as the forward computes it: [C_out] (channel), [1] (layer), null (none) */
+  alpha: NativeTensor | null;
+  /** latent weights with |W| > 1 (outside the STE's clip) */
+  clipped: number;
+  /** W_b = alpha * s, with { materialize: true } */
+  wb?: NativeTensor;
 }
 
 export interface StateDictEntry {
@@ -147,11 +180,24 @@ export interface NativeModel {
   setDropPathProb(p: number): void;
   setMixing(mode: 'gumbel' | 'softmax'): void;
   forward(input: Float32Array, shape: [number, number, number], options?: ForwardOptions): Promise<ForwardResult>;
+  /** The binary-weight convs (empty for an fp32 network); an error if a latent weight is NaN. */
+  binaryLayers(options?: { materialize?: boolean }): BinaryLayerInfo[];
 }
 
 export interface ModelBinding {
   Model: new (spec: ModelSpec, options?: { device?: string; seed?: number }) => NativeModel;
   operationNames(): string[];
+}
+
+// ---- binary-weight conv (native/binding/bnn_binding.cc) ----
+export interface BnnBinding {
+  /**
+   * One binary-weight convolution, forward and backward with gradOutput dy (float32 or float64,
+   * all arrays one type): y = conv2d(x, W_b), dx, dw through the STE node, W_b and alpha.
+   */
+  binaryConv<T extends Float32Array | Float64Array>(x: T, xShape: readonly number[], w: T, wShape: readonly number[], dy: T,
+    options: { stride?: [number, number]; padding?: [number, number]; scale?: BinaryScaleMode; ste?: BinarySteMode; alphaGrad?: boolean; impl?: 'fused' | 'aten' }):
+    { y: NativeTensor; dx: NativeTensor; dw: NativeTensor; wb: NativeTensor; alpha: NativeTensor | null };
 }
 
 // ---- training (native/binding/trainer_binding.cc) ----
@@ -419,7 +465,7 @@ export interface TdnnTrainerBinding {
   TdnnTrainer: new (model: NativeModel, options: TdnnTrainerOptions) => NativeTdnnTrainer;
 }
 
-export type Addon = SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding & ReaderBinding & TdnnBinding & TdnnPredictorBinding & TdnnTrainerBinding;
+export type Addon = SystemBinding & ModelBinding & BnnBinding & TrainerBinding & FeaturesBinding & ReaderBinding & TdnnBinding & TdnnPredictorBinding & TdnnTrainerBinding;
 
 let cached: Addon | undefined;
 

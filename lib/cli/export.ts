@@ -1,31 +1,69 @@
-// `autospeech export --load_path <ckpt> --out model.pth`: the model weights of a checkpoint as a
-// PyTorch state_dict file (state_dict names are already the reference's); `--format npy --out <dir>`
-// writes one <key>.npy per state_dict tensor instead (the weights-directory format of forward
-// --weights, tdnn --weights and embed --load_path).
+// `autospeech export --load_path <ckpt> --out <file> [--format state_dict|pth|bwn]`: a checkpoint's
+// model weights as a PyTorch state_dict file (state_dict names are already the reference's), for a
+// binary-weight ResNet also with the binary weights materialised (pth: W_b = alpha * s in place of
+// each latent weight, loadable into a plain ResNet) or as the compact .bwn file (lib/bnn/format.ts);
+// `--format npy --out <dir>` writes one <key>.npy per state_dict tensor instead (the weights-directory
+// format of forward --weights, tdnn --weights and embed --load_path).
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 
+import { materialisedStateDict, writeBwn } from '../bnn/format.ts';
+import { loadConfig } from '../config/index.ts';
 import { UserError } from '../errors.ts';
 import { saveTorchStateDict, type TorchTensor } from '../io/torch_save.ts';
-import { saveTensorDir } from '../models/weights.ts';
+import type { NpyDType } from '../io/npy.ts';
+import { buildModel } from '../models/build.ts';
+import { isBwnModel, modelSpecFromConfig } from '../models/spec.ts';
+import { loadWeights, modelTensorsOf, saveTensorDir } from '../models/weights.ts';
 import { loadCheckpoint } from '../run/checkpoint.ts';
 import { emit } from './output.ts';
+
+interface ExportOptions { load_path: string; out: string; format: string; cfg?: string; withClassifier?: boolean; json?: boolean }
+
+const FORMATS = ['state_dict', 'npy', 'pth', 'bwn'];
 
 export function register(program: Command): void {
   program
     .command('export')
-    .description("write a checkpoint's weights as a .pth that torch.load + load_state_dict(strict=True) accepts on the reference model, or (--format npy) as a directory of <key>.npy")
+    .description("write a checkpoint's weights as a .pth that torch.load + load_state_dict(strict=True) accepts on the reference model; binary-weight nets also with W_b materialised (pth) or as a .bwn")
     .requiredOption('--load_path <ckpt>', 'a .ckpt of a run')
-    .requiredOption('--out <path>', 'output file (pth) or directory (npy)')
-    .option('--format <fmt>', 'pth (torch.save zip) or npy (a directory: one <key>.npy per state_dict tensor)', 'pth')
+    .requiredOption('--out <path>', 'output file (a directory for npy)')
+    .option('--format <f>', "state_dict: the checkpoint's tensors as they are (latent weights of a BWN) in a torch.save file; npy: the same as a directory of <key>.npy; pth: W_b = alpha * s in place of each binarised weight; bwn: the packed .bwn file", 'state_dict')
+    .option('--cfg <yaml>', "pth/bwn: the run's config (default: config.yaml of the checkpoint's run dir)")
+    .option('--with-classifier', 'bwn: also store the fp32 classifier (identification)')
     .option('--json', 'machine-readable summary')
-    .action((opts: { load_path: string; out: string; format: string; json?: boolean }) => {
-      if (opts.format !== 'pth' && opts.format !== 'npy') throw new UserError(`--format '${opts.format}': expected pth or npy`);
-      const ckpt = loadCheckpoint(opts.load_path);
-      const entries: [string, TorchTensor][] = [];
-      for (const [name, t] of ckpt.tensors) if (name.startsWith('model/')) entries.push([name.slice(6), t]);
-      if (entries.length === 0) throw new UserError(`${opts.load_path} holds no model tensors`);
-      if (opts.format === 'npy') saveTensorDir(new Map(entries), opts.out);
-      else saveTorchStateDict(opts.out, entries);
-      emit({ out: opts.out, format: opts.format, tensors: entries.length }, opts.json, (r) => `wrote ${r.tensors} tensors to ${r.out}${r.format === 'npy' ? '/' : ''}`);
+    .argument('[opts...]', 'pth/bwn: KEY VALUE config overrides')
+    .action((overrides: string[], opts: ExportOptions) => {
+      if (!FORMATS.includes(opts.format)) throw new UserError(`--format must be one of ${FORMATS.join(', ')}, got '${opts.format}'`);
+      const ckpt = loadCheckpoint<{ epoch?: number; globalStep?: number; kind?: string }>(opts.load_path);
+      const tensors = modelTensorsOf(ckpt.tensors);
+      if (tensors.size === 0) throw new UserError(`${opts.load_path} holds no model tensors`);
+      if (opts.format === 'state_dict' || opts.format === 'npy') {
+        if (opts.withClassifier || opts.cfg || overrides.length) throw new UserError('--with-classifier, --cfg and overrides are for --format pth or bwn');
+        if (opts.format === 'npy') saveTensorDir(tensors, opts.out);
+        else saveTorchStateDict(opts.out, [...tensors].map(([name, t]) => [name, t as TorchTensor]));
+        emit({ out: opts.out, format: opts.format, tensors: tensors.size }, opts.json, (r) => `wrote ${r.tensors} tensors to ${r.out}${r.format === 'npy' ? '/' : ''}`);
+        return;
+      }
+      const runDir = resolve(dirname(opts.load_path), '..');
+      const cfgPath = opts.cfg ?? join(runDir, 'config.yaml');
+      if (!existsSync(cfgPath)) throw new UserError(`--format ${opts.format} needs the run's config: ${cfgPath} does not exist (pass --cfg)`);
+      const cfg = loadConfig(cfgPath, overrides);
+      if (!isBwnModel(cfg)) throw new UserError(`--format ${opts.format} is for binary-weight ResNets (MODEL.NAME resnet18_bwn / resnet34_bwn); ${cfgPath} has MODEL.NAME ${cfg.MODEL.NAME}`);
+      const { model } = buildModel(cfg);
+      loadWeights(model, tensors, opts.load_path);
+      if (opts.format === 'pth') {
+        if (opts.withClassifier) throw new UserError('--with-classifier is for --format bwn (a .pth always holds the classifier)');
+        const sd = materialisedStateDict(model);
+        saveTorchStateDict(opts.out, [...sd].map(([name, t]) => [name, { data: t.data, shape: t.shape, dtype: t.dtype as NpyDType }]));
+        emit({ out: opts.out, format: opts.format, tensors: sd.size, materialised: model.binaryLayers().length }, opts.json,
+          (r) => `wrote ${r.tensors} tensors to ${r.out} (${r.materialised} binarised weights as W_b = alpha * s)`);
+        return;
+      }
+      const run = { id: basename(runDir), checkpoint: basename(opts.load_path), kind: ckpt.meta.kind, epoch: ckpt.meta.epoch, globalStep: ckpt.meta.globalStep };
+      const r = writeBwn(opts.out, model, modelSpecFromConfig(cfg), { withClassifier: !!opts.withClassifier, run, arch: cfg.MODEL.NAME });
+      emit({ out: r.file, format: opts.format, bytes: r.bytes, headerBytes: r.headerBytes, payloadBytes: r.payloadBytes, dataBytes: r.dataBytes, paddingBytes: r.paddingBytes, tensors: r.tensors, withClassifier: !!opts.withClassifier },
+        opts.json, (x) => `wrote ${x.out}: ${x.bytes} bytes (header ${x.headerBytes}, tensors ${x.dataBytes}, alignment ${x.paddingBytes}), ${x.tensors} tensors${x.withClassifier ? ' with the classifier' : ''}`);
     });
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "models/model_search.h"
+#include "nn/binary_conv.h"
 #include "train/loss.h"
 
 namespace autospeech::train {
@@ -14,6 +15,8 @@ Trainer::Trainer(std::shared_ptr<models::SpeakerModel> model, TrainerOptions opt
     : model_(std::move(model)), options_(options), weights_(model_->weightParameters(), options.weights) {
   auto archParams = model_->archParameters();
   if (!archParams.empty()) arch_.emplace(archParams, options.arch);
+  for (auto& [name, conv] : nn::binaryConvs(*model_))
+    if (conv->binaryOptions().latentClip > 0) clippedLatents_.push_back(conv);
 }
 
 double topkAccuracy(const at::Tensor& logits, const at::Tensor& labels, int64_t k) {
@@ -92,6 +95,7 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
       if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
   }
   weights_.step();
+  for (nn::BinaryConv2d* conv : clippedLatents_) conv->clampLatent();  // BinaryConnect's clip, after the step
   stats.loss = loss.item<double>();
   clock.mark("weight update");
   return stats;

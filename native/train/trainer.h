@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "models/speaker_model.h"
+#include "nn/binary_conv.h"
 #include "train/adam.h"
 
 namespace autospeech::train {
@@ -72,6 +73,7 @@ class Trainer {
   TrainerOptions options_;
   Adam weights_;
   std::optional<Adam> arch_;
+  std::vector<nn::BinaryConv2d*> clippedLatents_;  // binary convs with a latentClip (owned by model_)
 };
 
 // The reference accuracy(): percentage of rows whose label is in the top-k logits.
