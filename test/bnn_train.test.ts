@@ -4,7 +4,7 @@
 // the per-epoch STE-masked fraction is logged; a BWN checkpoint evaluates (same EER as the run's own
 // validation), exports and resumes bit for bit like any other.
 import test from 'ava';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -92,6 +92,20 @@ test.serial('a BWN checkpoint evaluates to the run\'s own EER, exports its laten
   t.is(evb.status, 0, evb.stderr);
   t.is(JSON.parse(evb.stdout).eer, validation[1].valid_eer);
   t.deepEqual(readFileSync(bwnFile.replace(/\.bwn$/, '_scores.txt'), 'utf8'), readFileSync(join(run, 'Log', 'scores_2.txt'), 'utf8'));
+  // embed takes the .bwn too: the same vectors, bit for bit, as from the checkpoint it came from
+  const list = join(work, 'embed_list.txt');
+  writeFileSync(list, readdirSync(join(data, 'test'), { recursive: true }).map(String).filter((f) => f.endsWith('.wav')).slice(0, 6).map((f) => join(data, 'test', f)).join('\n') + '\n');
+  const runCfg = join(work, 'bwn_run.yaml');
+  writeFileSync(runCfg, readFileSync(join(run, 'config.yaml'), 'utf8'));
+  const e1 = cli(['embed', '--load_path', join(run, 'Model', 'checkpoint_2.ckpt'), '--list', list, '--out', join(work, 'emb_ckpt')]);
+  t.is(e1.status, 0, e1.stderr);
+  const e2 = cli(['embed', '--load_path', bwnFile, '--cfg', runCfg, '--list', list, '--out', join(work, 'emb_bwn')]);
+  t.is(e2.status, 0, e2.stderr);
+  t.true(readFileSync(join(work, 'emb_ckpt', 'embeddings.npy')).equals(readFileSync(join(work, 'emb_bwn', 'embeddings.npy'))));
+  t.deepEqual(readFileSync(join(work, 'emb_ckpt', 'utts.txt'), 'utf8'), readFileSync(join(work, 'emb_bwn', 'utts.txt'), 'utf8'));
+  const noCfg = cli(['embed', '--load_path', bwnFile, '--list', list, '--out', join(work, 'emb_x')]);
+  t.is(noCfg.status, 2);
+  t.regex(noCfg.stderr, /a \.bwn holds the network but not the run's settings: pass --cfg/);
   const ep = cli(['export', '--load_path', join(run, 'Model', 'last.ckpt'), '--out', join(work, 'wb.pth'), '--format', 'pth', '--json']);
   t.is(ep.status, 0, ep.stderr);
   t.is(JSON.parse(ep.stdout).materialised, 35);

@@ -12,6 +12,8 @@
 //   tdnn state_dict        a .npy directory holding a clone (tdnn search --export, forward
 //                          --export-subnet) or a supernet (+ --subnet); MODEL dims from --cfg
 //   autospeech state_dict  a .npy directory (export --format npy) with --cfg (+ --text_arch) and --mean-std
+//   bwn                    a binary-weight ResNet .bwn file (export --format bwn) with --cfg (the
+//                          run's config: network, window length; --mean-std or its training store)
 import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -26,6 +28,7 @@ import { buildModel } from '../models/build.ts';
 import { isTdnnModel } from '../models/spec.ts';
 import { loadWeights, modelTensorsOf, readWeightsDir } from '../models/weights.ts';
 import { type Checkpoint, loadCheckpoint } from '../run/checkpoint.ts';
+import { isBwnFile, modelFromBwn } from '../bnn/load.ts';
 import { isStandaloneState } from '../tdnn/forward.ts';
 import { formatSubnet, supernetDims } from '../tdnn/subnet.ts';
 import { loadSubnetModel } from '../tdnn/subnet_model.ts';
@@ -215,8 +218,22 @@ const autoSpeechStateDict: ModelLoader = {
   },
 };
 
+const bwnFile: ModelLoader = {
+  name: 'bwn',
+  reads: "a binary-weight ResNet .bwn file (export --format bwn) with --cfg (the run's config) and --mean-std (default: the config's training store)",
+  accepts: (src) => !src.checkpoint && !src.stateDict && isBwnFile(src.file),
+  load: async (src, opts) => {
+    if (!opts.cfg) throw new UserError(`--load_path ${src.path}: a .bwn holds the network but not the run's settings: pass --cfg <the run's config.yaml> (and --mean-std unless its DATASET.DATA_DIR store has them)`);
+    const cfg = loadConfig(opts.cfg);
+    const { model } = modelFromBwn(cfg, src.file);
+    const norm = normOf(src, cfg, opts);
+    return new AutoSpeechEmbedder(model, `binary-weight ${cfg.MODEL.NAME} from ${src.file}`, cfg.DATASET.PARTIAL_N_FRAMES, cfg.EVAL.MAX_BATCH, norm,
+      { none: `${src.file} is a .bwn file: it records no verification threshold` });
+  },
+};
+
 /** In order of preference: the first that accepts a source loads it. */
-const LOADERS: ModelLoader[] = [tdnnCheckpoint, autoSpeechCheckpoint, tdnnStateDict, autoSpeechStateDict];
+const LOADERS: ModelLoader[] = [tdnnCheckpoint, autoSpeechCheckpoint, tdnnStateDict, autoSpeechStateDict, bwnFile];
 
 /** Adds a loader for a new kind of model file, tried before the built-in ones. */
 export function registerModelLoader(loader: ModelLoader): void {
