@@ -239,11 +239,18 @@ test.serial('export --format npy: one <key>.npy per state_dict tensor, equal to 
   const noCfg = cli(['embed', '--load_path', dir, two[0], '--out', join(work, 'never2')]);
   t.is(noCfg.status, 2);
   t.regex(noCfg.stderr, /a state_dict directory says nothing of its network: pass --cfg/);
-  const unknown = join(work, 'model.bwn');
-  writeFileSync(unknown, 'not yet');
+  // a file no loader takes: the error lists what is read; a .bwn that is not one: the .bwn loader's error
+  const unknown = join(work, 'model.bin');
+  writeFileSync(unknown, 'not a model');
   const u = cli(['embed', '--load_path', unknown, two[0], '--out', join(work, 'never2')]);
   t.is(u.status, 2);
-  t.regex(u.stderr, /model\.bwn: not a model this build reads; it reads:/);
+  t.regex(u.stderr, /model\.bin: not a model this build reads; it reads:[\s\S]*bwn: a binary-weight ResNet \.bwn file/);
+  const fake = join(work, 'model.bwn');
+  writeFileSync(fake, 'not yet');
+  const f = cli(['embed', '--load_path', fake, '--cfg', join(run, 'config.yaml'), two[0], '--out', join(work, 'never2')]);
+  t.is(f.status, 2);
+  t.regex(f.stderr, /model\.bwn/);
+  t.is(f.stderr.trim().split('\n').length, 1, f.stderr);
   t.false(existsSync(join(work, 'never2')));
 });
 
