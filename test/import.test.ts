@@ -8,11 +8,11 @@
 // unsupported global or opcode, truncation) are one clear error, exit 2, nothing at --out.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { loadConfigText } from '../lib/config/index.ts';
+import { loadConfig, loadConfigText } from '../lib/config/index.ts';
 import { UserError } from '../lib/errors.ts';
 import { Job } from '../lib/job/job.ts';
 import { type NpyDType, readNpy, writeNpy } from '../lib/io/npy.ts';
@@ -23,6 +23,9 @@ import { writeStoredZip } from '../lib/io/zip.ts';
 import { buildModel } from '../lib/models/build.ts';
 import { loadWeights, modelTensorsOf, readWeightsDir } from '../lib/models/weights.ts';
 import { loadCheckpoint } from '../lib/run/checkpoint.ts';
+import { parseSubnet } from '../lib/tdnn/subnet.ts';
+import { cloneSubnet } from '../lib/tdnn/subnet_model.ts';
+import { loadInitFrom, resolveInitFrom } from '../lib/train/init_from.ts';
 import { cli } from './helpers/cli.ts';
 import { relErr } from './helpers/compare.ts';
 import { FIXTURES, fixtureWavFile, manifest } from './helpers/fixtures.ts';
@@ -138,6 +141,13 @@ test.serial('PyTorch zip checkpoint dict (DataParallel, Adam, genotype): bit-ide
 
   // an import cannot be resumed (no optimizer / schedule / sampler state): a clear pointer to TRAIN.INIT_FROM
   const cfg = loadConfigText(readFileSync(cfgFile, 'utf8'), cfgFile);
+  // what it offers instead: TRAIN.INIT_FROM starts a run from its weights
+  const initCfg = loadConfigText(`${readFileSync(cfgFile, 'utf8')}TRAIN:\n  INIT_FROM: ${out}\n`, 'init.yaml');
+  const init = resolveInitFrom(initCfg, join(work, 'runs'), 'train')!;
+  t.is(init.kind, 'import');
+  const fresh = buildModel(initCfg, G).model;
+  loadInitFrom(fresh, init);
+  for (const [k, v] of ref) t.true(sameBytes(fresh.getTensor(k).data as ArrayBufferView, v.data), `INIT_FROM ${k}`);
   const e2 = t.throws(() => new Job(cfg, { resume: out, root: join(work, 'runs'), expName: 'x', quiet: true }, {}), { instanceOf: UserError });
   t.regex(e2!.message, /an imported reference checkpoint .* TRAIN\.INIT_FROM/);
 });
@@ -307,4 +317,69 @@ test('truncated and non-torch files: one line naming the file, exit 2, nothing w
   const missing = cli(['import', '--pth', join(work, 'absent.pth'), ...CFG, '--out', join(work, 'x.ckpt')]);
   t.is(missing.status, 2);
   t.regex(missing.stderr, /absent\.pth: no such file/);
+});
+
+const PY_TDNN = `
+import sys, os, glob, collections, numpy as np, torch
+sup, bn, out, subnet = sys.argv[1], sys.argv[2], sys.argv[3], [int(v) for v in sys.argv[4].split('-')]
+d = subnet[0]
+sd = collections.OrderedDict((os.path.basename(f)[:-4], torch.from_numpy(np.load(f))) for f in sorted(glob.glob(sup + '/*.npy')))
+torch.save(sd, os.path.join(out, 'supernet.torchparams'))
+bns = collections.OrderedDict()
+for f in sorted(glob.glob(bn + '/*.npy')):
+    key = os.path.basename(f)[:-4]
+    module, field = key.rsplit('.', 1)
+    bns.setdefault(module, collections.OrderedDict())[field] = torch.from_numpy(np.load(f))
+cfg = (d, subnet[1:d + 2], subnet[d + 2:2 * d + 3], subnet[-1])
+torch.save({'subnet': cfg, 'bn': bns, 'EER': 1.25, 'minDCF': 0.1}, os.path.join(out, 'sub.bn.tar'))
+`;
+
+test.serial('EfficientTDNN: a supernet .torchparams + a subnet .bn.tar written by PyTorch import as that standalone subnet with those BN tensors', async (t) => {
+  const tcfgArgs = ['MODEL.CHANNELS', '64', 'MODEL.CAT_CHANNELS', '192', 'MODEL.NUM_CLASSES', '4'];
+  const tcfg = loadConfig('exps/tdnn/supernet.yaml', tcfgArgs);
+  const supernet = buildModel(tcfg, undefined, 11).model;
+  const subnetText = '3-64-32-48-64-5-3-3-1-192';
+  const clone = await cloneSubnet(tcfg, supernet, parseSubnet(subnetText));
+  const supDir = join(work, 'tdnn_sup'), bnDir = join(work, 'tdnn_bn'), outDir = join(work, 'tdnn_py');
+  for (const d of [supDir, bnDir, outDir]) mkdirSync(d, { recursive: true });
+  for (const e of supernet.stateDict()) { const v = supernet.getTensor(e.name); writeNpy(join(supDir, `${e.name}.npy`), { data: v.data as TorchTensor['data'], shape: v.shape, dtype: v.dtype as NpyDType }); }
+  // the recalibrated BN statistics: the clone's, shifted, so that the import visibly takes them
+  const bnModules = new Set(clone.stateDict().filter((e) => e.name.endsWith('.running_mean')).map((e) => e.name.slice(0, -13)));
+  const bnWritten = new Map<string, TorchTensor>();
+  for (const e of clone.stateDict()) {
+    if (!bnModules.has(e.name.slice(0, e.name.lastIndexOf('.')))) continue;
+    const v = clone.getTensor(e.name);
+    const data = v.data instanceof Float32Array ? Float32Array.from(v.data, (x, i) => x + 0.25 + 0.001 * i) : BigInt64Array.from(v.data as BigInt64Array, (x) => x + 7n);
+    const tt = { data, shape: v.shape, dtype: v.dtype as NpyDType };
+    bnWritten.set(e.name, tt);
+    writeNpy(join(bnDir, `${e.name}.npy`), tt);
+  }
+  const p = spawnSync('/usr/bin/python3', ['-c', PY_TDNN, supDir, bnDir, outDir, subnetText], { encoding: 'utf8' });
+  t.is(p.status, 0, p.stderr);
+  const out = join(work, 'tdnn_sub.ckpt');
+  const r = cli(['import', '--pth', join(outDir, 'supernet.torchparams'), '--cfg', 'exps/tdnn/supernet.yaml', '--bn', join(outDir, 'sub.bn.tar'), '--out', out, ...tcfgArgs]);
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout, new RegExp(`subnet ${subnetText} \\(with the BN tensors of`));
+  const got = modelTensorsOf(loadCheckpoint(out).tensors);
+  t.is(got.size, clone.stateDict().length);
+  let bnCount = 0;
+  for (const e of clone.stateDict()) {
+    const want = bnWritten.get(e.name) ?? clone.getTensor(e.name);
+    if (bnWritten.has(e.name)) bnCount++;
+    t.true(sameBytes(got.get(e.name)!.data, want.data as ArrayBufferView), e.name);
+  }
+  t.true(bnCount > 20, String(bnCount));
+  const wav = fixtureWavFile('a_4p10s');
+  const emb = cli(['embed', '--load_path', out, wav, '--out', join(work, 'tdnn_emb')]);
+  t.is(emb.status, 0, emb.stderr);
+  t.regex(emb.stdout, new RegExp(`EfficientTDNN subnet ${subnetText} \\(a standalone clone\\)`));
+
+  // a BN file of another subnet's widths: the mismatched keys listed, nothing written
+  const bad = join(work, 'tdnn_bad.ckpt');
+  const other = spawnSync('/usr/bin/python3', ['-c', PY_TDNN, supDir, bnDir, join(work, 'tdnn_py'), '3-64-48-48-64-5-3-3-1-192'], { encoding: 'utf8' });
+  t.is(other.status, 0, other.stderr);
+  const w = cli(['import', '--pth', join(outDir, 'supernet.torchparams'), '--cfg', 'exps/tdnn/supernet.yaml', '--bn', join(outDir, 'sub.bn.tar'), '--out', bad, ...tcfgArgs]);
+  t.is(w.status, 2);
+  t.regex(w.stderr, /does not match the BatchNorms of subnet 3-64-48-48-64-5-3-3-1-192 .*\n.*with another shape: blocks\.0\.first_conv\.bn\.weight: \[32\] in the file, \[48\] in the network/);
+  t.false(existsSync(bad));
 });

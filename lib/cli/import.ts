@@ -7,7 +7,10 @@
 // shape and dtype must match the configured network, else the error lists the missing, unexpected
 // and mismatched keys. The optimizer state is parsed and dropped: the checkpoint records no
 // optimizer, schedule or sampler position, so it cannot be --resume'd; fine-tuning starts from it
-// with TRAIN.INIT_FROM <file.ckpt> and a fresh optimizer.
+// with TRAIN.INIT_FROM <file.ckpt> and a fresh optimizer. For EfficientTDNN (a tdnn --cfg) --pth is
+// a supernet state_dict (the released .torchparams) and `--bn <file.bn.tar>` (a released subnet BN
+// file: {'subnet': (depth, channels, kernels, cat), 'bn': BN tensors by module name, nested or
+// dotted}) makes the checkpoint that subnet, cloned as `tdnn` does, with those BN tensors.
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -25,10 +28,12 @@ import type { TorchTensor } from '../io/torch_save.ts';
 import { buildModel } from '../models/build.ts';
 import { isTdnnModel } from '../models/spec.ts';
 import { loadWeights } from '../models/weights.ts';
+import { type Subnet, checkSubnet, formatSubnet, parseSubnet, supernetDims } from '../tdnn/subnet.ts';
+import { cloneSubnet } from '../tdnn/subnet_model.ts';
 import { type CheckpointTensor, saveCheckpoint } from '../run/checkpoint.ts';
 import { emit } from './output.ts';
 
-interface ImportOptions { pth: string; cfg: string; text_arch?: string; meanStd?: string; out: string; keepModulePrefix?: boolean; json?: boolean }
+interface ImportOptions { pth: string; cfg: string; text_arch?: string; meanStd?: string; bn?: string; out: string; keepModulePrefix?: boolean; json?: boolean }
 
 export interface ImportedStateDict {
   tensors: Map<string, TorchTensor>;
@@ -114,6 +119,27 @@ export function stateDictDiff(expected: { name: string; shape: number[]; dtype: 
   return [...list('missing', missing), ...list('unexpected', unexpected), ...list('with another shape', shape), ...list('with another dtype', dtype)].join('\n');
 }
 
+/** A released EfficientTDNN subnet BN file ({'subnet': (depth, channels, kernels, cat), 'bn': ...}): its subnet and BN tensors by clone key. */
+export function subnetBnOf(value: unknown, where: string): { subnet: Subnet; bn: Map<string, TorchTensor> } {
+  if (!(value instanceof Map) || !value.has('subnet') || !value.has('bn')) throw new UserError(`${where}: not a subnet BN file (a dict with 'subnet' and 'bn')`);
+  const cfg = value.get('subnet');
+  const isInts = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isInteger(x));
+  let subnet: Subnet;
+  if (typeof cfg === 'string') subnet = parseSubnet(cfg.replace(/\./g, '-'), `${where}: 'subnet'`);
+  else if (Array.isArray(cfg) && cfg.length === 4 && typeof cfg[0] === 'number' && isInts(cfg[1]) && isInts(cfg[2]) && typeof cfg[3] === 'number')
+    subnet = { depth: cfg[0], channels: [...cfg[1] as number[]], kernels: [...cfg[2] as number[]], cat: cfg[3] };
+  else if (isInts(cfg)) subnet = parseSubnet((cfg as number[]).join('-'), `${where}: 'subnet'`);
+  else throw new UserError(`${where}: 'subnet' is ${describe(cfg)}, not (depth, channels, kernels, cat)`);
+  const bn = new Map<string, TorchTensor>();
+  const walk = (v: unknown, prefix: string) => {
+    if (isTorchTensor(v)) { bn.set(prefix, v); return; }
+    if (!(v instanceof Map)) throw new UserError(`${where}: bn['${prefix}'] is ${describe(v)}, not a tensor or a dict of them`);
+    for (const [k, x] of v) walk(x, prefix ? `${prefix}.${String(k)}` : String(k));
+  };
+  walk(value.get('bn'), '');
+  return { subnet, bn };
+}
+
 export function register(program: Command): void {
   program
     .command('import')
@@ -122,21 +148,26 @@ export function register(program: Command): void {
     .requiredOption('--cfg <yaml>', 'the config of the network it holds (MODEL.NAME, dims)')
     .option('--text_arch <genotype>', "a derived network's genotype (default: the checkpoint's 'genotype')")
     .option('--mean-std <dir>', "a directory with the training set's mean.npy and std.npy, recorded in the checkpoint for embed / verify / score")
+    .option('--bn <file.bn.tar>', "EfficientTDNN: a released subnet BN file; the checkpoint then holds that subnet cloned from the supernet of --pth with these BN tensors")
     .option('--keep-module-prefix', "keep a DataParallel 'module.' prefix on every key (default: strip it)")
     .requiredOption('--out <file.ckpt>', 'the native checkpoint to write (atomically)')
     .option('--json', 'machine-readable summary')
     .argument('[opts...]', 'KEY VALUE config overrides')
-    .action((overrides: string[], opts: ImportOptions) => {
+    .action(async (overrides: string[], opts: ImportOptions) => {
       if (resolve(opts.out) === resolve(opts.pth)) throw new UserError('--out must not be the --pth file');
       const cfg: Config = loadConfig(opts.cfg, overrides);
       const norm = opts.meanStd ? readMeanStd(opts.meanStd, '--mean-std') : null;
-      let file;
-      try {
-        file = loadTorchFile(opts.pth);
-      } catch (err) {
-        if (err instanceof TorchLoadError) throw new UserError(`--pth ${err.message}`);
-        throw err;
-      }
+      if (opts.bn && !isTdnnModel(cfg)) throw new UserError(`--bn is for EfficientTDNN (a tdnn config), --cfg ${opts.cfg} has MODEL.NAME ${cfg.MODEL.NAME}`);
+      const read = (path: string, flag: string) => {
+        try {
+          return loadTorchFile(path);
+        } catch (err) {
+          if (err instanceof TorchLoadError) throw new UserError(`${flag} ${err.message}`);
+          throw err;
+        }
+      };
+      const file = read(opts.pth, '--pth');
+      const bnFile = opts.bn ? subnetBnOf(read(opts.bn, '--bn').value, `--bn ${opts.bn}`) : null;
       const sd = stateDictOf(file.value, `--pth ${opts.pth}`, !opts.keepModulePrefix);
       const textArch = cfg.MODEL.NAME === 'model' ? opts.text_arch ?? sd.genotype : undefined;
       if (cfg.MODEL.NAME === 'model' && !textArch) throw new UserError(`--pth ${opts.pth} holds no genotype (a train_verification checkpoint?): pass --text_arch`);
@@ -145,9 +176,22 @@ export function register(program: Command): void {
       const diff = stateDictDiff(expected, sd.tensors);
       if (diff) throw new UserError(`--pth ${opts.pth} does not match the network of --cfg ${opts.cfg} (MODEL.NAME ${cfg.MODEL.NAME}${textArch ? ', its genotype' : ''})${sd.strippedPrefix ? " after stripping 'module.'" : ''}:\n${diff}`);
       loadWeights(model, sd.tensors, `--pth ${opts.pth}`);
+      let net = model;
+      if (bnFile) {
+        checkSubnet(bnFile.subnet, supernetDims(cfg), `--bn ${opts.bn}: its subnet`);
+        net = await cloneSubnet(cfg, model, bnFile.subnet);
+        const clone = net.stateDict();
+        const bnModules = new Set(clone.filter((e) => e.name.endsWith('.running_mean')).map((e) => e.name.slice(0, -'.running_mean'.length)));
+        const bnKeys = clone.filter((e) => bnModules.has(e.name.slice(0, e.name.lastIndexOf('.'))));
+        const bnDiff = stateDictDiff(bnKeys, bnFile.bn);
+        if (bnDiff) throw new UserError(`--bn ${opts.bn} does not match the BatchNorms of subnet ${formatSubnet(bnFile.subnet)} cloned from --pth ${opts.pth}:\n${bnDiff}`);
+        const full = new Map<string, TorchTensor>();
+        for (const e of clone) { const t = net.getTensor(e.name); full.set(e.name, bnFile.bn.get(e.name) ?? { data: t.data as NpyData, shape: t.shape, dtype: t.dtype as NpyDType }); }
+        loadWeights(net, full, `--bn ${opts.bn}`);
+      }
       const tensors = new Map<string, CheckpointTensor>();
-      for (const e of expected) {
-        const t = model.getTensor(e.name);
+      for (const e of net.stateDict()) {
+        const t = net.getTensor(e.name);
         tensors.set(`model/${e.name}`, { data: t.data as NpyData, shape: t.shape, dtype: t.dtype as NpyDType });
       }
       if (norm) {
@@ -157,18 +201,19 @@ export function register(program: Command): void {
       const imported = {
         from: resolve(opts.pth), format: file.format, sha256: createHash('sha256').update(readFileSync(opts.pth)).digest('hex'),
         strippedModulePrefix: sd.strippedPrefix > 0, optimizer: sd.optimizer, best: sd.best ?? null, ignored: sd.other,
+        ...(bnFile ? { bn: resolve(opts.bn!), subnet: formatSubnet(bnFile.subnet) } : {}),
       };
       const meta = {
         kind: isTdnnModel(cfg) ? 'tdnn' : 'import', epoch: sd.epoch ?? 0, stepInEpoch: 0, globalStep: 0, best: sd.best?.value ?? null,
         batchers: {}, genotype: textArch, history: [], config: configToYaml(cfg), imported,
       };
       saveCheckpoint(opts.out, { meta, tensors });
-      emit({ out: opts.out, format: file.format, tensors: expected.length, strippedModulePrefix: sd.strippedPrefix, epoch: sd.epoch ?? null, optimizer: sd.optimizer, genotype: textArch ?? null, norm: !!norm },
+      emit({ out: opts.out, format: file.format, tensors: tensors.size - (norm ? 2 : 0), subnet: bnFile ? formatSubnet(bnFile.subnet) : null, strippedModulePrefix: sd.strippedPrefix, epoch: sd.epoch ?? null, optimizer: sd.optimizer, genotype: textArch ?? null, norm: !!norm },
         opts.json, (r) => [
-          `wrote ${r.out}: ${r.tensors} tensors of ${cfg.MODEL.NAME} from a ${r.format}-format torch.save file${r.epoch !== null ? ` (epoch ${r.epoch})` : ''}`,
+          `wrote ${r.out}: ${r.tensors} tensors of ${cfg.MODEL.NAME}${r.subnet ? ` subnet ${r.subnet} (with the BN tensors of ${opts.bn})` : ''} from a ${r.format}-format torch.save file${r.epoch !== null ? ` (epoch ${r.epoch})` : ''}`,
           ...(r.strippedModulePrefix ? [`stripped the DataParallel prefix 'module.' from ${r.strippedModulePrefix} keys`] : []),
           ...(r.optimizer === 'skipped' ? ['the optimizer state was read and dropped: fine-tune with TRAIN.INIT_FROM (a fresh optimizer); an import cannot be --resume\'d'] : []),
-          ...(r.norm ? [] : ['no feature normalisation recorded: embed / verify / score need --mean-std (or pass --mean-std to import)']),
+          ...(r.norm || isTdnnModel(cfg) ? [] : ['no feature normalisation recorded: embed / verify / score need --mean-std (or pass --mean-std to import)']),
         ].join('\n'));
     });
 }
