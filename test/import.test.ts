@@ -64,6 +64,9 @@ w = sd['classifier.weight']; sd['classifier.weight'] = torch.empty(w.shape[::-1]
 b = sd['classifier.bias']; sd['classifier.bias'] = torch.cat([torch.full((3,), 9.0), b])[3:]
 assert not sd['classifier.weight'].is_contiguous() and sd['classifier.bias'].storage_offset() == 3
 torch.save(sd, os.path.join(out, 'legacy.pth'), _use_new_zipfile_serialization=False)
+# what train_verification.py writes: best_eer a NumPy float64, no genotype (legacy format)
+torch.save({'epoch': 3, 'state_dict': dp.state_dict(), 'best_eer': np.float64(0.0625), 'optimizer': opt.state_dict(), 'path_helper': {'prefix': '/runs/v'}},
+           os.path.join(out, 'veri_legacy.pth'), _use_new_zipfile_serialization=False)
 os.makedirs(os.path.join(out, 'sd'))
 for k, v in m.state_dict().items():
     np.save(os.path.join(out, 'sd', k + '.npy'), v.numpy())
@@ -165,6 +168,19 @@ test.serial('PyTorch legacy-format bare state_dict with strided and offset tenso
   const got = modelTensorsOf(loadCheckpoint(out).tensors);
   for (const [k, v] of readWeightsDir(join(pyDir, 'sd'))) t.true(sameBytes(got.get(k)!.data, v.data), k);
   t.true(relErr(await embedOf(out), readNpy(join(pyDir, 'embedding.npy')).data as Float32Array) <= 1e-5);
+
+  // a verification checkpoint (best_eer a NumPy scalar, no genotype): --text_arch is then needed
+  const vout = join(work, 'veri.ckpt');
+  const nog = cli(['import', '--pth', join(pyDir, 'veri_legacy.pth'), ...CFG, '--out', vout]);
+  t.is(nog.status, 2);
+  t.regex(nog.stderr, /holds no genotype .*pass --text_arch/);
+  t.false(existsSync(vout));
+  const v = cli(['import', '--pth', join(pyDir, 'veri_legacy.pth'), ...CFG, '--text_arch', G, '--out', vout]);
+  t.is(v.status, 0, v.stderr);
+  const vm = loadCheckpoint<{ epoch: number; best: number; imported: { best: { key: string } } }>(vout).meta;
+  t.deepEqual([vm.epoch, vm.best, vm.imported.best.key], [3, 0.0625, 'best_eer']);
+  const vgot = modelTensorsOf(loadCheckpoint(vout).tensors);
+  for (const [k, x] of readWeightsDir(join(pyDir, 'sd'))) t.true(sameBytes(vgot.get(k)!.data, x.data), k);
 
   // a truncated legacy file: one line naming the file, exit 2, nothing written
   const bytes = readFileSync(join(pyDir, 'legacy.pth'));
