@@ -399,3 +399,20 @@ test.serial('EfficientTDNN: a supernet .torchparams + a subnet .bn.tar written b
   t.regex(w.stderr, /does not match the BatchNorms of subnet 3-64-48-48-64-5-3-3-1-192 .*\n.*with another shape: blocks\.0\.first_conv\.bn\.weight: \[32\] in the file, \[48\] in the network/);
   t.false(existsSync(bad));
 });
+
+test('EfficientTDNN: a bare supernet state_dict imports as a tdnn checkpoint that embed clones to the largest subnet', async (t) => {
+  const args = ['MODEL.CHANNELS', '64', 'MODEL.CAT_CHANNELS', '192', 'MODEL.NUM_CLASSES', '4'];
+  const supernet = buildModel(loadConfig('exps/tdnn/supernet.yaml', args), undefined, 12).model;
+  const pth = join(work, 'supernet_own.torchparams'), out = join(work, 'supernet.ckpt');
+  saveTorchStateDict(pth, supernet.stateDict().map((e) => { const v = supernet.getTensor(e.name); return [e.name, { data: v.data as TorchTensor['data'], shape: v.shape, dtype: v.dtype as NpyDType }]; }));
+  const r = cli(['import', '--pth', pth, '--cfg', 'exps/tdnn/supernet.yaml', '--out', out, ...args]);
+  t.is(r.status, 0, r.stderr);
+  t.notRegex(r.stdout, /mean-std/); // a TDNN computes its own features
+  const ckpt = loadCheckpoint<{ kind: string }>(out);
+  t.is(ckpt.meta.kind, 'tdnn');
+  const got = modelTensorsOf(ckpt.tensors);
+  for (const e of supernet.stateDict()) t.true(sameBytes(got.get(e.name)!.data, supernet.getTensor(e.name).data as ArrayBufferView), e.name);
+  const emb = cli(['embed', '--load_path', out, fixtureWavFile('a_4p10s'), '--out', join(work, 'supernet_emb')]);
+  t.is(emb.status, 0, emb.stderr);
+  t.regex(emb.stdout, /EfficientTDNN subnet 4-64-64-64-64-64-5-5-5-5-5-192 \(cloned from the supernet\)/);
+});
