@@ -22,6 +22,7 @@ const COMMANDS: Array<() => Promise<{ register: Register }>> = [
   () => import('./score.ts'),
   () => import('./features.ts'),
   () => import('./export.ts'),
+  () => import('./import.ts'),
   () => import('./model_info.ts'),
   () => import('./forward.ts'),
   () => import('./genotype.ts'),

@@ -124,7 +124,7 @@ export function recordedThreshold(src: ModelSource): RecordedThreshold | { none:
   };
 }
 
-function readMeanStd(dir: string, what: string): Norm {
+export function readMeanStd(dir: string, what: string): Norm {
   const load = (name: string) => {
     const f = join(dir, name);
     if (!existsSync(f)) throw new UserError(`${what}: ${f} not found`);

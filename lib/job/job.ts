@@ -79,6 +79,8 @@ export class Job {
       else prefix = opts.resume;
       if (opts.resume !== 'auto' && !existsSync(prefix!)) throw new UserError(`--resume ${opts.resume}: no such run directory`);
       if (file && !existsSync(file)) throw new UserError(`--resume ${opts.resume}: no checkpoint at ${file}`);
+      if (file && loadCheckpoint<{ kind?: string }>(file).meta.kind === 'import')
+        throw new UserError(`--resume ${opts.resume}: an imported reference checkpoint (autospeech import) records no optimizer, schedule or sampler state to resume; start a run from its weights with TRAIN.INIT_FROM ${opts.resume} (a fresh optimizer)`);
       if (prefix && !file && !hasCheckpoint(prefix)) {
         if (opts.resume !== 'auto') throw new UserError(`--resume ${opts.resume}: no checkpoint in ${join(prefix, 'Model')}`);
         prefix = null;
