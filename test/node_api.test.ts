@@ -168,6 +168,28 @@ packTest('npm pack -> npm install <tarball> in a fresh project: examples/verify.
   const doctor = execFileSync(bin, ['doctor', '--json'], { cwd: app, env, encoding: 'utf8' });
   t.regex(doctor, /prebuilds\/linux-x64/);
 
+  // a consumer's TypeScript reads the shipped declarations (skipLibCheck off), and they are real types
+  writeFileSync(join(app, 'check.ts'), [
+    "import { cosine, loadModel, type ModelInfo, type SpeakerModel } from 'autospeech';",
+    "const m: SpeakerModel = await loadModel('x.ckpt', { cfg: 'c.yaml', subnet: '3-32-16-32-24-5-3-1-3-96' });",
+    "const v: Float32Array = await m.embed('a.wav');",
+    "const info: ModelInfo = m.info;",
+    "console.log(info.dims.embedding + cosine(v, v) + (await m.score(v, 'b.wav')), info.subnet ?? info.genotype);",
+  ].join('\n'));
+  writeFileSync(join(app, 'bad.ts'), "import { loadModel } from 'autospeech';\nconst s: string = await (await loadModel('x')).embed('a.wav');\nconsole.log(s);\n");
+  const tsc = (file: string) => {
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
+      skipLibCheck: false, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')] }, files: [file] }));
+    try {
+      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      return '';
+    } catch (e) {
+      return (e as { stdout: string }).stdout;
+    }
+  };
+  t.is(tsc('check.ts'), '');
+  t.regex(tsc('bad.ts'), /bad\.ts\(2,7\): error TS2322: Type 'Float32Array.*' is not assignable to type 'string'/);
+
   // a libtorch that differs (here broken copies of the libraries it links, first on the library
   // path): the error names the libtorch the prebuild was built against and says to rebuild
   const record = JSON.parse(readFileSync(join(app, 'node_modules', 'autospeech', 'prebuilds', 'linux-x64', 'libtorch.json'), 'utf8')) as { torchVersion: string; needed: string[] };
