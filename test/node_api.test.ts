@@ -7,7 +7,7 @@
 // (npm, offline from the cache) and runs examples/verify.mjs and the `autospeech` bin there.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -36,6 +36,8 @@ test.before(async () => {
   const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.wav') ? [join(d, e.name)] : []));
   wavs = walk(join(data, 'test', 'wav')).sort().slice(0, 3);
 });
+
+test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
 /** `autospeech embed`'s vectors of the files, in order. */
 function cliEmbeddings(files: string[], out: string): Float32Array[] {

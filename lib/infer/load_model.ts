@@ -164,7 +164,7 @@ function classifierInput(model: NativeModel, src: ModelSource): number {
 
 function autoSpeechInfo(src: ModelSource, cfg: Config, model: NativeModel, format: string, genotype: string | null, threshold: RecordedThreshold | { none: string }): LoadedInfo {
   return {
-    kind: model.kind, name: cfg.MODEL.NAME, format, file: src.file, binary: model.binaryLayers().length > 0,
+    kind: model.kind, name: cfg.MODEL.NAME, format, file: src.file, binary: format === 'bwn' || model.binaryLayers().length > 0, // a .bwn runs as its fp32 twin holding W_b
     dims: { embedding: classifierInput(model, src), features: BINS, window: cfg.DATASET.PARTIAL_N_FRAMES },
     params: paramsOf(model), genotype, subnet: null, threshold: 'value' in threshold ? threshold.value : null,
   };
