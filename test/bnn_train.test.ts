@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../lib/config/index.ts';
 import { preprocess } from '../lib/data/store.ts';
 import { buildModel } from '../lib/models/build.ts';
+import { readNpy } from '../lib/io/npy.ts';
 import { loadCheckpoint } from '../lib/run/checkpoint.ts';
 import { loadInitFrom, resolveInitFrom } from '../lib/train/init_from.ts';
 import { cli } from './helpers/cli.ts';
@@ -69,7 +70,7 @@ test.serial('the fp32 twin trains; the BWN starts from it (TRAIN.INIT_FROM lates
     t.true(Buffer.from((model.getTensor(key).data as Float32Array).buffer).equals(Buffer.from((ckpt.tensors.get(`model/${key}`)!.data as Float32Array).buffer)), key);
 });
 
-test.serial('a BWN checkpoint evaluates to the run\'s own EER, exports its latent weights, W_b (pth) and a .bwn that evaluates identically, and resumes bit for bit', (t) => {
+test.serial('a BWN checkpoint evaluates to the run\'s own EER, exports its latent weights, W_b (pth) and a .bwn that evaluates identically, and resumes bit for bit', async (t) => {
   const run = runOf('resnet34_bwn_veri');
   const validation = metrics(run).filter((r) => r.validation).map((r) => r.validation);
   const ev = cli(['evaluate', 'verification', '--cfg', 'exps/demo/resnet34_bwn_veri.yaml', '--load_path', join(run, 'Model', 'checkpoint_2.ckpt'), ...small().slice(0, 8), '--json']);
@@ -103,6 +104,13 @@ test.serial('a BWN checkpoint evaluates to the run\'s own EER, exports its laten
   t.is(e2.status, 0, e2.stderr);
   t.true(readFileSync(join(work, 'emb_ckpt', 'embeddings.npy')).equals(readFileSync(join(work, 'emb_bwn', 'embeddings.npy'))));
   t.deepEqual(readFileSync(join(work, 'emb_ckpt', 'utts.txt'), 'utf8'), readFileSync(join(work, 'emb_bwn', 'utts.txt'), 'utf8'));
+  // the Node API on the .bwn: embed's first vector, info says binary-weight
+  const { loadModel } = await import('../lib/index.ts');
+  const api = await loadModel(bwnFile, { cfg: runCfg });
+  const first = readFileSync(list, 'utf8').split('\n')[0];
+  const npy = readNpy(join(work, 'emb_bwn', 'embeddings.npy'));
+  t.deepEqual(await api.embed(first), (npy.data as Float32Array).slice(0, npy.shape[1]));
+  t.like(api.info, { format: 'bwn', kind: 'resnet', binary: true, genotype: null, subnet: null, threshold: null, dims: { embedding: npy.shape[1], features: 257 } });
   const noCfg = cli(['embed', '--load_path', bwnFile, '--list', list, '--out', join(work, 'emb_x')]);
   t.is(noCfg.status, 2);
   t.regex(noCfg.stderr, /a \.bwn holds the network but not the run's settings: pass --cfg/);

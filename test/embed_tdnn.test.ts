@@ -94,3 +94,22 @@ test.serial('the clone as a state_dict directory (+ --cfg) and the supernet expo
   t.is(wrong.status, 2);
   t.regex(wrong.stderr, /holds the standalone subnet 3-32-16-32-24-5-3-1-3-96/);
 });
+
+test.serial("the Node API: loadModel(run, { subnet }) embeds as subnet_eval (log-mel on the compute thread), info names the subnet and dims", async (t) => {
+  const { loadModel } = await import('../lib/index.ts');
+  const m = await loadModel(run, { subnet: SUBNET });
+  const files = readFileSync(join(work, 'list.txt'), 'utf8').trim().split('\n');
+  for (const [i, f] of files.slice(0, 3).entries()) t.deepEqual(await m.embed(f), reference.get(trialPaths[i]), f);
+  t.is(m.info.family, 'tdnn');
+  t.is(m.info.kind, 'tdnn');
+  t.is(m.info.format, 'tdnn checkpoint');
+  t.is(m.info.subnet, SUBNET);
+  t.is(m.info.genotype, null);
+  t.deepEqual(m.info.dims, { embedding: 16, features: 80, window: null });
+  const clone = await loadModel(join(work, 'clone'), { cfg: cfgFile });
+  t.is(clone.info.subnet, SUBNET);
+  t.is(clone.info.format, 'tdnn state_dict');
+  t.deepEqual(clone.info.params, m.info.params);
+  t.true(m.info.params.total > 0);
+  t.is(await clone.score(files[0], files[1]), await m.score(files[0], files[1]));
+});

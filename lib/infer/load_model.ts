@@ -24,6 +24,7 @@ import type { NpyArray } from '../io/npy.ts';
 import { readNpy } from '../io/npy.ts';
 import { storeDir } from '../job/data.ts';
 import type { JobMeta } from '../job/job.ts';
+import type { NativeModel } from '../native.ts';
 import { buildModel } from '../models/build.ts';
 import { isTdnnModel } from '../models/spec.ts';
 import { loadWeights, modelTensorsOf, readWeightsDir } from '../models/weights.ts';
@@ -33,7 +34,7 @@ import { isStandaloneState } from '../tdnn/forward.ts';
 import { formatSubnet, supernetDims } from '../tdnn/subnet.ts';
 import { loadSubnetModel } from '../tdnn/subnet_model.ts';
 import { AutoSpeechEmbedder, type Norm } from './autospeech_embedder.ts';
-import type { Embedder, RecordedThreshold } from './embedder.ts';
+import type { Embedder, ModelInfo, RecordedThreshold } from './embedder.ts';
 import { TdnnEmbedder } from './tdnn_embedder.ts';
 
 export interface LoadOptions {
@@ -146,7 +147,30 @@ function normOf(src: ModelSource, cfg: Config, opts: LoadOptions): Norm {
   throw new UserError(`--load_path ${src.path}: no feature normalisation recorded${store ? ` and none in the training store ${store}` : ''}: pass --mean-std <dir with the training set's mean.npy and std.npy>`);
 }
 
-function autoSpeechEmbedder(src: ModelSource, cfg: Config, tensors: Map<string, NpyArray>, opts: LoadOptions): Embedder {
+/** The ModelInfo fields a loader knows (the embedder adds family, description and protocol). */
+export type LoadedInfo = Omit<ModelInfo, 'family' | 'description' | 'protocol'>;
+
+function paramsOf(model: NativeModel): ModelInfo['params'] {
+  const c = model.paramCounts();
+  return { total: c.total, trainable: c.trainable };
+}
+
+/** An AutoSpeech network's embedding size: the input width of its linear classifier. */
+function classifierInput(model: NativeModel, src: ModelSource): number {
+  const w = model.stateDict().find((e) => e.name === 'classifier.weight');
+  if (!w || w.shape.length !== 2) throw new UserError(`--load_path ${src.path}: the network has no 2-D classifier.weight to take the embedding size from`);
+  return w.shape[1];
+}
+
+function autoSpeechInfo(src: ModelSource, cfg: Config, model: NativeModel, format: string, genotype: string | null, threshold: RecordedThreshold | { none: string }): LoadedInfo {
+  return {
+    kind: model.kind, name: cfg.MODEL.NAME, format, file: src.file, binary: format === 'bwn' || model.binaryLayers().length > 0, // a .bwn runs as its fp32 twin holding W_b
+    dims: { embedding: classifierInput(model, src), features: BINS, window: cfg.DATASET.PARTIAL_N_FRAMES },
+    params: paramsOf(model), genotype, subnet: null, threshold: 'value' in threshold ? threshold.value : null,
+  };
+}
+
+function autoSpeechEmbedder(src: ModelSource, cfg: Config, tensors: Map<string, NpyArray>, opts: LoadOptions, format: string): Embedder {
   const name = cfg.MODEL.NAME;
   if (name === 'model_search')
     throw new UserError(`--load_path ${src.path}: a search supernet (MODEL.NAME model_search): its embeddings depend on Gumbel draws; train the searched genotype (autospeech train) and embed with that checkpoint`);
@@ -158,15 +182,22 @@ function autoSpeechEmbedder(src: ModelSource, cfg: Config, tensors: Map<string, 
   const bad = model.nonFiniteTensors();
   if (bad.length) throw new UserError(`--load_path ${src.path}: ${bad.length} tensor(s) hold NaN or inf (a diverged run?), e.g. ${bad[0]}`);
   const what = name === 'model' ? `derived network (C=${cfg.MODEL.INIT_CHANNELS}, ${cfg.MODEL.LAYERS} cells)` : name;
-  return new AutoSpeechEmbedder(model, `${what} from ${src.file}`, cfg.DATASET.PARTIAL_N_FRAMES, cfg.EVAL.MAX_BATCH, norm, recordedThreshold(src));
+  const threshold = recordedThreshold(src);
+  return new AutoSpeechEmbedder(model, `${what} from ${src.file}`, cfg.DATASET.PARTIAL_N_FRAMES, cfg.EVAL.MAX_BATCH, norm, threshold,
+    autoSpeechInfo(src, cfg, model, format, textArch ?? null, threshold));
 }
 
-async function tdnnEmbedder(src: ModelSource, cfg: Config, tensors: Map<string, NpyArray>, opts: LoadOptions): Promise<Embedder> {
+async function tdnnEmbedder(src: ModelSource, cfg: Config, tensors: Map<string, NpyArray>, opts: LoadOptions, format: string): Promise<Embedder> {
   const { model, subnet, standalone } = await loadSubnetModel(cfg, src.file, opts.subnet, tensors);
   const bad = model.nonFiniteTensors();
   if (bad.length) throw new UserError(`--load_path ${src.path}: ${bad.length} tensor(s) hold NaN or inf, e.g. ${bad[0]}`);
   const what = `EfficientTDNN subnet ${formatSubnet(subnet)} (${standalone ? 'a standalone clone' : 'cloned from the supernet'})`;
-  return new TdnnEmbedder(model, `${what} from ${src.file}`, supernetDims(cfg).inFeats, recordedThreshold(src));
+  const threshold = recordedThreshold(src), dims = supernetDims(cfg);
+  return new TdnnEmbedder(model, `${what} from ${src.file}`, dims.inFeats, threshold, {
+    kind: model.kind, name: cfg.MODEL.NAME, format, file: src.file, binary: false,
+    dims: { embedding: dims.embedDim, features: dims.inFeats, window: null },
+    params: paramsOf(model), genotype: null, subnet: formatSubnet(subnet), threshold: 'value' in threshold ? threshold.value : null,
+  });
 }
 
 const isTdnnState = (t: Map<string, NpyArray>) => isStandaloneState(t) || t.has('layer1.conv.conv.weight');
@@ -178,7 +209,7 @@ const tdnnCheckpoint: ModelLoader = {
   load: async (src, opts) => {
     const cfg = requireConfig(src, opts);
     if (!isTdnnModel(cfg)) throw new UserError(`--load_path ${src.path}: a TDNN checkpoint, but the config's MODEL.NAME is ${cfg.MODEL.NAME}`);
-    return tdnnEmbedder(src, cfg, modelTensorsOf(src.checkpoint!.tensors), opts);
+    return tdnnEmbedder(src, cfg, modelTensorsOf(src.checkpoint!.tensors), opts, 'tdnn checkpoint');
   },
 };
 
@@ -190,7 +221,7 @@ const autoSpeechCheckpoint: ModelLoader = {
     const cfg = requireConfig(src, opts);
     const tensors = modelTensorsOf(src.checkpoint!.tensors);
     if (tensors.size === 0) throw new UserError(`--load_path ${src.path}: the checkpoint holds no model tensors`);
-    return autoSpeechEmbedder(src, cfg, tensors, opts);
+    return autoSpeechEmbedder(src, cfg, tensors, opts, 'autospeech checkpoint');
   },
 };
 
@@ -201,7 +232,7 @@ const tdnnStateDict: ModelLoader = {
   load: async (src, opts) => {
     const cfg = opts.cfg ? loadConfig(opts.cfg) : loadConfig(undefined, ['MODEL.NAME', 'tdnn8m2g']);
     if (!isTdnnModel(cfg)) throw new UserError(`--cfg ${opts.cfg}: MODEL.NAME ${cfg.MODEL.NAME}, but ${src.path} holds an EfficientTDNN state_dict`);
-    return tdnnEmbedder(src, cfg, src.stateDict!, opts);
+    return tdnnEmbedder(src, cfg, src.stateDict!, opts, 'tdnn state_dict');
   },
 };
 
@@ -214,7 +245,7 @@ const autoSpeechStateDict: ModelLoader = {
     const cfg = loadConfig(opts.cfg);
     if (!opts.meanStd && !cfg.DATASET.MEAN_STD && !cfg.DATASET.DATA_DIR)
       throw new UserError(`--load_path ${src.path}: a state_dict directory holds no feature normalisation: pass --mean-std <dir with mean.npy and std.npy>`);
-    return autoSpeechEmbedder(src, cfg, src.stateDict!, opts);
+    return autoSpeechEmbedder(src, cfg, src.stateDict!, opts, 'autospeech state_dict');
   },
 };
 
@@ -227,8 +258,9 @@ const bwnFile: ModelLoader = {
     const cfg = loadConfig(opts.cfg);
     const { model } = modelFromBwn(cfg, src.file);
     const norm = normOf(src, cfg, opts);
+    const threshold = { none: `${src.file} is a .bwn file: it records no verification threshold` };
     return new AutoSpeechEmbedder(model, `binary-weight ${cfg.MODEL.NAME} from ${src.file}`, cfg.DATASET.PARTIAL_N_FRAMES, cfg.EVAL.MAX_BATCH, norm,
-      { none: `${src.file} is a .bwn file: it records no verification threshold` });
+      threshold, autoSpeechInfo(src, cfg, model, 'bwn', null, threshold));
   },
 };
 

@@ -153,6 +153,8 @@ const FUNCTIONS: Record<string, () => Args> = {
   setRngState: () => [n.rngState()],
   aamSoftmax: () => [f32(3 * 4), [3, 4], f32(4 * 5), [4, 5], Int32Array.from([0, 4, 2]), { margin: 0.2, scale: 30, easyMargin: false, soft: false }],
   spectrogram: () => [wav(800)],
+  spectrogramAsync: () => [wav(800)],
+  logmelAsync: () => [wav(800), { melBins: 10, scale: 1, preemphasis: 0.97 }],
   fbank: () => [wav(800), { melBins: 10, lowFreq: 20, highFreq: 0, preemphasis: 0.97, scale: 1 }],
   logmel: () => [wav(800), { melBins: 10, scale: 1, preemphasis: 0.97, intermediates: rng.chance(0.5) }],
   frameSums: () => [f32(12), 3, 4],
