@@ -60,7 +60,9 @@ test.serial('demo --system bnn end to end on the tiny set: results.json, files a
     t.true(m.eer >= 0 && m.eer <= 1, `${m.model} EER ${m.eer}`);
     t.true(m['minDCF_0.01'] >= 0 && m['minDCF_0.05'] <= 1.0000001);
     t.is(m.trials, res.trials);
-    // evaluated from the deployable file; the embeddings are the checkpoint's, so the EER is its training validation's
+    // evaluated from the deployable file; the embeddings are the checkpoint's, so the EER is its
+    // training validation's (one epoch: validated at epoch 0, the last)
+    t.is(m.training_eer_epoch, 0);
     t.is(m.eer, m.training_eer, m.model);
     t.true(existsSync(join(out, 'files', `${m.model}_scores.txt`)));
   }

@@ -70,8 +70,12 @@ export interface BnnDemoModel {
   eer: number;
   'minDCF_0.01': number;
   'minDCF_0.05': number;
-  /** the EER the training run's last validation measured (from the checkpoint, not the file) */
+  /**
+   * the EER of the training run's last validation and its epoch: baselines validate at epochs
+   * e % VAL_FREQ == 0 only (the reference's train_baseline), so it need not be the last checkpoint's
+   */
   training_eer: number | null;
+  training_eer_epoch: number | null;
   trials: number;
   [k: string]: unknown;
 }
@@ -153,8 +157,8 @@ export async function runBnnDemo(opts: BnnDemoOptions): Promise<BnnDemoResults> 
     });
     const r = await runTraining(cfg, job);
     const last = [...r.history].reverse().find((h) => typeof (h as Record<string, unknown>).valid_eer === 'number') as Record<string, number> | undefined;
-    opts.log(`${expName}: ${r.params} parameters, last validation EER ${last ? (100 * last.valid_eer).toFixed(2) + ' %' : '-'} (${r.runDir})`);
-    return { runDir: r.runDir, ckpt: join(r.runDir, 'Model', 'last.ckpt'), trainingEer: last?.valid_eer ?? null };
+    opts.log(`${expName}: ${r.params} parameters, last validation EER ${last ? `${(100 * last.valid_eer).toFixed(2)} % (epoch ${last.epoch})` : '-'} (${r.runDir})`);
+    return { runDir: r.runDir, ckpt: join(r.runDir, 'Model', 'last.ckpt'), trainingEer: last?.valid_eer ?? null, trainingEerEpoch: last?.epoch ?? null };
   };
   const fp32Run = await stage('train (fp32)', () => train(fp32Cfg, BNN_DEMO_CONFIGS.fp32));
   // The BWN starts from the fp32 run just trained: its last checkpoint, loaded strictly.
@@ -211,9 +215,9 @@ export async function runBnnDemo(opts: BnnDemoOptions): Promise<BnnDemoResults> 
         model: x.key, init: x.init, params: x.model.paramCounts().total, groups: paramGroups(x.model.stateDict()),
         file: x.file, file_bytes: x.bytes, tensor_bytes: x.tensorBytes, formula_bytes: formula, ratio: fp32Bytes / x.bytes,
         eer: r.eer, 'minDCF_0.01': r.minDcf['minDCF_0.01'], 'minDCF_0.05': r.minDcf['minDCF_0.05'], ...r.minDcf,
-        training_eer: x.run.trainingEer, trials: r.trials,
+        training_eer: x.run.trainingEer, training_eer_epoch: x.run.trainingEerEpoch, trials: r.trials,
       };
-      opts.log(`${x.key}: EER ${(100 * r.eer).toFixed(2)} % on ${r.trials} trials (training's last validation ${x.run.trainingEer === null ? '-' : (100 * x.run.trainingEer).toFixed(2) + ' %'}), ${Object.entries(r.minDcf).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}`);
+      opts.log(`${x.key}: EER ${(100 * r.eer).toFixed(2)} % on ${r.trials} trials (the training run's last validation: ${x.run.trainingEer === null ? '-' : `${(100 * x.run.trainingEer).toFixed(2)} % at epoch ${x.run.trainingEerEpoch}`}), ${Object.entries(r.minDcf).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}`);
       rows.push(row);
     }
     store.close();
