@@ -34,6 +34,19 @@ void requireFiniteSamples(const Napi::Float32Array& a, const char* what) {
 }
 
 // spectrogram(wav: Float32Array) -> { data: Float32Array (T*257), frames, rms, dbfs, gain, gainApplied }
+// The result object of spectrogram / spectrogramAsync.
+Napi::Object spectrogramResult(Napi::Env env, const Napi::Float32Array& data, int64_t frames, const features::GainInfo& g, bool finite) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("data", data);
+  r.Set("frames", static_cast<double>(frames));
+  r.Set("rms", g.rms);
+  r.Set("dbfs", g.dbfs);
+  r.Set("gain", g.gain);
+  r.Set("gainApplied", g.applied);
+  r.Set("finite", finite);
+  return r;
+}
+
 Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -59,15 +72,7 @@ Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
     } catch (const std::invalid_argument& e) {
       throw ArgumentError(std::string("spectrogram: ") + e.what());
     }
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("data", out);
-    r.Set("frames", static_cast<double>(T));
-    r.Set("rms", g.rms);
-    r.Set("dbfs", g.dbfs);
-    r.Set("gain", g.gain);
-    r.Set("gainApplied", g.applied);
-    r.Set("finite", finite);
-    return r;
+    return spectrogramResult(env, out, T, g, finite);
   });
 }
 
@@ -230,15 +235,7 @@ class SpectrogramJob : public PromiseWorker {
   Napi::Value Resolve(Napi::Env env) override {
     Napi::Float32Array data = Napi::Float32Array::New(env, out_.size());
     std::copy(out_.begin(), out_.end(), data.Data());
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("data", data);
-    r.Set("frames", static_cast<double>(frames_));
-    r.Set("rms", g_.rms);
-    r.Set("dbfs", g_.dbfs);
-    r.Set("gain", g_.gain);
-    r.Set("gainApplied", g_.applied);
-    r.Set("finite", finite_);
-    return r;
+    return spectrogramResult(env, data, frames_, g_, finite_);
   }
 
  private:
