@@ -50,9 +50,9 @@ test.serial('demo --system bnn end to end on the tiny set: results.json, files a
   t.is(res.system, 'bnn');
   t.true(res.seconds > 0);
   t.deepEqual(Object.keys(res.stages), ['demo data', 'preprocess', 'train (fp32)', 'train (bwn)', 'train (bwn, init baseline)', 'export', 'evaluate']);
-  t.deepEqual(res.models.map((m: { model: string }) => m.model), ['fp32', 'bwn', 'bwn_init_baseline']);
-  const [fp32, bwn, base] = res.models;
-  for (const m of res.models) {
+  t.deepEqual(res.rows.map((m: { model: string }) => m.model), ['fp32', 'bwn', 'bwn_init_baseline']);
+  const [fp32, bwn, base] = res.rows;
+  for (const m of res.rows) {
     for (const k of ['model', 'params', 'file_bytes', 'ratio', 'eer', 'minDCF_0.01', 'minDCF_0.05']) t.true(k in m, `${m.model}: ${k}`);
     t.is(m.file_bytes, statSync(m.file).size, m.file);
     t.is(m.tensor_bytes, m.formula_bytes, m.model);

@@ -111,6 +111,21 @@ test.serial('a BWN checkpoint evaluates to the run\'s own EER, exports its laten
   const npy = readNpy(join(work, 'emb_bwn', 'embeddings.npy'));
   t.deepEqual(await api.embed(first), (npy.data as Float32Array).slice(0, npy.shape[1]));
   t.like(api.info, { format: 'bwn', kind: 'resnet', binary: true, genotype: null, subnet: null, threshold: null, dims: { embedding: npy.shape[1], features: 257 } });
+  // export --cfg ... --weights <state_dict dir> --format bwn: the same network as from the checkpoint
+  const sd = join(work, 'bwn_sd');
+  t.is(cli(['export', '--format', 'npy', '--load_path', join(run, 'Model', 'checkpoint_2.ckpt'), '--out', sd]).status, 0);
+  const fromDir = join(work, 'from_dir.bwn');
+  const ew = cli(['export', '--cfg', runCfg, '--weights', sd, '--format', 'bwn', '--out', fromDir, '--json']);
+  t.is(ew.status, 0, ew.stderr);
+  const e3 = cli(['embed', '--load_path', fromDir, '--cfg', runCfg, '--list', list, '--out', join(work, 'emb_bwn_dir')]);
+  t.is(e3.status, 0, e3.stderr);
+  t.true(readFileSync(join(work, 'emb_bwn', 'embeddings.npy')).equals(readFileSync(join(work, 'emb_bwn_dir', 'embeddings.npy'))));
+  const both = cli(['export', '--cfg', runCfg, '--weights', sd, '--load_path', join(run, 'Model', 'last.ckpt'), '--format', 'bwn', '--out', join(work, 'x.bwn')]);
+  t.is(both.status, 2);
+  t.regex(both.stderr, /one of --load_path <ckpt> or --weights <state_dict dir>/);
+  const noCfgW = cli(['export', '--weights', sd, '--format', 'bwn', '--out', join(work, 'x.bwn')]);
+  t.is(noCfgW.status, 2);
+  t.regex(noCfgW.stderr, /pass --cfg/);
   const noCfg = cli(['embed', '--load_path', bwnFile, '--list', list, '--out', join(work, 'emb_x')]);
   t.is(noCfg.status, 2);
   t.regex(noCfg.stderr, /a \.bwn holds the network but not the run's settings: pass --cfg/);

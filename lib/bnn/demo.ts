@@ -85,7 +85,7 @@ export interface BnnDemoResults {
   seconds: number;
   data: string;
   trials: number;
-  models: BnnDemoModel[];
+  rows: BnnDemoModel[];
   /** model-info's memory table of the BWN (bytes; file headers and padding not included) */
   memory: MemoryReport;
   stages: Record<string, number>;
@@ -224,7 +224,7 @@ export async function runBnnDemo(opts: BnnDemoOptions): Promise<BnnDemoResults> 
     seconds: (Date.now() - t0) / 1000,
     data,
     trials: evaluated[0].trials,
-    models: evaluated,
+    rows: evaluated,
     memory: mem,
     stages,
     runs: { ...runs, files: filesDir },

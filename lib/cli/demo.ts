@@ -48,14 +48,14 @@ function tdnnTable(x: TdnnDemoResults, out: string): string {
 function bnnTable(x: BnnDemoResults, out: string): string {
   return [
     '',
-    table(x.models.map((m) => [m.model === 'bwn_init_baseline' ? 'bwn (init baseline)' : m.model === 'bwn' ? 'bwn (init fp32 checkpoint)' : 'fp32', millions(m.params), m.file_bytes,
+    table(x.rows.map((m) => [m.model === 'bwn_init_baseline' ? 'bwn (init baseline)' : m.model === 'bwn' ? 'bwn (init fp32 checkpoint)' : 'fp32', millions(m.params), m.file_bytes,
       formatRatio(m.ratio), pct(m.eer), m['minDCF_0.01'].toFixed(4), m['minDCF_0.05'].toFixed(4)]),
     ['model', 'params', 'file bytes', 'ratio', 'EER', 'minDCF 0.01', 'minDCF 0.05']),
     '',
     table(x.memory.rows.map((m) => [m.what, m.fp32Bytes, m.bwnBytes, formatRatio(m.ratio)]), ['memory (bytes; file headers and padding not included)', 'fp32', 'binary', 'ratio']),
     '',
     `${x.trials} trials; file bytes: the fp32 extractor .pth (torch state_dict) and the .bwn (export --format bwn), both parameters + BN running mean/var without the classifier; ` +
-      `their tensor bytes equal the formula's (${x.models.map((m) => `${m.model} ${m.tensor_bytes}`).join(', ')})`,
+      `their tensor bytes equal the formula's (${x.rows.map((m) => `${m.model} ${m.tensor_bytes}`).join(', ')})`,
     `wall time ${(x.seconds / 60).toFixed(1)} min (${Object.entries(x.stages).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`,
     `results: ${join(out, 'results.json')}`,
   ].join('\n');
