@@ -6,14 +6,24 @@ import { DEFAULTS } from '../lib/config/schema.ts';
 import { parseGenotype } from '../lib/genotype/index.ts';
 import { cosine } from '../lib/metrics/eer.ts';
 import { type TdnnForwardResult, loadNative } from '../lib/native.ts';
+import { type CyclicMode, cyclicLr } from '../lib/train/schedule.ts';
 import { hashFloats, tdnnBenchValue } from './inputs.ts';
 
 const README = "Genotype(normal=[('dil_conv_5x5', 1), ('dil_conv_3x3', 0), ('dil_conv_5x5', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('sep_conv_3x3', 2), ('dil_conv_3x3', 2), ('max_pool_3x3', 1)], normal_concat=range(2, 6), reduce=[('max_pool_3x3', 1), ('max_pool_3x3', 0), ('dil_conv_5x5', 2), ('max_pool_3x3', 1), ('dil_conv_5x5', 3), ('dil_conv_3x3', 2), ('dil_conv_5x5', 4), ('dil_conv_5x5', 2)], reduce_concat=range(2, 6))";
 
 interface Cfg { kind: string; C: number; layers: number; classes: number; batch: number; frames: number; utterances: number; windows: number; trials: number }
 /** tdnn workloads: the supernet's dims, the fixed subnet (depth, channels, kernels, cat), AAM settings. */
-interface TdnnCfg { kind: string; supernet: { in_feats: number; embed: number; blocks: number; channels: number; kernel: number; cat: number }; subnet: [number, number[], number[], number]; batch: number; frames: number; classes?: number; margin?: number; scale?: number }
+interface TdnnCfg {
+  kind: string; supernet: { in_feats: number; embed: number; blocks: number; channels: number; kernel: number; cat: number }; subnet: [number, number[], number[], number]; batch: number; frames: number; classes?: number; margin?: number; scale?: number;
+  /** tdnn_train_step: torch.optim.Adam's settings and the per-batch CyclicLR, resumed at global step `start` */
+  adam?: { beta1: number; beta2: number; eps: number; weight_decay: number };
+  cyclic?: { base_lr: number; max_lr: number; step_size_up: number; mode: CyclicMode; start: number };
+}
 const CONFIGS: Record<string, Cfg> = JSON.parse(readFileSync(new URL('./workloads.json', import.meta.url), 'utf8'));
+
+/** The k element indices whose updated values both sides report (torch_worker.py _idx). */
+const sampleIdx = (n: number, k = 8) => [...new Set(Array.from({ length: n ? k : 0 }, (_, j) => Math.min(n - 1, Math.floor(((2 * j + 1) * n) / (2 * k)))))].sort((a, b) => a - b);
+const norm = (v: ArrayLike<number>, w?: ArrayLike<number>) => { let s = 0; for (let i = 0; i < v.length; i++) { const d = v[i] - (w ? w[i] : 0); s += d * d; } return Math.sqrt(s); };
 
 function batch(b: number, frames: number, classes: number, seed: number) {
   return { x: hashFloats(b * frames * 257, seed), y: Int32Array.from({ length: b }, (_, i) => (i * 7) % classes), shape: [b, frames, 257] as [number, number, number] };
@@ -30,7 +40,7 @@ async function main() {
   let check: ((r: unknown) => unknown) | undefined;
   // MODEL.CHANNELS_LAST (named option); the bench runs the reference side as it is (NCHW).
   const channelsLast = process.env.BENCH_CHANNELS_LAST === '1';
-  if (cfg.kind === 'tdnn_embed' || cfg.kind === 'tdnn_fwd_bwd') {
+  if (cfg.kind === 'tdnn_embed' || cfg.kind === 'tdnn_fwd_bwd' || cfg.kind === 'tdnn_train_step') {
     const t = cfg as unknown as TdnnCfg, d = t.supernet;
     const model = new native.Model({ kind: 'tdnn', inFeats: d.in_feats, embedDim: d.embed, numBlocks: d.blocks, channels: Array(d.blocks + 1).fill(d.channels), kernels: Array(d.blocks + 1).fill(d.kernel), catChannels: d.cat });
     for (const e of model.stateDict()) {
@@ -41,7 +51,35 @@ async function main() {
     const subnet = { depth, channels, kernels, cat };
     const shape: [number, number, number] = [t.batch, d.in_feats, t.frames];
     const x = hashFloats(t.batch * d.in_feats * t.frames, 1);
-    if (cfg.kind === 'tdnn_embed') {
+    if (cfg.kind === 'tdnn_train_step') {
+      // One step of our trainer (native TdnnTrainer, as lib/tdnn/train.ts drives it) on the fixed
+      // path, from the feature batch (the LogMelFbanks phase is excluded on both sides).
+      const classes = t.classes!, o = t.adam!, c = t.cyclic!;
+      const W = hashFloats(d.embed * classes, 2).map((v) => Math.fround(v * Math.fround(Math.sqrt(2 / (d.embed + classes)))));
+      const labels = Int32Array.from({ length: t.batch }, (_, i) => (i * 7) % classes);
+      const trainer = new native.TdnnTrainer(model, { classes, lr: c.max_lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weight_decay, margin: t.margin, scale: t.scale, easyMargin: false });
+      trainer.loadHeadState({ 'aam.W': { data: W, shape: [d.embed, classes] } });
+      const schedule = { baseLr: c.base_lr, maxLr: c.max_lr, stepSizeUp: c.step_size_up, mode: c.mode };
+      const params = model.stateDict().filter((e) => e.kind === 'parameter').map((e) => e.name);
+      const before = new Map<string, Float32Array>(params.map((k) => [k, Float32Array.from(model.getTensor(k).data as Float32Array)]));
+      before.set('aam.W', W);
+      let g = c.start;
+      const lr0 = cyclicLr(g, schedule);
+      fn = () => trainer.step(x, shape, labels, { subnets: [subnet], lr: cyclicLr(g++, schedule) });
+      check = (r) => {
+        const s = r as { loss: number; acc1: number; acc5: number };
+        const state = trainer.optimizerState();
+        const after = new Map<string, Float32Array>(params.map((k) => [k, model.getTensor(k).data as Float32Array]));
+        after.set('aam.W', trainer.headState()['aam.W'].data as Float32Array);
+        const expAvg: Record<string, number> = {}, update: Record<string, number> = {}, samples: Record<string, number[]> = {};
+        for (const [k, v] of after) {
+          const m = state[`weights.${k}.exp_avg`];
+          if (m) { expAvg[k] = norm(m.data as Float32Array); update[k] = norm(v, before.get(k)!); }
+          samples[k] = sampleIdx(v.length).map((i) => v[i]);
+        }
+        return { loss: s.loss, acc1: s.acc1, acc5: s.acc5, lr: lr0, exp_avg_norms: expAvg, update_norms: update, updated_samples: samples };
+      };
+    } else if (cfg.kind === 'tdnn_embed') {
       fn = () => native.tdnnForward(model, x, shape, { mode: 'eval', subnet });
       check = (r) => ({ embedding: Array.from((r as TdnnForwardResult).embedding.data as Float32Array) });
     } else {
@@ -88,6 +126,8 @@ async function main() {
     };
   }
   const first = await fn(); // warm-up
+  // The check right after it (tdnn_train_step reads the trainer's state, which later steps change).
+  const checked = check?.(first);
   if (Number(repsText) === 0) {
     // profile: one step per operator (libtorch's profiler), then one for the phases without it
     native.opProfileStart();
@@ -106,7 +146,7 @@ async function main() {
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);  // all threads of the process, ms
   }
-  process.stdout.write(JSON.stringify({ times_ms: times, cpu_ms: cpu, peak_rss_kb: process.resourceUsage().maxRSS, threads: native.getThreads(), ...(check ? { check: check(first) } : {}) }) + '\n');
+  process.stdout.write(JSON.stringify({ times_ms: times, cpu_ms: cpu, peak_rss_kb: process.resourceUsage().maxRSS, threads: native.getThreads(), ...(checked ? { check: checked } : {}) }) + '\n');
 }
 
 await main();

@@ -14,7 +14,14 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const loadBefore = loadavg()[0];
 
 // check: what the tdnn workloads compare between the sides (from each side's warm-up call).
-interface Check { embedding: number[]; loss?: number; grad_norms?: Record<string, number> }
+interface Check {
+  embedding?: number[]; loss?: number; grad_norms?: Record<string, number>;
+  // tdnn_train_step, after the (warm-up) step: top-1/5 accuracy, the lr it used, per parameter the
+  // norm of Adam's first moment ((1 - beta1) (grad + wd p) after one step), the norm of the update
+  // (p after - p before) and 8 of its updated values.
+  acc1?: number; acc5?: number; lr?: number;
+  exp_avg_norms?: Record<string, number>; update_norms?: Record<string, number>; updated_samples?: Record<string, number[]>;
+}
 interface Sample { times_ms: number[]; cpu_ms?: number[]; peak_rss_kb: number; check?: Check }
 
 function run(side: 'ours' | 'reference', workload: string, reps: number, env: Record<string, string> = {}): Sample {
@@ -42,6 +49,10 @@ const plan: Row[] = ([
   // No native tdnn trainer step on main yet: forward + AAM loss + backward only, both sides (no Adam).
   { name: 'tdnn_fwd_bwd: supernet forward+backward, no optimiser step, kernel-stage path 4-512-512-512-512-512-1-1-1-3-5-1536 (32 x 200, AAM 5994)', workload: 'tdnn_fwd_bwd_kernel', reps: 2, target: '<= 0.7' },
   { name: 'tdnn_fwd_bwd: supernet forward+backward, no optimiser step, width2-stage path 3-384-384-256-512-5-5-5-3-384 (32 x 200, AAM 5994)', workload: 'tdnn_fwd_bwd_width2', reps: 2, target: '<= 0.7' },
+  // One full training step of our TdnnTrainer (lib/tdnn/train.ts's step on a fixed path): forward,
+  // AAM loss, backward, Adam (L2 2e-5 on every parameter and the AAM weight), CyclicLR at its peak.
+  { name: 'tdnn_train_step: supernet training step (fwd + AAM + bwd + Adam wd 2e-5 + CyclicLR), width2-stage path 3-384-384-256-512-5-5-5-3-384 (32 x 200, AAM 5994)', workload: 'tdnn_train_step_width2', reps: 2, target: '<= 0.7' },
+  { name: 'tdnn_train_step: supernet training step (fwd + AAM + bwd + Adam wd 2e-5 + CyclicLR), kernel-stage path 4-512-512-512-512-512-1-1-1-3-5-1536 (32 x 200, AAM 5994)', workload: 'tdnn_train_step_kernel', reps: 2, target: '<= 0.7' },
 ] as Row[]).filter((p) => !process.env.BENCH_ONLY || new RegExp(process.env.BENCH_ONLY).test(p.workload));
 const medians: Record<string, { ours: number; ref: number }> = {};
 const checks: string[] = [];
@@ -73,20 +84,39 @@ for (const p of plan) {
   rows.push(`| ${p.name} | ${mo.toFixed(0)} | ${mr.toFixed(0)} | **${ratio}** | ${p.target} | ${(rssOurs / 1024).toFixed(0)} / ${(rssRef / 1024).toFixed(0)} MB (${(rssOurs / rssRef).toFixed(2)}) | ${cpuOurs.length && cpuRef.length ? `${median(cpuOurs).toFixed(0)} / ${median(cpuRef).toFixed(0)} (${(median(cpuOurs) / median(cpuRef)).toFixed(2)})` : '-'} |`);
 }
 
-/** Both sides' outputs from the same weights and input: embedding, loss, per-tensor gradient norms. */
+/** Per-key values on both sides: how many, the largest relative difference, keys on one side only. */
+function relDiff(a: Record<string, number>, b: Record<string, number>, what: string): string {
+  const ka = Object.keys(a), kb = new Set(Object.keys(b));
+  const only = ka.filter((k) => !kb.has(k)).length + [...kb].filter((k) => !(k in a)).length;
+  const rel = Math.max(0, ...ka.filter((k) => kb.has(k)).map((k) => Math.abs(a[k] - b[k]) / Math.max(Math.abs(b[k]), 1e-30)));
+  return `${ka.length} ${what}, max relative diff ${rel.toExponential(2)}${only ? `, ${only} on one side only` : ''}`;
+}
+
+/** Both sides' outputs from the same weights and input: embedding, loss, gradients, the Adam update. */
 function agreement(a: Check, b: Check): string {
-  if (a.embedding.length !== b.embedding.length) return `embedding sizes differ (${a.embedding.length} vs ${b.embedding.length})`;
-  const embed = Math.max(...a.embedding.map((v, i) => Math.abs(v - b.embedding[i])));
-  const scale = Math.max(...b.embedding.map(Math.abs));
-  let text = `embedding max abs diff ${embed.toExponential(2)} (max abs ${scale.toFixed(2)})`;
-  if (a.loss !== undefined && b.loss !== undefined) text += `; loss ${a.loss.toFixed(6)} vs ${b.loss.toFixed(6)}`;
-  if (a.grad_norms && b.grad_norms) {
-    const ka = Object.keys(a.grad_norms), kb = new Set(Object.keys(b.grad_norms));
-    const only = ka.filter((k) => !kb.has(k)).length + [...kb].filter((k) => !(k in a.grad_norms!)).length;
-    const rel = Math.max(...ka.filter((k) => kb.has(k)).map((k) => Math.abs(a.grad_norms![k] - b.grad_norms![k]) / Math.max(b.grad_norms![k], 1e-30)));
-    text += `; ${ka.length} gradients, max relative diff of their norms ${rel.toExponential(2)}${only ? `, ${only} on one side only` : ''}`;
+  const parts: string[] = [];
+  if (a.embedding && b.embedding) {
+    if (a.embedding.length !== b.embedding.length) return `embedding sizes differ (${a.embedding.length} vs ${b.embedding.length})`;
+    const embed = Math.max(...a.embedding.map((v, i) => Math.abs(v - b.embedding![i])));
+    parts.push(`embedding max abs diff ${embed.toExponential(2)} (max abs ${Math.max(...b.embedding.map(Math.abs)).toFixed(2)})`);
   }
-  return text;
+  if (a.loss !== undefined && b.loss !== undefined) parts.push(`loss ${a.loss.toFixed(6)} vs ${b.loss.toFixed(6)}`);
+  if (a.acc1 !== undefined && b.acc1 !== undefined) parts.push(`top-1/top-5 ${a.acc1.toFixed(2)}/${a.acc5!.toFixed(2)} vs ${b.acc1.toFixed(2)}/${b.acc5!.toFixed(2)} %`);
+  if (a.lr !== undefined && b.lr !== undefined) parts.push(`lr ${a.lr} vs ${b.lr}`);
+  if (a.grad_norms && b.grad_norms) parts.push(relDiff(a.grad_norms, b.grad_norms, 'gradients, norms'));
+  if (a.exp_avg_norms && b.exp_avg_norms) parts.push(relDiff(a.exp_avg_norms, b.exp_avg_norms, 'stepped parameters: Adam exp_avg norms'));
+  if (a.update_norms && b.update_norms) parts.push(`update norms (p after - p before) ${relDiff(a.update_norms, b.update_norms, 'tensors').replace(/^\d+ tensors, /, '')}`);
+  if (a.updated_samples && b.updated_samples) {
+    let n = 0, diff = 0, missing = 0;
+    for (const [k, va] of Object.entries(a.updated_samples)) {
+      const vb = b.updated_samples[k];
+      if (!vb || vb.length !== va.length) { missing++; continue; }
+      va.forEach((v, i) => { diff = Math.max(diff, Math.abs(v - vb[i])); n++; });
+    }
+    missing += Object.keys(b.updated_samples).filter((k) => !(k in a.updated_samples!)).length;
+    parts.push(`${n} updated parameter values (8 per tensor, ${Object.keys(a.updated_samples).length} tensors): max abs diff ${diff.toExponential(2)}${missing ? `, ${missing} tensors on one side only` : ''}`);
+  }
+  return parts.join('; ');
 }
 
 function py(args: string[]): any {

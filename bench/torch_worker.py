@@ -199,6 +199,58 @@ def tdnn_fwd_bwd(cfg):
     return step
 
 
+def _idx(n, k=8):
+    """The k element indices whose updated values both sides report (bench/node_worker.ts sampleIdx)."""
+    return sorted({min(n - 1, ((2 * j + 1) * n) // (2 * k)) for j in range(k)}) if n else []
+
+
+def tdnn_train_step(cfg):
+    """One supernet training step as sugar's dynamic_walks_train does it for one walk on a fixed
+    path (native/train/tdnn_trainer.cc on our side): zero_grad, train-mode forward of the path,
+    AAM-softmax + cross-entropy, backward, top-1/top-5 accuracy and loss.item() for the log,
+    torch.optim.Adam(every supernet parameter incl. k53/k31 + the AAM weight, weight_decay) step,
+    then the per-batch CyclicLR step. The input is the LogMelFbanks feature batch (B, 80, T): the
+    features phase (no gradient) precedes the step on both sides and is excluded from both."""
+    net, x, subnet = _tdnn(cfg)
+    net.training = True
+    d, classes, o, c = cfg['supernet'], cfg['classes'], cfg['adam'], cfg['cyclic']
+    import math
+    import numpy as np
+    aam = torch.from_numpy(W._hash_floats(d['embed'] * classes, 2).reshape(d['embed'], classes) * np.float32(math.sqrt(2 / (d['embed'] + classes)))).requires_grad_(True)
+    y = torch.arange(cfg['batch'], dtype=torch.long) * 7 % classes
+    named = [(k, v) for k, v in net.t.items() if v.requires_grad] + [('aam.W', aam)]
+    before = {k: v.detach().clone() for k, v in named}
+    opt = torch.optim.Adam([v for _, v in named], lr=c['max_lr'], betas=(o['beta1'], o['beta2']), eps=o['eps'], weight_decay=o['weight_decay'])
+    # CyclicLR resumed at global step c['start'] (sugar: base 1e-8, max 1e-3, triangular2, stepped per batch)
+    for g in opt.param_groups:
+        g['initial_lr'] = c['base_lr']
+    sched = torch.optim.lr_scheduler.CyclicLR(opt, c['base_lr'], c['max_lr'], step_size_up=c['step_size_up'], mode=c['mode'],
+                                              cycle_momentum=False, last_epoch=c['start'] - 1)
+    lr0 = opt.param_groups[0]['lr']
+
+    def step():
+        PHASES.start()
+        opt.zero_grad()
+        e = net.embed(x, subnet)
+        loss, logits = T.aam_softmax_loss(e, aam, y, cfg['margin'], cfg['scale'])
+        loss.backward()
+        top5 = logits.detach().topk(5, 1).indices
+        acc1 = (top5[:, 0] == y).float().mean().item() * 100
+        acc5 = (top5 == y.unsqueeze(1)).any(1).float().mean().item() * 100
+        value = loss.item()
+        PHASES.mark('forward+backward')
+        opt.step()
+        sched.step()
+        PHASES.mark('update')
+        if not CHECK:
+            st = opt.state
+            CHECK.update(loss=value, acc1=acc1, acc5=acc5, lr=lr0,
+                         exp_avg_norms={k: st[v]['exp_avg'].double().norm().item() for k, v in named if v in st},
+                         update_norms={k: (v.detach().double() - before[k].double()).norm().item() for k, v in named if v in st},
+                         updated_samples={k: v.detach().flatten()[_idx(v.numel())].tolist() for k, v in named})
+    return step
+
+
 def peak(_cfg):
     """Peak float32 throughput through libtorch: a large GEMM and a large 3x3 convolution."""
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
@@ -247,7 +299,7 @@ def main():
     torch.set_num_threads(threads)
     cfg = W.CONFIGS[name]
     fn = {'search_step': search_step, 'train_step': train_step, 'verify': verify, 'features': features,
-          'tdnn_embed': tdnn_embed, 'tdnn_fwd_bwd': tdnn_fwd_bwd}[cfg['kind']](cfg)
+          'tdnn_embed': tdnn_embed, 'tdnn_fwd_bwd': tdnn_fwd_bwd, 'tdnn_train_step': tdnn_train_step}[cfg['kind']](cfg)
     if reps == 0:  # profile: one step after a warm-up, per operator and per phase
         fn()
         with torch.autograd.profiler.profile() as prof:

@@ -55,16 +55,22 @@ export function demoDataHash(data: string): { sha256: string; files: number } {
   return treeHash(data, (rel) => /^store(_[^/]*)?(\/|$)/.test(rel));
 }
 
-export async function runDemo(opts: { dataDir: string; outDir: string; log: (s: string) => void }): Promise<DemoResults> {
-  const t0 = Date.now();
+/** A demo's stages: each announced in the log and timed (seconds, by name, in order). */
+export function stageTimer(log: (s: string) => void) {
   const stages: Record<string, number> = {};
   const stage = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
     const s = Date.now();
-    opts.log(`\n== ${name}`);
+    log(`\n== ${name}`);
     const r = await fn();
     stages[name] = (Date.now() - s) / 1000;
     return r;
   };
+  return { stages, stage };
+}
+
+export async function runDemo(opts: { dataDir: string; outDir: string; log: (s: string) => void }): Promise<DemoResults> {
+  const t0 = Date.now();
+  const { stages, stage } = stageTimer(opts.log);
   const native = loadNative();
   const info = native.info();
   const versions = { libtorch: info.torchVersion, cuda: info.cudaAvailable, threads: native.getThreads() };

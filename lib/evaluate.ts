@@ -104,7 +104,15 @@ export async function evaluateIdentification(trainer: NativeTrainer, store: Feat
   return identificationAccuracy(all, K, test.labels, r.windows);
 }
 
-export interface VerificationResult { eer: number; minDcf: Record<string, number>; trials: number; skipped: number; scoresFile?: string }
+export interface VerificationResult {
+  eer: number;
+  /** the score threshold at the reference's EER point (accept when score >= it); null when not finite */
+  eerThreshold: number | null;
+  minDcf: Record<string, number>;
+  trials: number;
+  skipped: number;
+  scoresFile?: string;
+}
 
 export async function evaluateVerification(trainer: NativeTrainer, store: FeatureStore, cfg: Config, norm: Norm, scoresOut?: string): Promise<VerificationResult> {
   const trials: Trial[] = readTrials(join(cfg.DATASET.DATA_DIR, cfg.DATASET.TRIALS));
@@ -129,11 +137,11 @@ export async function evaluateVerification(trainer: NativeTrainer, store: Featur
     scores.push(cosine(ea, eb));
     labels.push(t.label);
   }
-  const eer = computeEer(scores, labels).eer;
+  const { eer, threshold } = computeEer(scores, labels);
   const dcf = Object.fromEntries(cfg.EVAL.P_TARGETS.map((p) => [`minDCF_${p}`, minDcf(scores, labels, p)]));
   if (scoresOut) {
     writeFileAtomic(scoresOut, usable.map((t, i) => `${t.label} ${scores[i].toPrecision(9)} ${t.a} ${t.b}`).join('\n') + '\n');
     writeFileAtomic(scoresOut.replace(/\.txt$/, '') + '_det.svg', detSvg(scores, labels, eer, `DET, ${usable.length} trials`));
   }
-  return { eer, minDcf: dcf, trials: usable.length, skipped: trials.length - usable.length, scoresFile: scoresOut };
+  return { eer, eerThreshold: Number.isFinite(threshold) ? threshold : null, minDcf: dcf, trials: usable.length, skipped: trials.length - usable.length, scoresFile: scoresOut };
 }

@@ -1,6 +1,7 @@
 // The ONE typed view of the native addon. Every native function and class is typed here; the rest
 // of lib/ imports from this file only. The addon is loaded lazily so that commands which do not
 // need libtorch (genotype, eer, ...) start fast and work even before the addon is built.
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -98,6 +99,16 @@ export interface ModelSpec {
   genotype?: GenotypeSpecNative;
   shiftedFactorizedReduce?: boolean;
   mixing?: 'gumbel' | 'softmax';
+  /** resnet named options: widths x widthMult (64 widthMult whole), ReLU or PReLU modules */
+  widthMult?: number;
+  activation?: 'relu' | 'prelu';
+  /** resnet: the conv groups built as binary-weight convs (BWN); empty = the fp32 network */
+  binarize?: BinarizeGroup[];
+  binaryScale?: BinaryScaleMode;
+  binarySte?: BinarySteMode;
+  binaryAlphaGrad?: boolean;
+  /** clamp the latent weights to [-c, c] after each optimiser step; 0 = none */
+  latentClip?: number;
   /** tdnn: sugar's DynamicTDNN arguments (channels/kernels: numBlocks + 1 each); standalone = a clone's layout */
   inFeats?: number;
   embedDim?: number;
@@ -106,6 +117,29 @@ export interface ModelSpec {
   kernels?: number[];
   catChannels?: number;
   standalone?: boolean;
+}
+
+export type BinarizeGroup = 'stem' | 'blocks' | 'shortcuts';
+export type BinaryScaleMode = 'channel' | 'layer' | 'none';
+export type BinarySteMode = 'clip' | 'identity';
+
+/** One binary-weight conv of a model (Model.binaryLayers), in state_dict order. */
+export interface BinaryLayerInfo {
+  /** module path, e.g. 'layer1.0.conv1' */
+  name: string;
+  /** its latent weight's state_dict key */
+  key: string;
+  shape: [number, number, number, number];
+  scale: BinaryScaleMode;
+  ste: BinarySteMode;
+  alphaGrad: boolean;
+  latentClip: number;
+  /** alpha exactly as the forward computes it: [C_out] (channel), [1] (layer), null (none) */
+  alpha: NativeTensor | null;
+  /** latent weights with |W| > 1 (outside the STE's clip) */
+  clipped: number;
+  /** W_b = alpha * s, with { materialize: true } */
+  wb?: NativeTensor;
 }
 
 export interface StateDictEntry {
@@ -147,11 +181,24 @@ export interface NativeModel {
   setDropPathProb(p: number): void;
   setMixing(mode: 'gumbel' | 'softmax'): void;
   forward(input: Float32Array, shape: [number, number, number], options?: ForwardOptions): Promise<ForwardResult>;
+  /** The binary-weight convs (empty for an fp32 network); an error if a latent weight is NaN. */
+  binaryLayers(options?: { materialize?: boolean }): BinaryLayerInfo[];
 }
 
 export interface ModelBinding {
   Model: new (spec: ModelSpec, options?: { device?: string; seed?: number }) => NativeModel;
   operationNames(): string[];
+}
+
+// ---- binary-weight conv (native/binding/bnn_binding.cc) ----
+export interface BnnBinding {
+  /**
+   * One binary-weight convolution, forward and backward with gradOutput dy (float32 or float64,
+   * all arrays one type): y = conv2d(x, W_b), dx, dw through the STE node, W_b and alpha.
+   */
+  binaryConv<T extends Float32Array | Float64Array>(x: T, xShape: readonly number[], w: T, wShape: readonly number[], dy: T,
+    options: { stride?: [number, number]; padding?: [number, number]; scale?: BinaryScaleMode; ste?: BinarySteMode; alphaGrad?: boolean; impl?: 'fused' | 'aten' }):
+    { y: NativeTensor; dx: NativeTensor; dw: NativeTensor; wb: NativeTensor; alpha: NativeTensor | null };
 }
 
 // ---- training (native/binding/trainer_binding.cc) ----
@@ -255,6 +302,10 @@ export interface FeaturesBinding {
    */
   logmel(wav: Float32Array, opts: LogMelOptions & { intermediates: true }): LogMel & LogMelIntermediates;
   logmel(wav: Float32Array, opts?: LogMelOptions): LogMel;
+  /** spectrogram() on the compute thread, as a promise (the event loop runs meanwhile); the input is copied. */
+  spectrogramAsync(wav: Float32Array): Promise<ReturnType<FeaturesBinding['spectrogram']>>;
+  /** logmel() (no intermediates) on the compute thread, as a promise; the input is copied. */
+  logmelAsync(wav: Float32Array, opts?: Omit<LogMelOptions, 'intermediates'>): Promise<LogMel>;
   /** Per-bin float32 sums of x and x*x over `frames` rows, in row order. */
   frameSums(x: Float32Array, frames: number, bins: number): { sum: Float32Array; sumSq: Float32Array };
   /** librosa.load's resampling (resampy kaiser_best, then fix_length to ceil(n * to / from)). */
@@ -466,7 +517,7 @@ export interface DistBinding {
   distBroadcastModel(model: NativeModel, root?: number): Promise<void>;
 }
 
-export type Addon = DistBinding & SystemBinding & ModelBinding & TrainerBinding & FeaturesBinding & ReaderBinding & TdnnBinding & TdnnPredictorBinding & TdnnTrainerBinding;
+export type Addon = DistBinding & SystemBinding & ModelBinding & BnnBinding & TrainerBinding & FeaturesBinding & ReaderBinding & TdnnBinding & TdnnPredictorBinding & TdnnTrainerBinding;
 
 let cached: Addon | undefined;
 
@@ -481,14 +532,21 @@ export function loadNative(): Addon {
   // 3 ms) restores it without burning a core while JS prepares the next batch.
   process.env.OMP_WAIT_POLICY ??= 'ACTIVE';
   process.env.GOMP_SPINCOUNT ??= '300000';
+  const gypBuild = require('node-gyp-build') as { (dir: string): Addon; resolve(dir: string): string };
+  let file = '';
   try {
-    const load = require('node-gyp-build') as (dir: string) => Addon;
-    cached = load(PROJECT_ROOT);
+    file = gypBuild.resolve(PROJECT_ROOT);
+    cached = require(file) as Addon;
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    const hint = /libtorch|libc10|libtorch_cpu/.test(msg)
-      ? 'libtorch could not be loaded: install it with `npm run setup` (Debian libtorch-dev) or point LIBTORCH/Torch_DIR at one and rebuild.'
-      : 'the native addon is not built: run `npm run setup` (or `npm run build` once libtorch is installed).';
+    const prebuilt = file ? prebuildLibtorch(file) : null;
+    const hint = prebuilt && /libtorch|libc10|libtorch_cpu|undefined symbol|cannot open shared object|file too short|invalid ELF/.test(msg)
+      ? `the prebuilt addon ${file} was built against libtorch ${prebuilt.recorded.torchVersion} (${prebuilt.recorded.torchLibDir}; ${prebuilt.json}), ` +
+        `and the libtorch here ${prebuilt.installed ? `is ${prebuilt.installed}` : 'was not found'}${prebuilt.installed === prebuilt.recorded.torchVersion ? ' but does not load with it' : ''}: ` +
+        'run `npm run setup` in the package directory to build the addon from source against it (or install libtorch ' + prebuilt.recorded.torchVersion + ').'
+      : /libtorch|libc10|libtorch_cpu/.test(msg)
+        ? 'libtorch could not be loaded: install it with `npm run setup` (Debian libtorch-dev) or point LIBTORCH/Torch_DIR at one and rebuild.'
+        : 'the native addon is not built: run `npm run setup` (or `npm run build` once libtorch is installed).';
     throw new Error(`autospeech native addon unavailable: ${hint}\n  cause: ${msg.split('\n')[0]}`);
   }
   // libtorch defaults to one thread on this kind of machine: use every core unless told otherwise.
@@ -497,6 +555,41 @@ export function loadNative(): Addon {
   // 15-25 % slower on depthwise-conv inference here, so it is off by default.
   cached.setHugePages(process.env.AUTOSPEECH_HUGEPAGES === '1');
   return cached;
+}
+
+/** What scripts/record_prebuild.mjs writes beside a prebuilt addon (prebuilds/<platform>-<arch>/libtorch.json). */
+export interface PrebuildRecord {
+  /** libtorch's version as its CMake config gave it when the addon was built */
+  torchVersion: string;
+  /** the directory the addon found libtorch in (its RUNPATH) */
+  torchLibDir: string;
+  /** the shared libraries of libtorch it links (DT_NEEDED) */
+  needed: string[];
+  napiVersion: number;
+  node: string;
+  built: string;
+}
+
+/** libtorch's version from its CMake config: LIBTORCH, Torch_DIR, else Debian's libtorch-dev; null if none. */
+export function installedLibtorchVersion(): string | null {
+  const dirs = [process.env.Torch_DIR, process.env.LIBTORCH && join(process.env.LIBTORCH, 'share', 'cmake', 'Torch'),
+    process.env.LIBTORCH && join(process.env.LIBTORCH, 'lib', 'cmake', 'Torch'), '/usr/lib/x86_64-linux-gnu/cmake/Torch', '/usr/lib/aarch64-linux-gnu/cmake/Torch'];
+  for (const d of dirs) {
+    if (!d) continue;
+    const f = join(d, 'TorchConfigVersion.cmake');
+    if (!existsSync(f)) continue;
+    const m = /set\(PACKAGE_VERSION\s+"([^"]+)"\)/.exec(readFileSync(f, 'utf8'));
+    if (m) return m[1];
+  }
+  return null;
+}
+
+/** The record beside a prebuilt addon (null for an addon built here, in build/). */
+export function prebuildLibtorch(addonFile: string): { json: string; recorded: PrebuildRecord; installed: string | null } | null {
+  if (!/[\\/]prebuilds[\\/]/.test(addonFile)) return null;
+  const json = join(dirname(addonFile), 'libtorch.json');
+  if (!existsSync(json)) return null;
+  return { json, recorded: JSON.parse(readFileSync(json, 'utf8')) as PrebuildRecord, installed: installedLibtorchVersion() };
 }
 
 /** AUTOSPEECH_THREADS if set, else the number of cores. */

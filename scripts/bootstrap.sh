@@ -13,6 +13,10 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 # drawings to PNG; python3-torch (the same libtorch build) checks .pth exports and runs the benchmarks.
 # ffmpeg decodes the recorded voices of `demo-data --real` (Ogg Vorbis, G.722).
 PACKAGES=(cmake g++ make pkg-config espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k sox ffmpeg librsvg2-bin python3-torch python3-numpy)
+# An installed package (npm install autospeech: no package-lock.json, its dependencies installed by
+# the consumer's npm) only rebuilds the addon from source: the build tools and libtorch.
+INSTALLED=0
+if [ ! -f package-lock.json ]; then INSTALLED=1; PACKAGES=(cmake g++ make); fi
 
 if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
   # libgloo-dev: the Gloo headers ProcessGroupGloo.hpp includes (data-parallel training)
@@ -34,8 +38,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # ---- 2. npm dependencies (re-installed only when the lock file changed) ---------------------
-lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -d node_modules ] || [ "$(cat node_modules/.autospeech-lock 2>/dev/null)" != "$lock_hash" ]; then
+lock_hash=$([ "$INSTALLED" = 1 ] || sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$INSTALLED" = 1 ]; then
+  log "installed package: npm dependencies are the installing project's"
+elif [ ! -d node_modules ] || [ "$(cat node_modules/.autospeech-lock 2>/dev/null)" != "$lock_hash" ]; then
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > node_modules/.autospeech-lock
@@ -44,6 +50,6 @@ fi
 # ---- 3. native addon (incremental) ----------------------------------------------------------
 mkdir -p build
 log "building the native addon"
-npx --no-install cmake-js compile --out build --log-level error >/dev/null 2>build/.last-build.log || {
+node "$(node -p "require.resolve('cmake-js/bin/cmake-js')")" compile --out build --log-level error >/dev/null 2>build/.last-build.log || {
   cat build/.last-build.log >&2; log "native build failed"; exit 1; }
 log "ready"

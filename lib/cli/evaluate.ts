@@ -8,7 +8,8 @@ import { UserError } from '../errors.ts';
 import { openStore, split } from '../job/data.ts';
 import { buildModel } from '../models/build.ts';
 import { loadWeights, modelTensorsOf } from '../models/weights.ts';
-import { loadNative } from '../native.ts';
+import { type NativeModel, loadNative } from '../native.ts';
+import { isBwnFile, modelFromBwn } from '../bnn/load.ts';
 import { loadCheckpoint } from '../run/checkpoint.ts';
 import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
@@ -17,11 +18,19 @@ interface EvalOptions extends CfgOptions { load_path: string; scores?: string }
 
 async function evaluate(kind: 'identification' | 'verification', overrides: string[], opts: EvalOptions) {
   const cfg = resolveConfig(opts, overrides);
-  const ckpt = loadCheckpoint<{ genotype?: string }>(opts.load_path);
-  const textArch = opts.text_arch ?? (cfg.MODEL.NAME === 'model' ? ckpt.meta.genotype : undefined);
-  if (cfg.MODEL.NAME === 'model' && !textArch) throw new UserError(`${opts.load_path} holds no genotype: pass --text_arch`);
-  const { model } = buildModel(cfg, textArch);
-  loadWeights(model, modelTensorsOf(ckpt.tensors), opts.load_path);
+  let model: NativeModel;
+  if (isBwnFile(opts.load_path)) {
+    // a .bwn: the fp32 twin holding W_b, embeddings bit-identical to the BWN's eval mode
+    const bwn = modelFromBwn(cfg, opts.load_path);
+    if (kind === 'identification' && !bwn.withClassifier) throw new UserError(`${opts.load_path} holds no classifier (export it with --with-classifier for identification)`);
+    model = bwn.model;
+  } else {
+    const ckpt = loadCheckpoint<{ genotype?: string }>(opts.load_path);
+    const textArch = opts.text_arch ?? (cfg.MODEL.NAME === 'model' ? ckpt.meta.genotype : undefined);
+    if (cfg.MODEL.NAME === 'model' && !textArch) throw new UserError(`${opts.load_path} holds no genotype: pass --text_arch`);
+    model = buildModel(cfg, textArch).model;
+    loadWeights(model, modelTensorsOf(ckpt.tensors), opts.load_path);
+  }
   model.setDropPathProb(0);
   const bad = model.nonFiniteTensors();
   if (bad.length) process.stderr.write(`warning: ${bad.length} tensor(s) of ${opts.load_path} hold NaN or inf (a diverged run?), e.g. ${bad[0]}; NaN scores count as errors\n`);
@@ -32,9 +41,10 @@ async function evaluate(kind: 'identification' | 'verification', overrides: stri
     const r = await evaluateIdentification(trainer, store, split(store, cfg, 'test'), cfg, norm);
     emit(r, opts.json, (x) => `top-1 ${(100 * x.top1).toFixed(2)} % / top-5 ${(100 * x.top5).toFixed(2)} % (window-weighted, reference); per utterance ${(100 * x.top1PerUtterance).toFixed(2)} % / ${(100 * x.top5PerUtterance).toFixed(2)} %; ${x.utterances} utterances`);
   } else {
-    const r = await evaluateVerification(trainer, store, cfg, norm, opts.scores ?? join(opts.load_path, '..', '..', 'Log', 'scores_eval.txt'));
-    emit({ eer: r.eer, ...r.minDcf, trials: r.trials, skipped: r.skipped, scores: r.scoresFile }, opts.json, (x) =>
-      `EER ${(100 * x.eer).toFixed(3)} % on ${x.trials} trials (${x.skipped} skipped), ${Object.entries(r.minDcf).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}; scores in ${x.scores}`);
+    const r = await evaluateVerification(trainer, store, cfg, norm, opts.scores ?? (isBwnFile(opts.load_path) ? opts.load_path.replace(/\.bwn$/, '_scores.txt') : join(opts.load_path, '..', '..', 'Log', 'scores_eval.txt')));
+    emit({ eer: r.eer, ...r.minDcf, trials: r.trials, skipped: r.skipped, eer_threshold: r.eerThreshold, scores: r.scoresFile }, opts.json, (x) =>
+      `EER ${(100 * x.eer).toFixed(3)} % on ${x.trials} trials (${x.skipped} skipped), ${Object.entries(r.minDcf).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}; ` +
+      `EER threshold ${x.eer_threshold === null ? 'none' : x.eer_threshold.toPrecision(6)} (verify --threshold); scores in ${x.scores}`);
   }
   store.close();
 }
@@ -44,7 +54,7 @@ export function register(program: Command): void {
   for (const kind of ['identification', 'verification'] as const) {
     withConfig(cmd.command(kind))
       .description(kind === 'identification' ? 'top-1/top-5 on the identification test split' : 'EER and minDCF on the trial list')
-      .requiredOption('--load_path <ckpt>', 'a checkpoint file (.ckpt) of a run')
+      .requiredOption('--load_path <ckpt>', 'a checkpoint file (.ckpt) of a run, or a binary-weight ResNet exported as .bwn')
       .option('--text_arch <genotype>', 'genotype (default: the one stored in the checkpoint)')
       .option('--scores <file>', 'verification: where to write the trial scores')
       .option('--json', 'machine-readable output')

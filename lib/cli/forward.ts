@@ -10,7 +10,8 @@ import { type NpyData, readNpy, writeNpy } from '../io/npy.ts';
 import { buildModel } from '../models/build.ts';
 import { isTdnnModel } from '../models/spec.ts';
 import { loadWeightsDir } from '../models/weights.ts';
-import type { NativeTensor } from '../native.ts';
+import type { NativeModel, NativeTensor } from '../native.ts';
+import { isBwnFile, modelFromBwn } from '../bnn/load.ts';
 import { runTdnnForward } from '../tdnn/forward.ts';
 import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
@@ -53,7 +54,7 @@ export function register(program: Command): void {
   withConfig(program.command('forward'))
     .description('run one forward pass (eval or train; with --labels also the loss and every gradient) and write .npy files')
     .option('--text_arch <genotype>', 'genotype for MODEL.NAME model')
-    .requiredOption('--weights <dir>', 'state_dict directory: one <key>.npy per tensor, loaded strictly')
+    .requiredOption('--weights <dir>', 'state_dict directory: one <key>.npy per tensor, loaded strictly; or a binary-weight ResNet\'s .bwn (run as its fp32 twin holding W_b)')
     .requiredOption('--input <npy>', '(B, T, 257) float32 features; TDNN (MODEL.NAME tdnn8m2g): (B, MODEL.IN_FEATS, T) channel-first')
     .requiredOption('--out <dir>', 'output directory')
     .option('--mode <mode>', 'eval (embedding + logits) or train (logits; BN batch statistics)', 'eval')
@@ -80,8 +81,13 @@ export function register(program: Command): void {
       }
       for (const [flag, v] of [['--subnet', opts.subnet], ['--loss-weights', opts.lossWeights], ['--export-subnet', opts.exportSubnet]] as const)
         if (v !== undefined) throw new UserError(`${flag} applies to the TDNN supernet only (MODEL.NAME tdnn8m2g), not MODEL.NAME ${cfg.MODEL.NAME}`);
-      const { model } = buildModel(cfg, opts.text_arch);
-      loadWeightsDir(model, opts.weights);
+      let model: NativeModel;
+      if (isBwnFile(opts.weights)) {
+        model = modelFromBwn(cfg, opts.weights).model; // the fp32 twin holding W_b
+      } else {
+        model = buildModel(cfg, opts.text_arch).model;
+        loadWeightsDir(model, opts.weights);
+      }
       const x = readNpy(opts.input);
       if (x.dtype !== 'float32' || x.shape.length !== 3) throw new UserError(`${opts.input}: input must be (B, T, F) float32, got ${x.dtype} [${x.shape}]`);
       let labels: BigInt64Array | Int32Array | undefined;

@@ -31,6 +31,7 @@ export function registerTrain(tdnn: Command): void {
       const cfg = resolveConfig(opts, [...overrides, ...extra]);
       if (!isTdnnModel(cfg)) throw new UserError(`tdnn train needs a TDNN supernet (MODEL.NAME tdnn8m2g), got '${cfg.MODEL.NAME}'`);
       // Everything the inputs can get wrong, before a run directory exists.
+      if (cfg.TRAIN.INIT_FROM) throw new UserError('TRAIN.INIT_FROM is for train and train-baseline; a tdnn stage starts from TRAIN.INIT_CHECKPOINT (the previous stage\'s checkpoint)');
       const check = () => {
         stageSpace(cfg);
         const store = openWaveStore(cfg);

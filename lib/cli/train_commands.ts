@@ -6,12 +6,14 @@ import { UserError } from '../errors.ts';
 import { loadGenotypeArg } from '../genotype/index.ts';
 import { openStore, split, subDir } from '../job/data.ts';
 import { Job } from '../job/job.ts';
+import { buildModel } from '../models/build.ts';
 import { memoryRefusal } from '../models/memory_estimate.ts';
-import { modelSpecFromConfig } from '../models/spec.ts';
+import { isResnetModel, modelSpecFromConfig } from '../models/spec.ts';
 import { loadNative } from '../native.ts';
 import { expNameOf } from '../run/run_dir.ts';
 import { runSearch } from '../search.ts';
 import { runTraining } from '../train.ts';
+import { type InitFrom, initRecord, loadInitFrom, resolveInitFrom } from '../train/init_from.ts';
 import { type CfgOptions, resolveConfig, withConfig } from './common.ts';
 import { emit } from './output.ts';
 import { currentDist, finishDist, initDist, rankDevice } from '../dist/context.ts';
@@ -20,24 +22,34 @@ import { launchWorkers, withoutNproc } from '../dist/launcher.ts';
 
 interface TrainOptions extends CfgOptions { resume?: string; load_path?: string; resumeOverride?: boolean; force?: boolean; nproc?: string }
 
-/** Everything that can be wrong with the inputs is checked before a run directory is created. */
-function preflight(cfg: Config, textArch?: string, force = false): void {
+/**
+ * Everything that can be wrong with the inputs is checked before a run directory is created,
+ * TRAIN.INIT_FROM included (loaded strictly into the configured network, unless resuming).
+ */
+function preflight(cfg: Config, command: string, root: string, opts: TrainOptions): InitFrom | null {
+  if (cfg.TRAIN.INIT_CHECKPOINT) throw new UserError(`TRAIN.INIT_CHECKPOINT is tdnn train's previous-stage checkpoint; ${command} starts from another run's weights with TRAIN.INIT_FROM`);
+  if (cfg.TRAIN.INIT_FROM && command === 'search') throw new UserError('TRAIN.INIT_FROM: search starts from its own initialisation (TRAIN.INIT_FROM is for train and train-baseline)');
   const refusal = memoryRefusal(cfg);
-  if (refusal && !force) throw new UserError(refusal);
+  if (refusal && !opts.force) throw new UserError(refusal);
   const store = openStore(cfg);
   split(store, cfg, subDir(cfg) === 'dev' ? undefined : 'train');
   store.close();
-  modelSpecFromConfig(cfg, textArch !== undefined ? loadGenotypeArg(textArch) : undefined);
+  modelSpecFromConfig(cfg, opts.text_arch !== undefined ? loadGenotypeArg(opts.text_arch) : undefined);
+  const init = resolveInitFrom(cfg, root, command);
+  if (init && !(opts.resume ?? opts.load_path)) loadInitFrom(buildModel(cfg, opts.text_arch).model, init);
+  return init;
 }
 
-async function job(cfg: Config, opts: TrainOptions, defaultRoot: string): Promise<Job> {
-  preflight(cfg, opts.text_arch, !!opts.force);
+async function job(cfg: Config, opts: TrainOptions, command: string, defaultRoot: string): Promise<Job> {
+  const root = cfg.OUTPUT_DIR || defaultRoot;
+  const init = preflight(cfg, command, root, opts);
   const native = loadNative();
   if (cfg.THREADS > 0) native.setThreads(cfg.THREADS);
   const dist = await initDist(cfg);
   const info = native.info();
-  return Job.create(cfg, { resume: opts.resume ?? opts.load_path, resumeOverride: opts.resumeOverride, expName: expNameOf(opts.cfg!), root: cfg.OUTPUT_DIR || defaultRoot, dist }, {
+  return Job.create(cfg, { resume: opts.resume ?? opts.load_path, resumeOverride: opts.resumeOverride, expName: expNameOf(opts.cfg!), root, dist }, {
     libtorch: info.torchVersion, cuda: info.cudaAvailable, threads: native.getThreads(), seed: cfg.SEED, device: rankDevice(cfg, dist),
+    ...(command === 'search' ? {} : initRecord(init)),
   });
 }
 
@@ -72,8 +84,8 @@ export function register(program: Command): void {
     .action(async (overrides: string[], opts: TrainOptions) => {
       const cfg = resolveConfig(opts, overrides);
       if (cfg.MODEL.NAME !== 'model_search') throw new UserError(`search needs MODEL.NAME model_search, got '${cfg.MODEL.NAME}'`);
-      if (await launchIfAsked(opts, () => preflight(cfg, undefined, !!opts.force))) return;
-      const r = await runSearch(cfg, await job(cfg, opts, 'logs_search'));
+      if (await launchIfAsked(opts, () => preflight(cfg, 'search', cfg.OUTPUT_DIR || 'logs_search', opts))) return;
+      const r = await runSearch(cfg, await job(cfg, opts, 'search', 'logs_search'));
       await finishDist();
       if (currentDist()?.isMain !== false) emit(r, opts.json, (s) => `search done: ${s.runDir}\ngenotype = ${s.genotype}`);
     });
@@ -84,8 +96,8 @@ export function register(program: Command): void {
       const cfg = resolveConfig(opts, overrides);
       if (cfg.MODEL.NAME !== 'model') throw new UserError(`train needs MODEL.NAME model (use train-baseline for ResNets), got '${cfg.MODEL.NAME}'`);
       if (!opts.text_arch) throw new UserError('train needs --text_arch "Genotype(...)"');
-      if (await launchIfAsked(opts, () => preflight(cfg, opts.text_arch, !!opts.force))) return;
-      const r = await runTraining(cfg, await job(cfg, opts, 'logs_scratch'), opts.text_arch);
+      if (await launchIfAsked(opts, () => preflight(cfg, 'train', cfg.OUTPUT_DIR || 'logs_scratch', opts))) return;
+      const r = await runTraining(cfg, await job(cfg, opts, 'train', 'logs_scratch'), opts.text_arch);
       await finishDist();
       if (currentDist()?.isMain !== false) emit(r, opts.json, (s) => `training done: ${s.runDir} (best ${s.best})`);
     });
@@ -93,9 +105,9 @@ export function register(program: Command): void {
     .description('train a ResNet-18/34 baseline (reference train_baseline_*.py; no ImageNet initialisation offline)')
     .action(async (overrides: string[], opts: TrainOptions) => {
       const cfg = resolveConfig(opts, overrides);
-      if (!/^resnet(18|34)$/.test(cfg.MODEL.NAME)) throw new UserError(`train-baseline needs MODEL.NAME resnet18 or resnet34, got '${cfg.MODEL.NAME}'`);
-      if (await launchIfAsked(opts, () => preflight(cfg, undefined, !!opts.force))) return;
-      const r = await runTraining(cfg, await job(cfg, opts, 'logs'));
+      if (!isResnetModel(cfg)) throw new UserError(`train-baseline needs MODEL.NAME resnet18, resnet34 or their binary-weight twins resnet18_bwn, resnet34_bwn, got '${cfg.MODEL.NAME}'`);
+      if (await launchIfAsked(opts, () => preflight(cfg, 'train-baseline', cfg.OUTPUT_DIR || 'logs', opts))) return;
+      const r = await runTraining(cfg, await job(cfg, opts, 'train-baseline', 'logs'));
       await finishDist();
       if (currentDist()?.isMain !== false) emit(r, opts.json, (s) => `training done: ${s.runDir} (best ${s.best})`);
     });

@@ -28,7 +28,7 @@ export function defaultConfig(): Config {
 }
 
 // Keys whose Python default is a float that happens to be integral (0.0): JS cannot tell them apart.
-const FLOAT_KEYS = new Set(['TRAIN.WD', 'TRAIN.ARCH_WD', 'LOSS.SCALE']);
+const FLOAT_KEYS = new Set(['TRAIN.WD', 'TRAIN.ARCH_WD', 'LOSS.SCALE', 'MODEL.WIDTH_MULT', 'MODEL.LATENT_CLIP']);
 
 function typeName(v: unknown, key = ''): string {
   if (FLOAT_KEYS.has(key)) return 'float';
@@ -49,7 +49,7 @@ function coerce(key: string, def: unknown, value: unknown, where: string): unkno
   }
   if (typeof def === 'string') {
     if (typeof value !== 'string') fail();
-    const choices = CHOICES[key];
+    const choices = CHOICES[key.replace(/\[\d+\]$/, '')]; // a list's elements share its choices
     if (choices && !choices.includes(value as string)) throw new UserError(`${where}: ${key} must be one of ${choices.map((c) => `'${c}'`).join(', ')}, got '${value}'`);
     return value;
   }
@@ -172,11 +172,22 @@ export function loadConfig(yamlPath: string | undefined, overrides: string[] = [
   }
 }
 
-function loadConfigInto(yamlPath: string | undefined, overrides: string[], origins: Map<string, string>): Config {
+/** A config from YAML text (e.g. the one a checkpoint records); `where` names it in errors. */
+export function loadConfigText(text: string, where: string, overrides: string[] = []): Config {
+  const origins = new Map<string, string>();
+  currentOrigins = origins;
+  try {
+    return loadConfigInto(where, overrides, origins, text);
+  } finally {
+    currentOrigins = null;
+  }
+}
+
+function loadConfigInto(yamlPath: string | undefined, overrides: string[], origins: Map<string, string>, given?: string): Config {
   const cfg = defaultConfig() as unknown as Record<string, any>;
   if (yamlPath !== undefined) {
-    if (!existsSync(yamlPath)) throw new UserError(`config file ${yamlPath} not found`);
-    const text = readFileSync(yamlPath, 'utf8');
+    if (given === undefined && !existsSync(yamlPath)) throw new UserError(`config file ${yamlPath} not found`);
+    const text = given ?? readFileSync(yamlPath, 'utf8');
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
     if (doc.errors.length) {

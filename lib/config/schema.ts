@@ -30,6 +30,21 @@ export const DEFAULTS = {
     CHANNELS: 512,
     KERNEL_SIZE: 5,
     CAT_CHANNELS: 1536,
+    // ResNet (resnet18/34 and their binary-weight twins resnet18_bwn/resnet34_bwn, bnn.md §3):
+    // every width x WIDTH_MULT (stem, blocks, embedding; 0.5 = the thin 32-64-128-256 ResNet),
+    // ReLU or PReLU (per channel, init 0.25) activations
+    WIDTH_MULT: 1.0,
+    ACTIVATION: 'relu',
+    // *_bwn only: the conv groups with binary weights ('blocks' = the 3x3 convs of layer1-4,
+    // 'shortcuts' = the 1x1 downsample convs, 'stem' = conv1; BN and the classifier stay fp32),
+    // the scaling factor alpha ('channel' = mean |W| per output filter, 'layer', 'none'), the
+    // straight-through estimator ('clip' = gradient masked to |W| <= 1, 'identity'), the gradient
+    // through alpha, and a clamp of the latent weights to [-c, c] after each step (0 = none)
+    BINARIZE: ['blocks', 'shortcuts'],
+    BINARY_SCALE: 'channel',
+    BINARY_STE: 'clip',
+    BINARY_ALPHA_GRAD: true,
+    LATENT_CLIP: 0.0,
   },
   // The classification loss on the embedding. 'softmax' = the AutoSpeech reference's label-smoothed
   // cross-entropy on a linear classifier (TRAIN.LABEL_SMOOTHING); 'aam' = sugar's AAMSoftmax
@@ -86,6 +101,10 @@ export const DEFAULTS = {
     // path sampler, as --initial-weights), walks per batch, and sugar's CyclicLR (TRAIN.LR is max_lr)
     STAGE: '',
     INIT_CHECKPOINT: '',
+    // train / train-baseline: initial weights from another run's checkpoint (a .ckpt, a run dir's
+    // Model/last.ckpt, or latest:<config name>), loaded strictly, with a fresh optimizer and
+    // schedule: e.g. a BWN from its trained fp32 twin (latent weights = the fp32 weights)
+    INIT_FROM: '',
     DYNAMIC_WALKS: 1,
     CYCLE_STEP: 10236,
     CYCLE_BASE_LR: 1e-8,
@@ -123,6 +142,10 @@ export const CHOICES: Record<string, readonly string[]> = {
   'TRAIN.CYCLE_MODE': ['triangular', 'triangular2'],
   'LOSS.NAME': ['softmax', 'aam'],
   'DIST.BACKEND': ['auto', 'gloo', 'nccl'],
+  'MODEL.ACTIVATION': ['relu', 'prelu'],
+  'MODEL.BINARIZE': ['stem', 'blocks', 'shortcuts'],
+  'MODEL.BINARY_SCALE': ['channel', 'layer', 'none'],
+  'MODEL.BINARY_STE': ['clip', 'identity'],
 };
 
 /**
@@ -156,6 +179,9 @@ export const RANGES: Record<string, Range> = {
   'MODEL.CHANNELS': { min: 8, multipleOf: 8 },
   'MODEL.KERNEL_SIZE': { min: 1, max: 7, odd: true },
   'MODEL.CAT_CHANNELS': { min: 1 },
+  // 64 x WIDTH_MULT channels must be whole: multiples of 1/64 (exact in binary, so % is exact)
+  'MODEL.WIDTH_MULT': { min: 0, max: 64, minExclusive: true, multipleOf: 1 / 64 },
+  'MODEL.LATENT_CLIP': { min: 0 },
   'LOSS.MARGIN': { min: 0, max: Math.PI / 2, maxExclusive: true },
   'LOSS.SCALE': { min: 0, minExclusive: true },
   'DATASET.NUM_WORKERS': { min: 0 },

@@ -106,3 +106,22 @@ export function fileFeatures(frontend: Frontend, samples: Float32Array, path: st
   for (let i = 0; i < m.data.length; i++) if (!Number.isFinite(m.data[i])) throw new WavError(path, `features are not finite (value ${m.data[i]} at element ${i})`);
   return m;
 }
+
+/**
+ * fileFeatures with the |STFT| and log-mel front ends on the compute thread (the event loop runs
+ * meanwhile; fbank stays synchronous): the same checks, errors and values.
+ */
+export async function fileFeaturesAsync(frontend: Frontend, samples: Float32Array, path: string, opts: { melBins?: number } = {}): Promise<FeatureMatrix> {
+  if (frontend === 'fbank') return fileFeatures(frontend, samples, path, opts);
+  if (samples.length < LOGMEL_MIN_SAMPLES)
+    throw new WavError(path, `${samples.length} samples; the ${frontend} front end needs at least ${LOGMEL_MIN_SAMPLES} (its STFT reflect-pads 256 on each side)`);
+  if (samples.every((v) => v === 0)) throw new WavError(path, 'silent: all samples zero');
+  if (frontend === 'stft') {
+    const s = await loadNative().spectrogramAsync(samples);
+    if (!s.finite) throw new WavError(path, `features are not finite (level ${s.dbfs} dBFS, gain ${s.gain})`);
+    return { data: s.data, frames: s.frames, bins: BINS, level: { dbfs: s.dbfs, gain: s.gain, gainApplied: s.gainApplied } };
+  }
+  const f = await loadNative().logmelAsync(samples, { melBins: opts.melBins, scale: 32768 });
+  for (let i = 0; i < f.data.length; i++) if (!Number.isFinite(f.data[i])) throw new WavError(path, `features are not finite (value ${f.data[i]} at element ${i})`);
+  return { data: f.data, frames: f.frames, bins: f.melBins };
+}

@@ -221,8 +221,10 @@ function removeStaleTemps(out: string): void {
 function buildShardsInWorkers(pending: number[], chunks: Utterance[][], out: string, workers: number, resample: boolean, frontend: StoreFrontend,
   finished: (s: number, rec: ShardRecord) => void): Promise<void> {
   const queue = [...pending];
-  const tsx = import.meta.resolve('tsx');
-  const script = fileURLToPath(new URL('./preprocess_worker.ts', import.meta.url));
+  // Run from lib/ through tsx, or compiled to dist/ (the installed package): the worker alike.
+  const compiled = import.meta.url.endsWith('.js');
+  const script = fileURLToPath(new URL(compiled ? './preprocess_worker.js' : './preprocess_worker.ts', import.meta.url));
+  const execArgv = compiled ? [] : ['--import', import.meta.resolve('tsx')];
   return new Promise((resolve, reject) => {
     let running = 0, failed = false;
     const children: ChildProcess[] = [];
@@ -239,7 +241,7 @@ function buildShardsInWorkers(pending: number[], chunks: Utterance[][], out: str
     };
     for (let w = 0; w < workers; w++) {
       const child = fork(script, [], {
-        execArgv: ['--import', tsx],
+        execArgv,
         env: { ...process.env, AUTOSPEECH_THREADS: '1' },
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       });

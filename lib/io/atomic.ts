@@ -50,3 +50,34 @@ export function syncDir(dir: string): void {
     if (fd !== undefined) closeSync(fd);
   }
 }
+
+/**
+ * Several files written as one step: every file goes to its temp name and is fsynced first (a
+ * failure removes them all and leaves the old files as they were), then they are renamed in the
+ * given order, so a reader never sees a half-written file and the set changes within a few renames.
+ */
+export function writeFilesAtomic(files: [path: string, data: string | Uint8Array | Uint8Array[]][]): void {
+  const temps: [tmp: string, path: string][] = [];
+  try {
+    for (const [path, data] of files) {
+      mkdirSync(dirname(path), { recursive: true });
+      const tmp = tempPathFor(path);
+      temps.push([tmp, path]);
+      const fd = openSync(tmp, 'w');
+      try {
+        for (const chunk of Array.isArray(data) ? data : [typeof data === 'string' ? Buffer.from(data) : data]) {
+          let off = 0;
+          while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);
+        }
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } catch (err) {
+    for (const [tmp] of temps) rmSync(tmp, { force: true });
+    throw err;
+  }
+  for (const [tmp, path] of temps) renameSync(tmp, path);
+  for (const dir of new Set(temps.map(([, p]) => dirname(p)))) syncDir(dir);
+}

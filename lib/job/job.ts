@@ -27,6 +27,8 @@ export interface JobMeta {
   batchers: Record<string, unknown>;
   genotype?: string;
   history: Record<string, unknown>[];
+  /** the run's resolved config (YAML), so a checkpoint alone says which network it holds */
+  config?: string;
 }
 
 /** Something whose position a checkpoint records: a batcher, a path sampler. */
@@ -85,6 +87,8 @@ export class Job {
   lastCheckpoint: string | null = null;
   private resumeFrom: { file: string; ckpt: Checkpoint<JobMeta> } | null = null;
   private readonly lock: RunLock | null;
+  /** Tensors every checkpoint of the run also holds (norm/mean, norm/std: what inference needs). */
+  private readonly attached = new Map<string, CheckpointTensor>();
 
   /**
    * The job of this process: a plain Job, or in a data-parallel run rank 0's Job (which resolves
@@ -130,6 +134,8 @@ export class Job {
       else prefix = opts.resume;
       if (opts.resume !== 'auto' && !existsSync(prefix!)) throw new UserError(`--resume ${opts.resume}: no such run directory`);
       if (file && !existsSync(file)) throw new UserError(`--resume ${opts.resume}: no checkpoint at ${file}`);
+      if (file && loadCheckpoint<{ kind?: string }>(file).meta.kind === 'import')
+        throw new UserError(`--resume ${opts.resume}: an imported reference checkpoint (autospeech import) records no optimizer, schedule or sampler state to resume; start a run from its weights with TRAIN.INIT_FROM ${opts.resume} (a fresh optimizer)`);
       if (prefix && !file && !hasCheckpoint(prefix)) {
         if (opts.resume !== 'auto') throw new UserError(`--resume ${opts.resume}: no checkpoint in ${join(prefix, 'Model')}`);
         prefix = null;
@@ -233,6 +239,11 @@ export class Job {
     return ckpt.meta;
   }
 
+  /** Adds a tensor to every checkpoint written from now on (e.g. the features' normalisation). */
+  attach(name: string, tensor: CheckpointTensor): void {
+    this.attached.set(name, tensor);
+  }
+
   save(file: string, model: NativeModel, trainer: CheckpointedTrainer, meta: JobMeta): void {
     if (!this.isMain) { // rank 0 writes it
       this.lastCheckpoint = join(this.paths.model, file);
@@ -247,7 +258,8 @@ export class Job {
     for (const [name, t] of Object.entries(trainer.headState?.() ?? {})) tensors.set(`head/${name}`, { data: t.data as NpyData, shape: t.shape, dtype: t.dtype as NpyDType });
     const rng = loadNative().rngState();
     tensors.set('rng/torch', { data: rng, shape: [rng.length], dtype: 'uint8' });
-    saveCheckpoint(join(this.paths.model, file), { meta, tensors });
+    for (const [name, t] of this.attached) tensors.set(name, t);
+    saveCheckpoint(join(this.paths.model, file), { meta: { ...meta, config: configToYaml(this.cfg) }, tensors });
     this.lastCheckpoint = join(this.paths.model, file);
   }
 

@@ -42,8 +42,8 @@ export interface LoopHooks<B = Batch> {
   resumables?: Record<string, Resumable>;
   /** Before an epoch's first step (the search logs its genotype here). */
   onEpochStart?(epoch: number): Promise<void> | void;
-  /** After the epoch: validation; returns the metric (higher is better) or null when none ran. */
-  onEpochEnd?(epoch: number): Promise<{ metric: number; record: Record<string, unknown> } | null>;
+  /** After the epoch (its last step's global step): validation; returns the metric (higher is better) or null when none ran. */
+  onEpochEnd?(epoch: number, lastStep: number): Promise<{ metric: number; record: Record<string, unknown> } | null>;
   genotype?(): string | undefined;
 }
 
@@ -128,7 +128,7 @@ export async function runLoop<B = Batch>(cfg: Config, job: Job, model: NativeMod
     }
     job.log(`${hooks.kind} epoch ${epoch}: lr ${(hooks.stepLr ? hooks.stepLr(Math.max(meta.globalStep - 1, 0)) : epochLr).toPrecision(4)} loss ${(sums.loss / Math.max(sums.n, 1)).toFixed(4)} train acc@1 ${(sums.acc1 / Math.max(sums.n, 1)).toFixed(2)} %`);
     const finite = nonFinite().length === 0;
-    const result = await hooks.onEpochEnd?.(epoch);
+    const result = await hooks.onEpochEnd?.(epoch, meta.globalStep - 1);
     const done: JobMeta = { ...state(), epoch: epoch + 1, stepInEpoch: 0 };
     if (result) {
       // A non-finite model is never the best, whatever its metric says.

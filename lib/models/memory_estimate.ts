@@ -55,17 +55,20 @@ export function estimateTrainingMemory(cfg: Config): MemoryEstimate | null {
     activations = factor * r.cellMaps + r.stemMaps;
     weights = r.weights;
     what = `${m.LAYERS} cells of ${m.INIT_CHANNELS}+ channels, batch ${cfg.TRAIN.BATCH_SIZE} x ${cfg.DATASET.PARTIAL_N_FRAMES} frames`;
-  } else if (m.NAME === 'resnet18' || m.NAME === 'resnet34') {
-    const blocks = m.NAME === 'resnet18' ? [2, 2, 2, 2] : [3, 4, 6, 3];
+  } else if (/^resnet(18|34)(_bwn)?$/.test(m.NAME)) {
+    const blocks = m.NAME.startsWith('resnet18') ? [2, 2, 2, 2] : [3, 4, 6, 3];
+    const base = 64 * m.WIDTH_MULT;
     let H = half(half(cfg.DATASET.PARTIAL_N_FRAMES)), W = half(half(BINS)), maps = 0;
     weights = 0;
     blocks.forEach((n, l) => {
-      const c = 64 << l;
+      const c = base * 2 ** l;
       if (l > 0) { H = half(H); W = half(W); }
       maps += n * c * H * W;
       weights += n * 2 * 9 * c * c;
     });
     activations = cfg.TRAIN.BATCH_SIZE * SAVED_PER_RESNET_BLOCK * maps;
+    // a binary-weight conv also keeps its W_b and signs for the backward: 6 weight-sized tensors
+    if (m.NAME.endsWith('_bwn')) weights *= 1.5;
     what = `${m.NAME}, batch ${cfg.TRAIN.BATCH_SIZE} x ${cfg.DATASET.PARTIAL_N_FRAMES} frames`;
   } else return null;
   const activationBytes = 4 * activations, weightBytes = 4 * 4 * weights;

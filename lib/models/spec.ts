@@ -1,7 +1,7 @@
 // From a resolved config (the reference's MODEL.* keys) and an optional genotype to the normalised
 // spec the native side builds. MODEL.NAME follows the reference: model_search | model | resnet18/34.
 import { UserError } from '../errors.ts';
-import type { GenotypeSpecNative, ModelSpec } from '../native.ts';
+import type { BinarizeGroup, BinaryScaleMode, BinarySteMode, GenotypeSpecNative, ModelSpec } from '../native.ts';
 
 /** The config keys a network depends on (structural, so any resolved config object fits). */
 export interface ModelConfig {
@@ -18,6 +18,13 @@ export interface ModelConfig {
     CHANNELS?: number;
     KERNEL_SIZE?: number;
     CAT_CHANNELS?: number;
+    WIDTH_MULT?: number;
+    ACTIVATION?: string;
+    BINARIZE?: string[];
+    BINARY_SCALE?: string;
+    BINARY_STE?: string;
+    BINARY_ALPHA_GRAD?: boolean;
+    LATENT_CLIP?: number;
   };
 }
 
@@ -28,7 +35,21 @@ export interface GenotypeLike {
   reduceConcat: number[];
 }
 
-export const MODEL_NAMES = ['model_search', 'model', 'resnet18', 'resnet34', 'tdnn8m2g'] as const;
+export const MODEL_NAMES = ['model_search', 'model', 'resnet18', 'resnet34', 'resnet18_bwn', 'resnet34_bwn', 'tdnn8m2g'] as const;
+
+/** The ResNet names: the fp32 baselines and their binary-weight twins (same module tree and keys). */
+export const RESNET_NAME = /^resnet(18|34)(_bwn)?$/;
+
+export function isResnetModel(cfg: { MODEL: { NAME: string } }): boolean {
+  return RESNET_NAME.test(cfg.MODEL.NAME);
+}
+
+/** A binary-weight ResNet (MODEL.NAME resnet18_bwn / resnet34_bwn). */
+export function isBwnModel(cfg: { MODEL: { NAME: string } }): boolean {
+  return /_bwn$/.test(cfg.MODEL.NAME) && isResnetModel(cfg);
+}
+
+const BINARIZE_GROUPS: readonly BinarizeGroup[] = ['stem', 'blocks', 'shortcuts'];
 
 /** MODEL.NAME values that build sugar's DynamicTDNN supernet from the MODEL.* dims. */
 export const TDNN_MODEL_NAMES = ['tdnn8m2g'] as const;
@@ -53,7 +74,29 @@ export function modelSpecFromConfig(cfg: ModelConfig, genotype?: GenotypeLike): 
     }
     case 'resnet18':
     case 'resnet34':
-      return { kind: 'resnet', depth: m.NAME === 'resnet18' ? 18 : 34, numClasses: m.NUM_CLASSES };
+    case 'resnet18_bwn':
+    case 'resnet34_bwn': {
+      const widthMult = m.WIDTH_MULT ?? 1;
+      if (!(widthMult > 0) || !Number.isInteger(64 * widthMult)) throw new UserError(`MODEL.WIDTH_MULT ${widthMult} must make 64 x WIDTH_MULT a whole number of channels (a multiple of 1/64)`);
+      const activation = m.ACTIVATION ?? 'relu';
+      if (activation !== 'relu' && activation !== 'prelu') throw new UserError(`MODEL.ACTIVATION must be 'relu' or 'prelu', got '${activation}'`);
+      const spec: ModelSpec = { kind: 'resnet', depth: m.NAME.startsWith('resnet18') ? 18 : 34, numClasses: m.NUM_CLASSES, widthMult, activation };
+      if (!m.NAME.endsWith('_bwn')) return spec;
+      const groups = m.BINARIZE ?? ['blocks', 'shortcuts'];
+      for (const [i, g] of groups.entries()) {
+        if (!(BINARIZE_GROUPS as readonly string[]).includes(g)) throw new UserError(`MODEL.BINARIZE[${i}] '${g}' is not a layer group (expected ${BINARIZE_GROUPS.join(', ')})`);
+        if (groups.indexOf(g) !== i) throw new UserError(`MODEL.BINARIZE names '${g}' twice`);
+      }
+      const scale = m.BINARY_SCALE ?? 'channel', ste = m.BINARY_STE ?? 'clip';
+      if (!['channel', 'layer', 'none'].includes(scale)) throw new UserError(`MODEL.BINARY_SCALE must be 'channel', 'layer' or 'none', got '${scale}'`);
+      if (!['clip', 'identity'].includes(ste)) throw new UserError(`MODEL.BINARY_STE must be 'clip' or 'identity', got '${ste}'`);
+      const latentClip = m.LATENT_CLIP ?? 0;
+      if (!(latentClip >= 0)) throw new UserError(`MODEL.LATENT_CLIP must be >= 0 (0 = none), got ${latentClip}`);
+      return {
+        ...spec, binarize: groups as BinarizeGroup[], binaryScale: scale as BinaryScaleMode, binarySte: ste as BinarySteMode,
+        binaryAlphaGrad: m.BINARY_ALPHA_GRAD ?? true, latentClip,
+      };
+    }
     case 'tdnn8m2g': {
       const n = m.NUM_BLOCKS ?? 4;
       return {

@@ -60,12 +60,36 @@ export function loadWeightsDir(model: NativeModel, dir: string): void {
 
 /** Writes every state_dict tensor as `<dir>/<name>.npy`; the directory appears whole or not at all. */
 export function saveWeightsDir(model: NativeModel, dir: string): void {
+  const tensors = new Map<string, NpyArray>();
+  for (const e of model.stateDict()) {
+    const t = model.getTensor(e.name);
+    tensors.set(e.name, { data: t.data as NpyData, shape: t.shape, dtype: t.dtype === 'int64' ? 'int64' : 'float32' });
+  }
+  saveTensorDir(tensors, dir);
+}
+
+/**
+ * `<dir>/<name>.npy` per tensor, built in a temp directory and renamed into place, so the directory
+ * appears whole or not at all. An existing directory is replaced only when it holds nothing but
+ * .npy files (a previous state_dict), never one with other files in it.
+ */
+export function saveTensorDir(tensors: Map<string, NpyArray>, dir: string): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new UserError(`${dir} exists and is not a directory`);
+    const other = readdirSync(dir).filter((f) => !f.endsWith('.npy'));
+    if (other.length) throw new UserError(`${dir} exists and holds other files than .npy (${other.slice(0, 3).join(', ')}): not replacing it`);
+  }
   const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  for (const e of model.stateDict()) {
-    const t = model.getTensor(e.name);
-    writeNpy(join(tmp, `${e.name}.npy`), { data: t.data as NpyData, shape: t.shape, dtype: t.dtype === 'int64' ? 'int64' : 'float32' });
+  try {
+    for (const [name, t] of tensors) {
+      if (name.includes('/') || name.startsWith('.')) throw new UserError(`tensor name '${name}' cannot be a file name`);
+      writeNpy(join(tmp, `${name}.npy`), t);
+    }
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
   }
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);

@@ -41,6 +41,8 @@ export function createRunDir(root: string, expName: string): RunPaths {
 }
 
 export function gitSha(): string | null {
+  // an installed package (node_modules/autospeech) is no checkout: not the enclosing project's HEAD
+  if (!existsSync(join(PROJECT_ROOT, '.git'))) return null;
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {

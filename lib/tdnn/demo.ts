@@ -14,7 +14,7 @@ import { join } from 'node:path';
 
 import { type Config, loadConfig } from '../config/index.ts';
 import { defaultStoreDir, preprocess } from '../data/store.ts';
-import { demoDataHash, ensureDemoData } from '../demo.ts';
+import { demoDataHash, ensureDemoData, stageTimer } from '../demo.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { Job } from '../job/job.ts';
 import { PROJECT_ROOT, loadNative } from '../native.ts';
@@ -142,14 +142,7 @@ function autospeechFigures(file: string, dataSha: string, log: (s: string) => vo
 
 export async function runTdnnDemo(opts: TdnnDemoOptions): Promise<TdnnDemoResults> {
   const t0 = Date.now();
-  const stages: Record<string, number> = {};
-  const stage = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
-    const s = Date.now();
-    opts.log(`\n== ${name}`);
-    const r = await fn();
-    stages[name] = (Date.now() - s) / 1000;
-    return r;
-  };
+  const { stages, stage } = stageTimer(opts.log);
   const native = loadNative();
   const info = native.info();
   const data = opts.dataDir;

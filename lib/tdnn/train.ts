@@ -7,8 +7,7 @@
 // a fresh optimizer, schedule and sampler, as the reference's --initial-weights does. The shared
 // job machinery (run dir, metrics, checkpoints, exact resume) records the sampler and batcher
 // states too, so a killed stage resumes exactly.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Config } from '../config/index.ts';
@@ -24,7 +23,7 @@ import { modelSpecFromConfig } from '../models/spec.ts';
 import { loadWeights, modelTensorsOf } from '../models/weights.ts';
 import { type NativeModel, type NativeTdnnTrainer, loadNative } from '../native.ts';
 import { loadCheckpoint } from '../run/checkpoint.ts';
-import { findLatestRun } from '../run/run_dir.ts';
+import { checkpointFile } from '../run/checkpoint_arg.ts';
 import { type CyclicMode, cyclicLr } from '../train/schedule.ts';
 import { type SamplerState, TDNNPath } from './sampler.ts';
 import { namedSpace } from './space.ts';
@@ -53,43 +52,9 @@ export function stageSpace(cfg: Config) {
 /** Where `tdnn train` puts its run dirs. */
 export const TDNN_RUN_ROOT = 'logs_tdnn';
 
-/**
- * A .ckpt file, a run dir's Model/last.ckpt, or `latest:<config name>`: the newest run of that
- * experiment (e.g. the previous stage's config) under OUTPUT_DIR.
- */
-function checkpointFile(path: string, key: string, root: string): string {
-  if (path.startsWith('latest:')) {
-    const exp = path.slice('latest:'.length);
-    const run = findLatestRun(root, exp);
-    if (!run) throw new UserError(`${key} ${path}: no run of '${exp}' with a checkpoint under ${root} (train that stage first, or give a .ckpt or run dir)`);
-    const last = join(run, 'Model', 'last.ckpt');
-    checkStageFinished(run, last, key, path);
-    return last;
-  }
-  if (!existsSync(path)) throw new UserError(`${key} ${path}: no such file or directory`);
-  const file = statSync(path).isDirectory() ? join(path, 'Model', 'last.ckpt') : path;
-  if (!existsSync(file)) throw new UserError(`${key} ${path}: no checkpoint at ${file}`);
-  return file;
-}
-
-/**
- * `latest:` picks the newest run of the previous stage: it must have reached its END_EPOCH, or a
- * killed stage would silently seed the next one. (A .ckpt or run dir given explicitly is taken as is.)
- */
-function checkStageFinished(run: string, last: string, key: string, path: string): void {
-  let endEpoch: number | undefined;
-  try {
-    endEpoch = (parseYaml(readFileSync(join(run, 'config.yaml'), 'utf8')) as { TRAIN?: { END_EPOCH?: number } })?.TRAIN?.END_EPOCH;
-  } catch { /* no readable config.yaml: cannot tell, checked below */ }
-  if (typeof endEpoch !== 'number') throw new UserError(`${key} ${path}: ${run} has no readable config.yaml with TRAIN.END_EPOCH, so whether that stage finished is unknown; give its checkpoint explicitly`);
-  const meta = loadCheckpoint<{ epoch: number; stepInEpoch: number }>(last).meta;
-  if (meta.epoch < endEpoch || meta.stepInEpoch !== 0)
-    throw new UserError(`${key} ${path}: the newest run ${run} stopped at epoch ${meta.epoch}${meta.stepInEpoch ? `, step ${meta.stepInEpoch}` : ''} of ${endEpoch} (killed?): finish it with \`tdnn train --cfg <its config> --resume auto\`, or give ${last} explicitly to start from it anyway`);
-}
-
 /** The previous stage's supernet weights and AAM weight (sugar's --initial-weights). */
 export function loadInitialWeights(cfg: Config, model: NativeModel, trainer: NativeTdnnTrainer): string {
-  const file = checkpointFile(cfg.TRAIN.INIT_CHECKPOINT, 'TRAIN.INIT_CHECKPOINT', cfg.OUTPUT_DIR || TDNN_RUN_ROOT);
+  const file = checkpointFile(cfg.TRAIN.INIT_CHECKPOINT, 'TRAIN.INIT_CHECKPOINT', cfg.OUTPUT_DIR || TDNN_RUN_ROOT, 'tdnn train');
   const ckpt = loadCheckpoint(file);
   loadWeights(model, modelTensorsOf(ckpt.tensors), `TRAIN.INIT_CHECKPOINT ${file}`);
   const head: Record<string, NpyArray> = {};

@@ -4,8 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include <ATen/ops/from_blob.h>
 
 #include "binding/guard.h"
+#include "binding/promise_worker.h"
 #include "binding/registry.h"
 #include "binding/tensor_bridge.h"
 #include "features/fbank.h"
@@ -30,6 +34,19 @@ void requireFiniteSamples(const Napi::Float32Array& a, const char* what) {
 }
 
 // spectrogram(wav: Float32Array) -> { data: Float32Array (T*257), frames, rms, dbfs, gain, gainApplied }
+// The result object of spectrogram / spectrogramAsync.
+Napi::Object spectrogramResult(Napi::Env env, const Napi::Float32Array& data, int64_t frames, const features::GainInfo& g, bool finite) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("data", data);
+  r.Set("frames", static_cast<double>(frames));
+  r.Set("rms", g.rms);
+  r.Set("dbfs", g.dbfs);
+  r.Set("gain", g.gain);
+  r.Set("gainApplied", g.applied);
+  r.Set("finite", finite);
+  return r;
+}
+
 Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -55,15 +72,7 @@ Napi::Value Spectrogram(const Napi::CallbackInfo& info) {
     } catch (const std::invalid_argument& e) {
       throw ArgumentError(std::string("spectrogram: ") + e.what());
     }
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("data", out);
-    r.Set("frames", static_cast<double>(T));
-    r.Set("rms", g.rms);
-    r.Set("dbfs", g.dbfs);
-    r.Set("gain", g.gain);
-    r.Set("gainApplied", g.applied);
-    r.Set("finite", finite);
-    return r;
+    return spectrogramResult(env, out, T, g, finite);
   });
 }
 
@@ -207,7 +216,106 @@ Napi::Value Resample(const Napi::CallbackInfo& info) {
   });
 }
 
+// The front ends as promises (the Node API's embed: the event loop runs while they do): the input
+// is copied, the work runs on the compute thread as in the synchronous versions, same results.
+class SpectrogramJob : public PromiseWorker {
+ public:
+  SpectrogramJob(Napi::Env env, std::vector<float> wav) : PromiseWorker(env), wav_(std::move(wav)) {}
+
+ protected:
+  void Run() override {
+    const int64_t n = static_cast<int64_t>(wav_.size());
+    const int64_t T = features::frameCount(n);
+    out_.resize(static_cast<size_t>(T * features::kBins));
+    g_ = features::volumeGain(wav_.data(), n);
+    features::magnitudeStft(wav_.data(), n, g_.applied ? g_.gain : 1.f, out_.data());
+    for (size_t k = 0; k < out_.size() && finite_; ++k) finite_ = std::isfinite(out_[k]);
+    frames_ = T;
+  }
+  Napi::Value Resolve(Napi::Env env) override {
+    Napi::Float32Array data = Napi::Float32Array::New(env, out_.size());
+    std::copy(out_.begin(), out_.end(), data.Data());
+    return spectrogramResult(env, data, frames_, g_, finite_);
+  }
+
+ private:
+  std::vector<float> wav_, out_;
+  features::GainInfo g_;
+  bool finite_ = true;
+  int64_t frames_ = 0;
+};
+
+// spectrogramAsync(wav) -> Promise<spectrogram(wav)'s result>
+Napi::Value SpectrogramAsync(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Float32Array in = float32Arg(info, 0, "spectrogramAsync(wav): wav must be a Float32Array");
+    const int64_t n = static_cast<int64_t>(in.ElementLength());
+    if (n <= features::kFft / 2)
+      throw ArgumentError("spectrogramAsync: the waveform has " + std::to_string(n) + " samples; at least 257 are needed");
+    requireFiniteSamples(in, "spectrogramAsync");
+    auto* job = new SpectrogramJob(info.Env(), std::vector<float>(in.Data(), in.Data() + n));
+    Napi::Promise p = job->Promise();
+    job->Queue();
+    return p;
+  });
+}
+
+class LogmelJob : public PromiseWorker {
+ public:
+  LogmelJob(Napi::Env env, std::vector<float> wav, features::LogMelOptions opt, double scale)
+      : PromiseWorker(env), wav_(std::move(wav)), opt_(opt), scale_(scale) {}
+
+ protected:
+  void Run() override {
+    at::Tensor wav = at::from_blob(wav_.data(), {static_cast<int64_t>(wav_.size())}, at::TensorOptions().dtype(at::kFloat));
+    features_ = features::logMel(scale_ == 1 ? wav : wav.mul(scale_), opt_).features.contiguous();
+  }
+  Napi::Value Resolve(Napi::Env env) override {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("data", tensorToJs(env, features_));
+    r.Set("frames", static_cast<double>(features_.size(1)));
+    r.Set("melBins", static_cast<double>(opt_.melBins));
+    return r;
+  }
+
+ private:
+  std::vector<float> wav_;
+  features::LogMelOptions opt_;
+  double scale_;
+  at::Tensor features_;
+};
+
+// logmelAsync(wav, opts?: { melBins, scale, preemphasis }) -> Promise<logmel(wav, opts)'s result>
+Napi::Value LogmelAsync(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Float32Array in = float32Arg(info, 0, "logmelAsync(wav, opts?): wav must be a Float32Array");
+    features::LogMelOptions opt;
+    double scale = 1;
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      Napi::Object o = asObject(info[1], "logmelAsync(wav, opts?): opts");
+      double bins = getNumberOr(o, "melBins", static_cast<double>(opt.melBins), "logmelAsync");
+      if (bins != std::floor(bins) || bins < 1 || bins > 256) throw ArgumentError("logmelAsync: melBins must be an integer in [1, 256]");
+      opt.melBins = static_cast<int64_t>(bins);
+      scale = getNumberOr(o, "scale", scale, "logmelAsync");
+      if (!std::isfinite(scale) || scale <= 0) throw ArgumentError("logmelAsync: scale must be a positive finite number");
+      opt.preemphasis = getNumberOr(o, "preemphasis", opt.preemphasis, "logmelAsync");
+      if (!std::isfinite(opt.preemphasis)) throw ArgumentError("logmelAsync: preemphasis must be a finite number");
+    }
+    requireFiniteSamples(in, "logmelAsync");
+    const int64_t n = static_cast<int64_t>(in.ElementLength());
+    if (n < features::kLogMelMinSamples)
+      throw ArgumentError("logmelAsync: the waveform has " + std::to_string(n) + " samples; at least " +
+                          std::to_string(features::kLogMelMinSamples) + " are needed (the STFT reflect-pads 256 on each side)");
+    auto* job = new LogmelJob(info.Env(), std::vector<float>(in.Data(), in.Data() + n), opt, scale);
+    Napi::Promise p = job->Promise();
+    job->Queue();
+    return p;
+  });
+}
+
 Registrar reg("features", [](Napi::Env env, Napi::Object exports) {
+  exports.Set("spectrogramAsync", Napi::Function::New(env, SpectrogramAsync, "spectrogramAsync"));
+  exports.Set("logmelAsync", Napi::Function::New(env, LogmelAsync, "logmelAsync"));
   exports.Set("spectrogram", Napi::Function::New(env, Spectrogram, "spectrogram"));
   exports.Set("fbank", Napi::Function::New(env, Fbank, "fbank"));
   exports.Set("logmel", Napi::Function::New(env, Logmel, "logmel"));

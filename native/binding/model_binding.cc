@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -17,6 +18,8 @@
 #include "binding/tensor_bridge.h"
 #include "models/factory.h"
 #include "models/model_search.h"
+#include "nn/binary_conv.h"
+#include "system/compute_thread.h"
 #include "system/device.h"
 #include "train/loss.h"
 
@@ -104,6 +107,32 @@ ModelSpec parseSpec(const Napi::Value& value) {
       spec.primitives.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
     }
   }
+  if (spec.kind == "resnet") {
+    spec.widthMult = getNumberOr(o, "widthMult", spec.widthMult, "spec");
+    spec.activation = getStringOr(o, "activation", spec.activation, "spec");
+    if (o.Has("binarize") && !o.Get("binarize").IsUndefined()) {
+      Napi::Value b = o.Get("binarize");
+      if (!b.IsArray()) throw ArgumentError("spec.binarize must be an array of layer groups ('stem', 'blocks', 'shortcuts')");
+      Napi::Array arr = b.As<Napi::Array>();
+      if (arr.Length() > 16) throw ArgumentError("spec.binarize has " + std::to_string(arr.Length()) + " entries; there are 3 groups");
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        if (!arr.Get(i).IsString()) throw ArgumentError("spec.binarize[" + std::to_string(i) + "] must be a string");
+        spec.binarize.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+      }
+    }
+    spec.binaryScale = getStringOr(o, "binaryScale", spec.binaryScale, "spec");
+    spec.binarySte = getStringOr(o, "binarySte", spec.binarySte, "spec");
+    spec.binaryAlphaGrad = getBoolOr(o, "binaryAlphaGrad", spec.binaryAlphaGrad, "spec");
+    spec.latentClip = getNumberOr(o, "latentClip", spec.latentClip, "spec");
+    const double base = 64.0 * spec.widthMult;
+    if (!(base >= 1 && base <= 4096 && base == std::floor(base)))
+      throw ArgumentError("spec.widthMult " + std::to_string(spec.widthMult) + " must make 64 x widthMult a whole number of channels in [1, 4096]");
+    // 8 base-wide classifier rows and the blocks' base^2 x 9 x ~ 100 weights
+    const double weights = base * base * 9.0 * 100 + 8.0 * base * static_cast<double>(spec.numClasses);
+    if (weights > 4294967296.0)
+      throw ArgumentError("spec: about " + std::to_string(static_cast<int64_t>(weights / 1e6)) + "M weights (widthMult " + std::to_string(spec.widthMult) +
+                          ", numClasses " + std::to_string(spec.numClasses) + ") is beyond this toolkit's limit of 4295M");
+  }
   if (spec.kind == "tdnn") {
     spec.inFeats = getIntOr(o, "inFeats", spec.inFeats, "spec");
     spec.embedDim = getIntOr(o, "embedDim", spec.embedDim, "spec");
@@ -170,6 +199,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                       checkedMethod<ModelWrap, &ModelWrap::SetMixing>("setMixing"),
                       checkedMethod<ModelWrap, &ModelWrap::SetChannelsLast>("setChannelsLast"),
                       checkedMethod<ModelWrap, &ModelWrap::Forward>("forward"),
+                      checkedMethod<ModelWrap, &ModelWrap::BinaryLayers>("binaryLayers"),
                       checkedGetter<ModelWrap, &ModelWrap::Kind>("kind")});
 }
 
@@ -307,6 +337,55 @@ Napi::Value ModelWrap::SetMixing(const Napi::CallbackInfo& info) {
     else if (mode == "softmax") search->setMixing(models::Mixing::Softmax);
     else throw ArgumentError("setMixing(mode): mode must be 'gumbel' or 'softmax', got '" + mode + "'");
     return info.Env().Undefined();
+  });
+}
+
+// binaryLayers({ materialize }?) -> [{ name, key, shape, scale, ste, alphaGrad, latentClip, alpha, clipped, wb? }]
+// for every binary-weight conv in state_dict order: alpha exactly as the forward computes it (null
+// for scale 'none'), the count of latent weights with |W| > 1 (outside the STE's clip), and with
+// materialize the W_b = alpha * s the forward convolves with.
+Napi::Value ModelWrap::BinaryLayers(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    bool materialize = false;
+    if (info.Length() >= 1 && !info[0].IsUndefined()) materialize = getBoolOr(asObject(info[0], "options"), "materialize", false, "options");
+    checkIdle("binaryLayers");
+    struct Row {
+      std::string name;
+      nn::BinaryConv2d* conv;
+      at::Tensor alpha, wb;
+      int64_t clipped = 0;
+    };
+    std::vector<Row> rows;
+    for (auto& [name, conv] : nn::binaryConvs(*model_)) rows.push_back({name, conv});
+    runOnComputeThread([&] {
+      at::NoGradGuard noGrad;
+      for (Row& r : rows) {
+        const at::Tensor& w = r.conv->weight();
+        if (materialize) r.wb = r.conv->binarizedWeight().contiguous().cpu();  // checks NaN first
+        at::Tensor a = nn::binaryAlpha(w, r.conv->binaryOptions().scale);
+        if (a.defined()) r.alpha = a.contiguous().cpu();
+        r.clipped = w.abs().gt(1).sum().item<int64_t>();
+      }
+    });
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env, rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      const nn::BinaryConvOptions& b = r.conv->binaryOptions();
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", r.name);
+      o.Set("key", r.name + ".weight");
+      o.Set("shape", shapeToJs(env, r.conv->weight().sizes()));
+      o.Set("scale", nn::binaryScaleName(b.scale));
+      o.Set("ste", nn::binarySteName(b.ste));
+      o.Set("alphaGrad", b.alphaGrad);
+      o.Set("latentClip", b.latentClip);
+      o.Set("alpha", r.alpha.defined() ? tensorToJsObject(env, r.alpha) : env.Null());
+      o.Set("clipped", static_cast<double>(r.clipped));
+      if (materialize) o.Set("wb", tensorToJsObject(env, r.wb));
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
   });
 }
 

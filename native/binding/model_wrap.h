@@ -44,6 +44,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value SetChannelsLast(const Napi::CallbackInfo& info);
   Napi::Value Kind(const Napi::CallbackInfo& info);
   Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value BinaryLayers(const Napi::CallbackInfo& info);
 
   std::shared_ptr<models::SpeakerModel> model_;
   std::map<std::string, nn::NamedTensor> index_;

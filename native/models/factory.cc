@@ -1,5 +1,7 @@
 #include "models/factory.h"
 
+#include <cmath>
+
 #include "binding/guard.h"
 #include "models/model.h"
 #include "models/model_search.h"
@@ -30,7 +32,30 @@ std::shared_ptr<SpeakerModel> buildModel(const ModelSpec& spec) {
     else throw ArgumentError("model spec: mixing must be 'gumbel' or 'softmax', got '" + spec.mixing + "'");
     return net;
   }
-  if (spec.kind == "resnet") return std::make_shared<ResNet>(spec.depth, spec.numClasses);
+  if (spec.kind == "resnet") {
+    ResNetOptions o;
+    o.depth = spec.depth;
+    o.numClasses = spec.numClasses;
+    const double base = 64.0 * spec.widthMult;
+    if (!(base >= 1 && base <= 4096 && base == std::floor(base)))
+      throw ArgumentError("model spec: widthMult " + std::to_string(spec.widthMult) + " must make 64 x widthMult a whole number of channels in [1, 4096]");
+    o.baseWidth = static_cast<int64_t>(base);
+    if (spec.activation == "prelu") o.prelu = true;
+    else if (spec.activation != "relu") throw ArgumentError("model spec: activation must be 'relu' or 'prelu', got '" + spec.activation + "'");
+    for (const std::string& g : spec.binarize) {
+      bool* flag = g == "stem" ? &o.binaryStem : g == "blocks" ? &o.binaryBlocks : g == "shortcuts" ? &o.binaryShortcuts : nullptr;
+      if (!flag) throw ArgumentError("model spec: binarize holds '" + g + "'; the groups are 'stem', 'blocks' and 'shortcuts'");
+      if (*flag) throw ArgumentError("model spec: binarize names '" + g + "' twice");
+      *flag = true;
+    }
+    o.binary.scale = nn::parseBinaryScale(spec.binaryScale);
+    o.binary.ste = nn::parseBinarySte(spec.binarySte);
+    o.binary.alphaGrad = spec.binaryAlphaGrad;
+    if (!(spec.latentClip >= 0 && std::isfinite(spec.latentClip)))
+      throw ArgumentError("model spec: latentClip must be a finite number >= 0 (0 = none), got " + std::to_string(spec.latentClip));
+    o.binary.latentClip = spec.latentClip;
+    return std::make_shared<ResNet>(o);
+  }
   if (spec.kind == "tdnn") {
     tdnn::TdnnDims d;
     d.inFeats = spec.inFeats;

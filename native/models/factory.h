@@ -15,6 +15,15 @@ struct ModelSpec {
   int64_t layers = 8;
   int64_t numClasses = 1251;
   int64_t depth = 18;  // resnet
+  // resnet named options: widths x widthMult (64 widthMult must be an integer), 'relu' | 'prelu',
+  // and the binary-weight groups ('stem', 'blocks', 'shortcuts'; empty = the fp32 network) with the
+  // binary convs' options (nn/binary_conv.h)
+  double widthMult = 1.0;
+  std::string activation = "relu";
+  std::vector<std::string> binarize;
+  std::string binaryScale = "channel", binarySte = "clip";
+  bool binaryAlphaGrad = true;
+  double latentClip = 0.0;
   int64_t steps = 4, multiplier = 4, stemMultiplier = 3;  // search
   std::vector<std::string> primitives;  // search; empty = the reference's space s2
   std::optional<GenotypeSpec> genotype;  // network

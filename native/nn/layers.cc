@@ -81,6 +81,13 @@ at::Tensor Linear::forward(const at::Tensor& x) { return at::linear(x, *weight_,
 
 at::Tensor ReLU::forward(const at::Tensor& x) { return sharedRelu(x); }
 
+PReLU::PReLU(int64_t channels, double init) {
+  TORCH_CHECK(channels > 0, "PReLU: channels must be positive");
+  weight_ = &registerParameter("weight", at::full({channels}, init, at::kFloat));
+}
+
+at::Tensor PReLU::forward(const at::Tensor& x) { return at::prelu(x, *weight_); }
+
 // The native kernels give ATen's values faster: without autograd (eval, the search's unselected
 // ops) the forward alone; with it, a forward that keeps one-byte argmax taps and an exact backward.
 at::Tensor MaxPool2d::forward(const at::Tensor& x) {

@@ -69,6 +69,16 @@ class ReLU : public Layer {
   at::Tensor forward(const at::Tensor& x) override;
 };
 
+// nn.PReLU(num_parameters = channels, init = 0.25): one slope per channel of (N, C, ...) input.
+class PReLU : public Layer {
+ public:
+  explicit PReLU(int64_t channels, double init = 0.25);
+  at::Tensor forward(const at::Tensor& x) override;
+
+ private:
+  at::Tensor* weight_;
+};
+
 class MaxPool2d : public Layer {
  public:
   MaxPool2d(int64_t kernel, int64_t stride, int64_t padding) : k_(kernel), s_(stride), p_(padding) {}

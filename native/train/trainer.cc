@@ -10,6 +10,7 @@
 #include "dist/sync_batch_norm.h"
 #include "models/model_search.h"
 #include "nn/batch_norm.h"
+#include "nn/binary_conv.h"
 #include "train/loss.h"
 
 namespace autospeech::train {
@@ -25,6 +26,8 @@ Trainer::Trainer(std::shared_ptr<models::SpeakerModel> model, TrainerOptions opt
     world_ = d.worldSize;
     reducer_ = std::make_unique<dist::GradReducer>(weights_.params());
   }
+  for (auto& [name, conv] : nn::binaryConvs(*model_))
+    if (conv->binaryOptions().latentClip > 0) clippedLatents_.push_back(conv);
 }
 
 namespace {
@@ -121,6 +124,7 @@ StepStats Trainer::step(const at::Tensor& x, const at::Tensor& y, const at::Tens
       if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
   }
   weights_.step();
+  for (nn::BinaryConv2d* conv : clippedLatents_) conv->clampLatent();  // BinaryConnect's clip, after the step
   stats.loss = loss.item<double>();
   if (dp) {
     // The global batch's figures: every rank holds the same number of items.

@@ -14,6 +14,7 @@
 
 #include "dist/grad_reducer.h"
 #include "models/speaker_model.h"
+#include "nn/binary_conv.h"
 #include "train/adam.h"
 
 namespace autospeech::train {
@@ -84,6 +85,7 @@ class Trainer {
   std::optional<Adam> arch_;
   std::unique_ptr<dist::GradReducer> reducer_;  // distributed runs
   int rank_ = 0, world_ = 1;
+  std::vector<nn::BinaryConv2d*> clippedLatents_;  // binary convs with a latentClip (owned by model_)
 };
 
 // The reference accuracy(): percentage of rows whose label is in the top-k logits.

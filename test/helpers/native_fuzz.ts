@@ -122,6 +122,8 @@ const fixedModel = model();
 const fixedSearch = new n.Model(searchSpec, { seed: 2 });
 const tdnnSpec = { kind: 'tdnn', inFeats: 20, embedDim: 12, numBlocks: 2, channels: [32, 32, 32], kernels: [3, 3, 3], catChannels: 96, numClasses: 5 };
 const tdnn = new n.Model(tdnnSpec, { seed: 3 });
+const bwnSpec = { kind: 'resnet', depth: 18, numClasses: 3, widthMult: 0.0625, activation: 'prelu', binarize: ['blocks', 'shortcuts'], binaryScale: 'channel', binarySte: 'clip', binaryAlphaGrad: true, latentClip: 1 };
+const bwn = new n.Model(bwnSpec, { seed: 6 });
 const trainer = new n.Trainer(fixedModel, { weights: { lr: 0.01 } });
 const reader = new n.FeatureReader([shard], 8);
 const stem = fixedModel.stateDict()[0] as { name: string; shape: number[] };
@@ -143,6 +145,7 @@ const FUNCTIONS: Record<string, () => Args> = {
   info: () => [],
   computeThreadInfo: () => [],
   pool2d: () => [f32(2 * 36), [1, 2, 6, 6], { kind: 'max', kernel: 3, stride: 2, padding: 1, impl: 'native', gradOutput: f32(2 * 9) }],
+  binaryConv: () => [f32(2 * 36), [1, 2, 6, 6], f32(3 * 18, (i) => Math.sin(i) * 1.5), [3, 2, 3, 3], f32(3 * 9), { stride: [2, 2], padding: [1, 1], scale: ['channel', 'layer', 'none'][rng.int(3)], ste: rng.chance(0.5) ? 'clip' : 'identity', alphaGrad: rng.chance(0.5), impl: rng.chance(0.5) ? 'fused' : 'aten' }],
   depthwiseConv: () => [f32(2 * 36), [1, 2, 6, 6], f32(18), [2, 1, 3, 3], f32(2 * 16), [1, 2, 4, 4], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], impl: 'native' }],
   batchNormBackward: () => [f32(2 * 3 * 4), [2, 3, 2, 2], f32(2 * 4 * 4), [2, 4, 2, 2], { impl: 'native', weight: f32(3), channelOffset: 1, mask: [true, true, true] }],
   setNativeKernels: () => [true],
@@ -163,6 +166,8 @@ const FUNCTIONS: Record<string, () => Args> = {
   distBroadcastModel: () => [model(), 0],
   distDestroy: () => [],
   spectrogram: () => [wav(800)],
+  spectrogramAsync: () => [wav(800)],
+  logmelAsync: () => [wav(800), { melBins: 10, scale: 1, preemphasis: 0.97 }],
   fbank: () => [wav(800), { melBins: 10, lowFreq: 20, highFreq: 0, preemphasis: 0.97, scale: 1 }],
   logmel: () => [wav(800), { melBins: 10, scale: 1, preemphasis: 0.97, intermediates: rng.chance(0.5) }],
   frameSums: () => [f32(12), 3, 4],
@@ -177,7 +182,7 @@ const FUNCTIONS: Record<string, () => Args> = {
 
 const CLASSES: Record<string, { construct: () => Args; methods: Record<string, { target: () => any; args: () => Args }> }> = {
   Model: {
-    construct: () => [[tinySpec, searchSpec, tdnnSpec][rng.int(3)], { seed: 1 }],
+    construct: () => [[tinySpec, searchSpec, tdnnSpec, bwnSpec][rng.int(4)], { seed: 1 }],
     methods: {
       stateDict: { target: () => fixedModel, args: () => [] },
       getTensor: { target: () => fixedModel, args: () => [stem.name] },
@@ -188,6 +193,7 @@ const CLASSES: Record<string, { construct: () => Args; methods: Record<string, {
       setMixing: { target: () => fixedSearch, args: () => ['softmax'] },
       setChannelsLast: { target: () => fixedModel, args: () => [false] },
       forward: { target: () => fixedModel, args: () => [f32(2 * 16 * 32), [2, 16, 32], { mode: rng.chance(0.5) ? 'eval' : 'train', labels: Int32Array.from([1, 3]), grads: rng.chance(0.3) }] },
+      binaryLayers: { target: () => bwn, args: () => [{ materialize: rng.chance(0.5) }] },
       kind: { target: () => fixedModel, args: () => [] }, // an accessor
     },
   },
