@@ -10,15 +10,14 @@
 //    mid-stage and resumed ends bit-identical to an uninterrupted run (weights, AAM weight,
 //    optimizer state).
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { preprocess } from '../lib/data/store.ts';
 import { type NativeModel, type TdnnSubnetNative, loadNative } from '../lib/native.ts';
-import { loadCheckpoint } from '../lib/run/checkpoint.ts';
-import { BIN, cli } from './helpers/cli.ts';
+import { cli } from './helpers/cli.ts';
+import { finalWeights, metricSteps, runAndKill, runDirOf } from './helpers/kill_resume.ts';
 import { tinyDemoSet } from './helpers/demo_set.ts';
 
 const n = loadNative();
@@ -127,42 +126,8 @@ test('bad step arguments get one clear error', async (t) => {
 
 // ---- the CLI stage, killed and resumed ----
 
-function runDirOf(root: string, exp: string): string {
-  const dirs = readdirSync(root).filter((d) => d.startsWith(`${exp}_`) && existsSync(join(root, d, 'Model')));
-  if (dirs.length !== 1) throw new Error(`expected one ${exp} run dir in ${root}, found ${dirs.join(', ')}`);
-  return join(root, dirs[0]);
-}
-
-function metricSteps(runDir: string): number {
-  const f = join(runDir, 'Log', 'metrics.jsonl');
-  if (!existsSync(f)) return 0;
-  return readFileSync(f, 'utf8').split('\n').filter((l) => l.includes('"train_loss"')).length;
-}
-
-function runAndKill(args: string[], root: string, exp: string, killAfter: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d) => (err += d));
-    const timer = setInterval(() => {
-      let dir: string | undefined;
-      try { dir = runDirOf(root, exp); } catch { return; }
-      if (metricSteps(dir) >= killAfter) { clearInterval(timer); p.kill('SIGKILL'); }
-    }, 20);
-    p.on('exit', (code, signal) => {
-      clearInterval(timer);
-      if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`run ended before it could be killed (${code}): ${err}`));
-    });
-  });
-}
-
-function finalState(runDir: string): Map<string, Uint8Array> {
-  const ckpt = loadCheckpoint(join(runDir, 'Model', 'last.ckpt'));
-  const out = new Map<string, Uint8Array>();
-  for (const [name, t] of ckpt.tensors) if (/^(model|optim|head)\//.test(name)) out.set(name, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  return out;
-}
+// The supernet, its optimizer state and the AAM head.
+const finalState = (runDir: string) => finalWeights(runDir, ['model', 'optim', 'head']);
 
 test.serial('a depth stage killed with SIGKILL mid-stage and resumed is bit-identical to an uninterrupted one', async (t) => {
   const data = await tinyDemoSet();
@@ -180,7 +145,7 @@ test.serial('a depth stage killed with SIGKILL mid-stage and resumed is bit-iden
   const a = cli([...stage, 'OUTPUT_DIR', rootA, 'TRAIN.INIT_CHECKPOINT', largestA]);
   t.is(a.status, 0, a.stderr);
   t.regex(a.stderr, /initial weights from .*tdnn_largest_.*last\.ckpt/);
-  await runAndKill([...stage, 'OUTPUT_DIR', rootB, 'TRAIN.INIT_CHECKPOINT', largestB], rootB, 'tdnn_depth', 8);
+  await runAndKill([...stage, 'OUTPUT_DIR', rootB, 'TRAIN.INIT_CHECKPOINT', largestB], rootB, 8, { exp: 'tdnn_depth', pollMs: 20 });
   const dirB = runDirOf(rootB, 'tdnn_depth');
   const killedAt = metricSteps(dirB);
   t.true(killedAt >= 8 && killedAt < 12, `killed in the second epoch (after ${killedAt} steps)`);
