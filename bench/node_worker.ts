@@ -29,6 +29,15 @@ function batch(b: number, frames: number, classes: number, seed: number) {
   return { x: hashFloats(b * frames * 257, seed), y: Int32Array.from({ length: b }, (_, i) => (i * 7) % classes), shape: [b, frames, 257] as [number, number, number] };
 }
 
+/** Embeds `utterances` utterances of `windows` windows each once (eval mode, no grad), as `evaluate` does. */
+function embedOnce(trainer: { embedUtterances: (w: Float32Array, s: [number, number, number], c: Int32Array, m?: number) => Promise<unknown> }, utterances: number, windows: number, frames: number) {
+  const per = windows * frames * 257;
+  const all = new Float32Array(utterances * per);
+  for (let u = 0; u < utterances; u++) all.set(hashFloats(per, 100 + u), u * per);
+  const counts = new Int32Array(utterances).fill(windows);
+  return () => trainer.embedUtterances(all, [utterances * windows, frames, 257], counts, DEFAULTS.EVAL.MAX_BATCH);
+}
+
 async function main() {
   const [name, repsText, threadsText] = process.argv.slice(2);
   process.env.AUTOSPEECH_THREADS = threadsText;
@@ -105,6 +114,24 @@ async function main() {
     const trainer = new native.Trainer(model);
     const t = batch(cfg.batch, cfg.frames, cfg.classes, 1);
     fn = () => trainer.step(t.x, t.shape, t.y);
+  } else if (cfg.kind === 'resnet_train_step' || cfg.kind === 'resnet_embed') {
+    // ResNet-34 (MODEL.NAME resnet34 / resnet34_bwn): BENCH_BWN=1 builds the binary-weight twin
+    // (blocks + shortcuts binarised, per-filter alpha, clipped STE), otherwise the fp32 network; the
+    // same init draws, so both rows run the same latent weights.
+    const r = cfg as unknown as { depth: 18 | 34; width_mult: number; classes: number; batch: number; utterances: number; windows: number };
+    const bwn = process.env.BENCH_BWN === '1';
+    const model = new native.Model({ kind: 'resnet', depth: r.depth, numClasses: r.classes, widthMult: r.width_mult, activation: 'relu', binarize: bwn ? ['blocks', 'shortcuts'] : [] });
+    const trainer = new native.Trainer(model);
+    if (cfg.kind === 'resnet_train_step') {
+      const t = batch(r.batch, cfg.frames, r.classes, 1);
+      fn = () => trainer.step(t.x, t.shape, t.y);
+    } else fn = embedOnce(trainer, r.utterances, r.windows, cfg.frames);
+  } else if (cfg.kind === 'eval_forward') {
+    // eval-mode forward of 300-frame windows, no gradient: every utterance embedded once (its
+    // windows batched), the per-window cost of verification without the trial loop
+    const model = new native.Model({ kind: 'network', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes, genotype: parseGenotype(README) });
+    if (channelsLast) model.setChannelsLast(true);
+    fn = embedOnce(new native.Trainer(model), cfg.utterances, cfg.windows, cfg.frames);
   } else if (cfg.kind === 'features') {
     const files = (cfg as unknown as { files: number; seconds: number }).files, n = (cfg as unknown as { seconds: number }).seconds * 16000;
     const wavs = Array.from({ length: files }, (_, f) => hashFloats(n, 1000 + f).map((v) => Math.fround(v * Math.fround(0.01))));

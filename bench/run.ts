@@ -8,10 +8,19 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { BackgroundLoad, type MachineState, describeState, machineState } from './background_load.ts';
+
 const here = dirname(fileURLToPath(import.meta.url));
 const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const loadBefore = loadavg()[0];
+// Which machine states every workload is measured in: idle, and under an induced load (one busy
+// process beside both sides, bench/background_load.ts). BENCH_LOAD=idle|loaded|both (default both).
+const loadModes = ({ idle: ['idle'], loaded: ['loaded'], both: ['idle', 'loaded'] } as const)[(process.env.BENCH_LOAD ?? 'both') as 'idle' | 'loaded' | 'both'];
+if (!loadModes) throw new Error(`BENCH_LOAD=${process.env.BENCH_LOAD}: expected idle, loaded or both`);
+type LoadMode = (typeof loadModes)[number];
+// A loaded ratio may exceed the idle one by at most this factor (issue 16 item 4).
+const LOADED_SLACK = 1.1;
 
 // check: what the tdnn workloads compare between the sides (from each side's warm-up call).
 interface Check {
@@ -24,7 +33,9 @@ interface Check {
 }
 interface Sample { times_ms: number[]; cpu_ms?: number[]; peak_rss_kb: number; check?: Check }
 
-function run(side: 'ours' | 'reference', workload: string, reps: number, env: Record<string, string> = {}): Sample {
+/** One side's process. `engine` 'ours' also serves a reference side that is our own addon (the BWN rows' fp32 twin). */
+function run(engine: 'ours' | 'reference', workload: string, reps: number, env: Record<string, string> = {}): Sample {
+  const side = engine;
   const cmd = side === 'ours' ? process.execPath : '/usr/bin/python3';
   const args = side === 'ours' ? ['--import=tsx', join(here, 'node_worker.ts'), workload, String(reps), String(threads)] : [join(here, 'torch_worker.py'), workload, String(reps), String(threads)];
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
@@ -34,7 +45,12 @@ function run(side: 'ours' | 'reference', workload: string, reps: number, env: Re
 
 const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
-type Row = { name: string; workload: string; reps: number; target: string; ours?: Record<string, string> };
+/**
+ * ours: env of our side; refOurs: the reference side is our addon too, with this env (a comparison
+ * of two of our models, e.g. BWN against its fp32 twin); perUnit: also report the time per item
+ * (e.g. per 300-frame window).
+ */
+type Row = { name: string; workload: string; reps: number; target: string; ours?: Record<string, string>; refOurs?: Record<string, string>; perUnit?: [number, string] };
 const plan: Row[] = ([
   { name: 'search step (C=16, 8 cells, batch 2, exact)', workload: 'search_step', reps: 2, target: '<= 0.5' },
   { name: 'search step, fast mode (TRAIN.FAST_SEARCH)', workload: 'search_step', reps: 2, target: '<= 0.2', ours: { BENCH_FAST: '1' } },
@@ -42,6 +58,8 @@ const plan: Row[] = ([
   { name: 'derived-network training step, ours with MODEL.CHANNELS_LAST (named option)', workload: 'train_step', reps: 4, target: '<= 0.8', ours: { BENCH_CHANNELS_LAST: '1' } },
   { name: 'verification evaluation (40 utterances x 3 windows, 300 trials, C=32)', workload: 'verify', reps: 1, target: '<= 0.04 (>= 25x)' },
   { name: 'verification evaluation, ours with MODEL.CHANNELS_LAST (named option)', workload: 'verify', reps: 1, target: '<= 0.04 (>= 25x)', ours: { BENCH_CHANNELS_LAST: '1' } },
+  { name: 'evaluation forward (eval mode, no grad; 40 utterances x 3 windows of 300 frames, each utterance once, C=32)', workload: 'eval_forward', reps: 3, target: '<= 0.5', perUnit: [120, 'window'] },
+  { name: 'evaluation forward, ours with MODEL.CHANNELS_LAST (named option)', workload: 'eval_forward', reps: 3, target: '<= 0.5', ours: { BENCH_CHANNELS_LAST: '1' }, perUnit: [120, 'window'] },
   { name: 'feature extraction (100 wavs of 5 s; reference: librosa-0.7.2-equivalent numpy)', workload: 'features', reps: 3, target: '<= 0.33 (>= 3x)' },
   // EfficientTDNN (full tdnn8m2g supernet, weights from bench/inputs.ts tdnnBenchValue on both sides).
   { name: 'tdnn_embed: subnet embedding extraction, largest 4-512-512-512-512-512-5-5-5-5-5-1536 (16 x 300 frames, eval)', workload: 'tdnn_embed', reps: 2, target: '<= 0.5' },
@@ -53,35 +71,62 @@ const plan: Row[] = ([
   // AAM loss, backward, Adam (L2 2e-5 on every parameter and the AAM weight), CyclicLR at its peak.
   { name: 'tdnn_train_step: supernet training step (fwd + AAM + bwd + Adam wd 2e-5 + CyclicLR), width2-stage path 3-384-384-256-512-5-5-5-3-384 (32 x 200, AAM 5994)', workload: 'tdnn_train_step_width2', reps: 2, target: '<= 0.7' },
   { name: 'tdnn_train_step: supernet training step (fwd + AAM + bwd + Adam wd 2e-5 + CyclicLR), kernel-stage path 4-512-512-512-512-512-1-1-1-3-5-1536 (32 x 200, AAM 5994)', workload: 'tdnn_train_step_kernel', reps: 2, target: '<= 0.7' },
+  // Binary-weight ResNet-34 (issue 13): ours BWN against ours fp32, the same network and latent
+  // weights. The weights are binarised but activations stay fp32, so the convolutions are the same
+  // fp32 GEMMs plus the binarisation: the gain is memory (the .bwn file), not speed.
+  { name: 'bnn: ResNet-34 training step, BWN (blocks + shortcuts) vs our fp32 ResNet-34 (batch 8 x 300 frames, 1211 classes)', workload: 'resnet_train_step', reps: 2, target: '- (memory, not speed)', ours: { BENCH_BWN: '1' }, refOurs: {} },
+  { name: 'bnn: ResNet-34 embedding extraction, BWN vs our fp32 ResNet-34 (eval, 8 utterances x 3 windows of 300 frames)', workload: 'resnet_embed', reps: 3, target: '- (memory, not speed)', ours: { BENCH_BWN: '1' }, refOurs: {}, perUnit: [24, 'window'] },
 ] as Row[]).filter((p) => !process.env.BENCH_ONLY || new RegExp(process.env.BENCH_ONLY).test(p.workload));
+// The machine's peak (GEMM, 3x3 conv through libtorch), probed idle before the workloads and again after them.
+const peakStart = py(['peak', '0', String(threads)]) as { gemm: number; conv3x3: number };
 const medians: Record<string, { ours: number; ref: number }> = {};
 const checks: string[] = [];
 
 const rows: string[] = [];
+const roundRows: string[] = [];
 const missed: typeof plan = [];
+const background = new BackgroundLoad();
+process.on('exit', () => background.stop());
+const fmtRatio = (x: number) => (x < 0.1 ? `${x.toFixed(3)} (${(1 / x).toFixed(1)}x)` : x.toFixed(2));
+const spread = (v: number[]) => (v.length > 1 ? `${((100 * (Math.max(...v) - Math.min(...v))) / median(v)).toFixed(0)} %` : '-');
 for (const p of plan) {
-  const ours: number[] = [], ref: number[] = [], cpuOurs: number[] = [], cpuRef: number[] = [];
+  const bound = Number(/<=\s*([\d.]+)/.exec(p.target)?.[1] ?? Infinity);
+  const perMode: Partial<Record<LoadMode, { mo: number; mr: number }>> = {};
   let rssOurs = 0, rssRef = 0;
+  const cpuOurs: number[] = [], cpuRef: number[] = [];
   let checkOurs: Check | undefined, checkRef: Check | undefined;
-  for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? ['reference', 'ours'] : ['ours', 'reference'];
-    for (const side of order as ('ours' | 'reference')[]) {
-      const s = run(side, p.workload, p.reps, side === 'ours' ? p.ours : {});
-      (side === 'ours' ? ours : ref).push(...s.times_ms);
-      (side === 'ours' ? cpuOurs : cpuRef).push(...(s.cpu_ms ?? []));
-      if (side === 'ours') checkOurs ??= s.check; else checkRef ??= s.check;
-      if (side === 'ours') rssOurs = Math.max(rssOurs, s.peak_rss_kb); else rssRef = Math.max(rssRef, s.peak_rss_kb);
+  for (const mode of loadModes) {
+    if (mode === 'loaded') background.start();
+    const state: MachineState = machineState();
+    const ours: number[] = [], ref: number[] = [];
+    const roundOurs: number[] = [], roundRef: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? ['reference', 'ours'] : ['ours', 'reference'];
+      for (const side of order as ('ours' | 'reference')[]) {
+        const engine = side === 'ours' || p.refOurs ? 'ours' : 'reference';
+        const s = run(engine, p.workload, p.reps, side === 'ours' ? p.ours : p.refOurs ?? {});
+        (side === 'ours' ? ours : ref).push(...s.times_ms);
+        (side === 'ours' ? roundOurs : roundRef).push(median(s.times_ms));
+        if (mode === 'idle' || loadModes.length === 1) (side === 'ours' ? cpuOurs : cpuRef).push(...(s.cpu_ms ?? []));
+        if (side === 'ours') checkOurs ??= s.check; else checkRef ??= s.check;
+        if (side === 'ours') rssOurs = Math.max(rssOurs, s.peak_rss_kb); else rssRef = Math.max(rssRef, s.peak_rss_kb);
+      }
+      process.stderr.write(`${p.name} [${mode}]: round ${r + 1}/${rounds}\n`);
     }
-    process.stderr.write(`${p.name}: round ${r + 1}/${rounds}\n`);
+    background.stop();
+    const mo = median(ours), mr = median(ref);
+    perMode[mode] = { mo, mr };
+    const ratios = roundOurs.map((o, i) => o / roundRef[i]);
+    roundRows.push(`| ${p.name} | ${mode} | ${describeState(state)} | ${roundOurs.map((v) => v.toFixed(0)).join(' / ')} | ${roundRef.map((v) => v.toFixed(0)).join(' / ')} | ${ratios.map((x) => x.toFixed(3)).join(' / ')} | ${spread(roundOurs)} / ${spread(roundRef)} |`);
   }
   if (checkOurs && checkRef) checks.push(`| ${p.name} | ${agreement(checkOurs, checkRef)} |`);
-  const mo = median(ours), mr = median(ref);
-  medians[p.name] = { ours: mo, ref: mr };
-  const bound = Number(/<=\s*([\d.]+)/.exec(p.target)?.[1] ?? Infinity);
-  if (mo / mr > bound) missed.push(p);
-  // Small ratios with three decimals and as a speed-up, so a bound like <= 0.04 is read exactly.
-  const ratio = mo / mr < 0.1 ? `${(mo / mr).toFixed(3)} (${(mr / mo).toFixed(1)}x)` : (mo / mr).toFixed(2);
-  rows.push(`| ${p.name} | ${mo.toFixed(0)} | ${mr.toFixed(0)} | **${ratio}** | ${p.target} | ${(rssOurs / 1024).toFixed(0)} / ${(rssRef / 1024).toFixed(0)} MB (${(rssOurs / rssRef).toFixed(2)}) | ${cpuOurs.length && cpuRef.length ? `${median(cpuOurs).toFixed(0)} / ${median(cpuRef).toFixed(0)} (${(median(cpuOurs) / median(cpuRef)).toFixed(2)})` : '-'} |`);
+  const idle = perMode.idle ?? perMode.loaded!, loaded = perMode.loaded;
+  medians[p.name] = { ours: idle.mo, ref: idle.mr };
+  const ri = idle.mo / idle.mr, rl = loaded ? loaded.mo / loaded.mr : undefined;
+  if (ri > bound || (rl !== undefined && rl > bound)) missed.push(p);
+  const ms = (v: number) => (p.perUnit ? `${v.toFixed(0)} (${(v / p.perUnit[0]).toFixed(2)} per ${p.perUnit[1]})` : v.toFixed(0));
+  const robust = rl !== undefined && perMode.idle ? `${(rl / ri).toFixed(2)}${rl / ri > LOADED_SLACK ? ' (over 1.10)' : ''}` : '-';
+  rows.push(`| ${p.name} | ${ms(idle.mo)} | ${ms(idle.mr)} | **${fmtRatio(ri)}** | ${loaded ? `${ms(loaded.mo)} / ${ms(loaded.mr)}` : '-'} | ${rl !== undefined ? `**${fmtRatio(rl)}**` : '-'} | ${robust} | ${p.target} | ${(rssOurs / 1024).toFixed(0)} / ${(rssRef / 1024).toFixed(0)} MB (${(rssOurs / rssRef).toFixed(2)}) | ${cpuOurs.length && cpuRef.length ? `${median(cpuOurs).toFixed(0)} / ${median(cpuRef).toFixed(0)} (${(median(cpuOurs) / median(cpuRef)).toFixed(2)})` : '-'} |`);
 }
 
 /** Per-key values on both sides: how many, the largest relative difference, keys on one side only. */
@@ -124,7 +169,8 @@ function py(args: string[]): any {
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
-const peak = py(['peak', '0', String(threads)]) as { gemm: number; conv3x3: number };
+const peakEnd = py(['peak', '0', String(threads)]) as { gemm: number; conv3x3: number };
+const peak = peakStart;
 const flopRows = [['search step (C=16, 8 cells, batch 2, exact)', 'search_step'], ['derived-network training step (C=32, 8 cells, batch 16)', 'train_step'],
   ['derived-network training step, ours with MODEL.CHANNELS_LAST (named option)', 'train_step']].filter(([name]) => medians[name]).map(([name, w]) => {
   const f = py(['flops', w]).flops as number;
@@ -174,11 +220,19 @@ const out = [
   `Command: \`npm run bench\` (BENCH_ROUNDS=${rounds}, ${threads} threads on both sides). Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; libtorch/torch ${torchVersion} (Debian) on both sides; node ${process.version}.`,
   `Generated ${new Date().toISOString()}. Each side runs in its own process, rounds alternate which goes first, one warm-up step is excluded; times are medians of all repetitions. 1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (other processes share the cores; the interleaving spreads their load over both sides).`,
   '',
-  '| workload | ours (ms) | reference (ms) | ratio | target | peak RSS ours / ref | CPU time per step, ours / ref (ms, ratio) |',
-  '|---|---|---|---|---|---|---|',
+  `Ratios are ours / reference (lower is better), each from the medians of all repetitions. "Loaded": the same rounds with one busy-looping process beside both sides (\`bench/background_load.ts\`, one core's worth of CPU taken away); the loaded/idle column is the loaded ratio over the idle one, which should stay within ${LOADED_SLACK.toFixed(2)} (issue 16).`,
+  '',
+  '| workload | ours idle (ms) | reference idle (ms) | ratio idle | ours / reference loaded (ms) | ratio loaded | loaded / idle | target | peak RSS ours / ref | CPU time per step idle, ours / ref (ms, ratio) |',
+  '|---|---|---|---|---|---|---|---|---|---|',
   ...rows,
   '',
-  `Machine peak through libtorch (${threads} threads): GEMM 2048^3 ${peak.gemm.toFixed(0)} GFLOP/s, 3x3 convolution (16x64x128x128, 64 filters) ${peak.conv3x3.toFixed(0)} GFLOP/s.`,
+  'Per round (each round = one process per side, its median; sides alternate which goes first), with the machine state when the rounds started:',
+  '',
+  '| workload | mode | at start | ours per round (ms) | reference per round (ms) | ratio per round | spread ours / ref ((max - min) / median) |',
+  '|---|---|---|---|---|---|---|',
+  ...roundRows,
+  '',
+  `Machine peak through libtorch (${threads} threads), probed in this run before the workloads / after them: GEMM 2048^3 ${peakStart.gemm.toFixed(0)} / ${peakEnd.gemm.toFixed(0)} GFLOP/s, 3x3 convolution (16x64x128x128, 64 filters) ${peakStart.conv3x3.toFixed(0)} / ${peakEnd.conv3x3.toFixed(0)} GFLOP/s (the GFLOP/s shares below use the first).`,
   '',
   '| workload | conv + linear GFLOP per step | ours GFLOP/s (% of 3x3-conv peak) | target | reference GFLOP/s (% of peak) |',
   '|---|---|---|---|---|',

@@ -118,6 +118,22 @@ def verify(cfg):
     return run
 
 
+def eval_forward(cfg):
+    """The reference's per-utterance forward (eval, no grad): each utterance's windows as one batch,
+    every utterance once (the verification cost per window, without the per-trial re-embedding)."""
+    torch.manual_seed(0)
+    model = R.Network(cfg['C'], cfg['classes'], cfg['layers'], R.README_GENOTYPE)
+    model.eval()
+    if CHANNELS_LAST:
+        model = model.to(memory_format=torch.channels_last)
+    utts = W.utterances(cfg)
+
+    def run():
+        with torch.no_grad():
+            return [model(u).mean(0) for u in utts]
+    return run
+
+
 def features(cfg):
     """librosa 0.7.2's path: float32 wav, reflect pad, frames x periodic Hann (float64), numpy rfft,
     complex64, abs; plus the -30 dBFS increase-only gain."""
@@ -298,7 +314,7 @@ def main():
     name, reps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
     cfg = W.CONFIGS[name]
-    fn = {'search_step': search_step, 'train_step': train_step, 'verify': verify, 'features': features,
+    fn = {'search_step': search_step, 'train_step': train_step, 'verify': verify, 'eval_forward': eval_forward, 'features': features,
           'tdnn_embed': tdnn_embed, 'tdnn_fwd_bwd': tdnn_fwd_bwd, 'tdnn_train_step': tdnn_train_step}[cfg['kind']](cfg)
     if reps == 0:  # profile: one step after a warm-up, per operator and per phase
         fn()
