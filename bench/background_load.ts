@@ -1,8 +1,8 @@
 // The bench's induced load: one busy-looping process (a single thread, so it takes one core's worth
 // of CPU from the two sides, which run one after the other beside it), bounded in time so that a
 // crashed bench never leaves it spinning, and stopped as soon as the rows that wanted it are done.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
 /** Spin until `maxMs` has passed (then exit by itself) or until killed. */
@@ -23,7 +23,9 @@ export class BackgroundLoad {
     this.child = undefined;
     if (c && c.exitCode === null) {
       c.kill('SIGKILL');
-      spawnSync('sh', ['-c', `while kill -0 ${c.pid} 2>/dev/null; do sleep 0.05; done`]);
+      // Until it no longer runs: gone, or a zombie (Node reaps it later, on the event loop).
+      const stat = `/proc/${c.pid}/stat`;
+      for (let i = 0; i < 200 && existsSync(stat) && !/^\d+ \(.*\) Z/.test(readFileSync(stat, 'utf8')); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     }
   }
 }

@@ -52,9 +52,9 @@ const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); return
  */
 type Row = { name: string; workload: string; reps: number; target: string; ours?: Record<string, string>; refOurs?: Record<string, string>; perUnit?: [number, string] };
 const plan: Row[] = ([
-  { name: 'search step (C=16, 8 cells, batch 2, exact)', workload: 'search_step', reps: 2, target: '<= 0.5' },
-  { name: 'search step, fast mode (TRAIN.FAST_SEARCH)', workload: 'search_step', reps: 2, target: '<= 0.2', ours: { BENCH_FAST: '1' } },
-  { name: 'derived-network training step (C=32, 8 cells, batch 16)', workload: 'train_step', reps: 4, target: '<= 0.8' },
+  { name: 'search step (C=16, 8 cells, batch 2, exact)', workload: 'search_step', reps: 2, target: '<= 0.15' },
+  { name: 'search step, fast mode (TRAIN.FAST_SEARCH)', workload: 'search_step', reps: 2, target: '<= 0.10', ours: { BENCH_FAST: '1' } },
+  { name: 'derived-network training step (C=32, 8 cells, batch 16)', workload: 'train_step', reps: 4, target: '<= 0.45' },
   { name: 'derived-network training step, ours with MODEL.CHANNELS_LAST (named option)', workload: 'train_step', reps: 4, target: '<= 0.8', ours: { BENCH_CHANNELS_LAST: '1' } },
   { name: 'verification evaluation (40 utterances x 3 windows, 300 trials, C=32)', workload: 'verify', reps: 1, target: '<= 0.04 (>= 25x)' },
   { name: 'verification evaluation, ours with MODEL.CHANNELS_LAST (named option)', workload: 'verify', reps: 1, target: '<= 0.04 (>= 25x)', ours: { BENCH_CHANNELS_LAST: '1' } },
@@ -176,10 +176,10 @@ const flopRows = [['search step (C=16, 8 cells, batch 2, exact)', 'search_step']
   const f = py(['flops', w]).flops as number;
   const m = medians[name];
   const ours = f / (m.ours / 1000) / 1e9, ref = f / (m.ref / 1000) / 1e9;
-  // The training step's second target: >= 50 % of the 3x3-conv peak (a miss gets a profile too).
-  const share = 100 * ours / peak.conv3x3, target = w === 'train_step' ? '>= 50 %' : '-';
+  // The training step's second target: >= 60 % of the 3x3-conv peak (a miss gets a profile too).
+  const share = 100 * ours / peak.conv3x3, target = w === 'train_step' ? '>= 60 %' : '-';
   const p = plan.find((q) => q.name === name)!;
-  if (w === 'train_step' && share < 50 && !missed.includes(p)) missed.push(p);
+  if (w === 'train_step' && share < 60 && !missed.includes(p)) missed.push(p);
   return `| ${name} | ${(f / 1e9).toFixed(1)} | ${ours.toFixed(1)} (${share.toFixed(1)} %) | ${target} | ${ref.toFixed(1)} (${(100 * ref / peak.conv3x3).toFixed(0)} %) |`;
 });
 // Where the time goes, for every workload that missed its target: one profiled step per side
