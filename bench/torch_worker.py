@@ -97,14 +97,19 @@ def train_step(cfg):
     return step
 
 
-def verify(cfg):
-    """The reference's validate_verification: every trial re-embeds both utterances."""
+def _eval_network(cfg):
+    """The derived network in eval mode (NHWC with BENCH_CHANNELS_LAST) and the workload's utterances."""
     torch.manual_seed(0)
     model = R.Network(cfg['C'], cfg['classes'], cfg['layers'], R.README_GENOTYPE)
     model.eval()
     if CHANNELS_LAST:
         model = model.to(memory_format=torch.channels_last)
-    utts = W.utterances(cfg)
+    return model, W.utterances(cfg)
+
+
+def verify(cfg):
+    """The reference's validate_verification: every trial re-embeds both utterances."""
+    model, utts = _eval_network(cfg)
     trials = W.trials(cfg)
 
     def run():
@@ -121,12 +126,7 @@ def verify(cfg):
 def eval_forward(cfg):
     """The reference's per-utterance forward (eval, no grad): each utterance's windows as one batch,
     every utterance once (the verification cost per window, without the per-trial re-embedding)."""
-    torch.manual_seed(0)
-    model = R.Network(cfg['C'], cfg['classes'], cfg['layers'], R.README_GENOTYPE)
-    model.eval()
-    if CHANNELS_LAST:
-        model = model.to(memory_format=torch.channels_last)
-    utts = W.utterances(cfg)
+    model, utts = _eval_network(cfg)
 
     def run():
         with torch.no_grad():
