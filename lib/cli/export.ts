@@ -16,6 +16,7 @@ import type { NpyDType } from '../io/npy.ts';
 import { buildModel } from '../models/build.ts';
 import { isBwnModel, modelSpecFromConfig } from '../models/spec.ts';
 import { loadWeights, modelTensorsOf, readWeightsDir, saveTensorDir } from '../models/weights.ts';
+import { checkpointFile } from '../run/checkpoint_arg.ts';
 import { loadCheckpoint } from '../run/checkpoint.ts';
 import { emit } from './output.ts';
 
@@ -27,7 +28,7 @@ export function register(program: Command): void {
   program
     .command('export')
     .description("write a checkpoint's weights as a .pth that torch.load + load_state_dict(strict=True) accepts on the reference model; binary-weight nets also with W_b materialised (pth) or as a .bwn")
-    .option('--load_path <ckpt>', 'a .ckpt of a run')
+    .option('--load_path <ckpt>', 'a .ckpt of a run, or its run directory (its Model/last.ckpt)')
     .option('--weights <dir>', 'instead of --load_path: a state_dict directory (one <key>.npy per tensor), with --cfg')
     .requiredOption('--out <path>', 'output file (a directory for npy)')
     .option('--format <f>', "state_dict: the checkpoint's tensors as they are (latent weights of a BWN) in a torch.save file; npy: the same as a directory of <key>.npy; pth: W_b = alpha * s in place of each binarised weight; bwn: the packed .bwn file", 'state_dict')
@@ -40,7 +41,7 @@ export function register(program: Command): void {
       if ((opts.load_path === undefined) === (opts.weights === undefined)) throw new UserError('export needs one of --load_path <ckpt> or --weights <state_dict dir>', 2);
       if (opts.weights !== undefined && !opts.cfg) throw new UserError(`--weights ${opts.weights}: a state_dict directory says nothing of its network: pass --cfg <yaml>`, 2);
       const source = (opts.load_path ?? opts.weights)!;
-      const ckpt = opts.load_path !== undefined ? loadCheckpoint<{ epoch?: number; globalStep?: number; kind?: string }>(opts.load_path) : undefined;
+      const ckpt = opts.load_path !== undefined ? loadCheckpoint<{ epoch?: number; globalStep?: number; kind?: string }>(checkpointFile(opts.load_path, '--load_path', 'runs', 'train')) : undefined;
       const tensors = ckpt ? modelTensorsOf(ckpt.tensors) : readWeightsDir(opts.weights!);
       if (tensors.size === 0) throw new UserError(`${source} holds no model tensors`);
       if (opts.format === 'state_dict' || opts.format === 'npy') {
