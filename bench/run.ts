@@ -34,8 +34,7 @@ interface Check {
 interface Sample { times_ms: number[]; cpu_ms?: number[]; peak_rss_kb: number; check?: Check }
 
 /** One side's process. `engine` 'ours' also serves a reference side that is our own addon (the BWN rows' fp32 twin). */
-function run(engine: 'ours' | 'reference', workload: string, reps: number, env: Record<string, string> = {}): Sample {
-  const side = engine;
+function run(side: 'ours' | 'reference', workload: string, reps: number, env: Record<string, string> = {}): Sample {
   const cmd = side === 'ours' ? process.execPath : '/usr/bin/python3';
   const args = side === 'ours' ? ['--import=tsx', join(here, 'node_worker.ts'), workload, String(reps), String(threads)] : [join(here, 'torch_worker.py'), workload, String(reps), String(threads)];
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
