@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULTS } from '../lib/config/schema.ts';
 import { parseGenotype } from '../lib/genotype/index.ts';
 import { cosine } from '../lib/metrics/eer.ts';
-import { type TdnnForwardResult, loadNative } from '../lib/native.ts';
+import { type NativeTrainer, type TdnnForwardResult, loadNative } from '../lib/native.ts';
 import { type CyclicMode, cyclicLr } from '../lib/train/schedule.ts';
 import { hashFloats, tdnnBenchValue } from './inputs.ts';
 
@@ -30,7 +30,7 @@ function batch(b: number, frames: number, classes: number, seed: number) {
 }
 
 /** Embeds `utterances` utterances of `windows` windows each once (eval mode, no grad), as `evaluate` does. */
-function embedOnce(trainer: { embedUtterances: (w: Float32Array, s: [number, number, number], c: Int32Array, m?: number) => Promise<unknown> }, utterances: number, windows: number, frames: number) {
+function embedOnce(trainer: NativeTrainer, utterances: number, windows: number, frames: number) {
   const per = windows * frames * 257;
   const all = new Float32Array(utterances * per);
   for (let u = 0; u < utterances; u++) all.set(hashFloats(per, 100 + u), u * per);
@@ -49,6 +49,12 @@ async function main() {
   let check: ((r: unknown) => unknown) | undefined;
   // MODEL.CHANNELS_LAST (named option); the bench runs the reference side as it is (NCHW).
   const channelsLast = process.env.BENCH_CHANNELS_LAST === '1';
+  /** The derived network (README genotype) for the eval workloads, NHWC with BENCH_CHANNELS_LAST. */
+  const derivedNetworkTrainer = () => {
+    const model = new native.Model({ kind: 'network', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes, genotype: parseGenotype(README) });
+    if (channelsLast) model.setChannelsLast(true);
+    return new native.Trainer(model);
+  };
   if (cfg.kind === 'tdnn_embed' || cfg.kind === 'tdnn_fwd_bwd' || cfg.kind === 'tdnn_train_step') {
     const t = cfg as unknown as TdnnCfg, d = t.supernet;
     const model = new native.Model({ kind: 'tdnn', inFeats: d.in_feats, embedDim: d.embed, numBlocks: d.blocks, channels: Array(d.blocks + 1).fill(d.channels), kernels: Array(d.blocks + 1).fill(d.kernel), catChannels: d.cat });
@@ -129,24 +135,17 @@ async function main() {
   } else if (cfg.kind === 'eval_forward') {
     // eval-mode forward of 300-frame windows, no gradient: every utterance embedded once (its
     // windows batched), the per-window cost of verification without the trial loop
-    const model = new native.Model({ kind: 'network', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes, genotype: parseGenotype(README) });
-    if (channelsLast) model.setChannelsLast(true);
-    fn = embedOnce(new native.Trainer(model), cfg.utterances, cfg.windows, cfg.frames);
+    fn = embedOnce(derivedNetworkTrainer(), cfg.utterances, cfg.windows, cfg.frames);
   } else if (cfg.kind === 'features') {
     const files = (cfg as unknown as { files: number; seconds: number }).files, n = (cfg as unknown as { seconds: number }).seconds * 16000;
     const wavs = Array.from({ length: files }, (_, f) => hashFloats(n, 1000 + f).map((v) => Math.fround(v * Math.fround(0.01))));
     fn = async () => { for (const w of wavs) native.spectrogram(w); };
   } else {
     // verification: every utterance embedded once (cached), then cosine per trial
-    const model = new native.Model({ kind: 'network', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes, genotype: parseGenotype(README) });
-    if (channelsLast) model.setChannelsLast(true);
-    const trainer = new native.Trainer(model);
-    const per = cfg.windows * cfg.frames * 257;
-    const all = new Float32Array(cfg.utterances * per);
-    for (let u = 0; u < cfg.utterances; u++) all.set(hashFloats(per, 100 + u), u * per);
+    const embed = embedOnce(derivedNetworkTrainer(), cfg.utterances, cfg.windows, cfg.frames);
     const trials = Array.from({ length: cfg.trials }, (_, t) => [(7 * t) % cfg.utterances, (7 * t + 1 + (t % (cfg.utterances - 1))) % cfg.utterances]);
     fn = async () => {
-      const r = await trainer.embedUtterances(all, [cfg.utterances * cfg.windows, cfg.frames, 257], new Int32Array(cfg.utterances).fill(cfg.windows), DEFAULTS.EVAL.MAX_BATCH);
+      const r = await embed();
       const D = r.shape[1];
       const e = (u: number) => (r.data as Float32Array).subarray(u * D, (u + 1) * D);
       return trials.map(([a, b]) => cosine(e(a), e(b)));
