@@ -96,7 +96,7 @@ test('--gumbel-noise with fewer files than cells is an error, not fresh noise fo
   t.regex(r.stderr, new RegExp(`--gumbel-noise: .*few has gumbel_noise_0\\.\\.${files.length - 2}\\.npy \\(${files.length - 1} file\\(s\\)\\) but the network has ${files.length} cells`));
 });
 
-test('export --load_path takes a run directory (its Model/last.ckpt) and names what is missing in one line', (t) => {
+test('export --load_path takes a run directory (its checkpoint_best.ckpt, else last.ckpt) and names what is missing in one line', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'export-run-'));
   let r = cli(['export', '--load_path', join(dir, 'nope'), '--format', 'npy', '--out', join(dir, 'sd')]);
   t.is(r.status, 2);
@@ -104,6 +104,6 @@ test('export --load_path takes a run directory (its Model/last.ckpt) and names w
   mkdirSync(join(dir, 'run', 'Model'), { recursive: true });
   r = cli(['export', '--load_path', join(dir, 'run'), '--format', 'npy', '--out', join(dir, 'sd')]);
   t.is(r.status, 2);
-  t.regex(r.stderr, /no checkpoint at .*run\/Model\/last\.ckpt/);
+  t.regex(r.stderr, /--load_path .*run: a run directory without Model\/checkpoint_best\.ckpt or Model\/last\.ckpt/);
   t.false(existsSync(join(dir, 'sd')));
 });

@@ -119,7 +119,21 @@ test.serial('score reproduces `evaluate verification` on the same checkpoint: EE
   const w = cli(['score', '--load_path', ckpt, '--data-dir', data, '--trials', 'veri_test.txt', '--out', fromWav, '--json']);
   t.is(w.status, 0, w.stderr);
   t.is(JSON.parse(w.stdout).eer, er.eer);
+  t.is(JSON.parse(w.stdout).model, ckpt);
   t.is(readFileSync(fromWav, 'utf8'), readFileSync(fromEmb, 'utf8'));
+});
+
+test.serial('a run directory as --load_path is its checkpoint_best.ckpt for score and export alike, and both say so', (t) => {
+  const best = join(run, 'Model', 'checkpoint_best.ckpt');
+  t.true(existsSync(best));
+  const s = cli(['score', '--load_path', run, '--data-dir', data, '--trials', 'veri_test.txt', '--out', join(work, 'scores_run.txt'), '--json']);
+  t.is(s.status, 0, s.stderr);
+  t.is(JSON.parse(s.stdout).model, best);
+  const e = cli(['export', '--format', 'npy', '--load_path', run, '--out', join(work, 'sd_run'), '--json']);
+  t.is(e.status, 0, e.stderr);
+  t.is(JSON.parse(e.stdout).source, best);
+  const w = loadCheckpoint(best).tensors.get('model/classifier.weight')!;
+  t.deepEqual(readNpy(join(work, 'sd_run', 'classifier.weight.npy')).data, w.data);
 });
 
 test.serial('verify: --threshold overrides; a checkpoint without a recorded threshold gives the score, no decision, and says why', (t) => {

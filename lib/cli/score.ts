@@ -51,7 +51,7 @@ function filesUnder(dataDir: string, paths: string[]): Map<string, string> {
 }
 
 /** The trial utterances embedded from the wavs of --data-dir with --load_path. */
-async function embedTrialUtterances(list: TrialList, opts: ScoreOptions): Promise<Embeddings> {
+async function embedTrialUtterances(list: TrialList, opts: ScoreOptions): Promise<Embeddings & { model: string }> {
   const paths = [...new Set(list.trials.flatMap((t) => [t.enrol, t.test]))];
   const files = filesUnder(opts.dataDir!, paths);
   const embedder = await loadEmbedder(opts.load_path!, loadOptionsOf(opts));
@@ -60,7 +60,7 @@ async function embedTrialUtterances(list: TrialList, opts: ScoreOptions): Promis
     throw new UserError(`${r.errors.length} trial utterance(s) could not be embedded, so their trials cannot be scored:\n` +
       r.errors.slice(0, 20).map((e) => `${e.file}: ${e.reason}`).join('\n') + (r.errors.length > 20 ? `\n... (${r.errors.length - 20} more)` : ''), 1);
   }
-  return { ids: r.ids, data: r.data, dim: r.dim, source: `${opts.load_path} on ${opts.dataDir}` };
+  return { ids: r.ids, data: r.data, dim: r.dim, source: `${embedder.info.file} on ${opts.dataDir}`, model: embedder.info.file };
 }
 
 export async function scoreCommand(opts: ScoreOptions) {
@@ -129,10 +129,12 @@ export async function scoreCommand(opts: ScoreOptions) {
     ...(norm === 'asnorm' ? { top_n: Math.min(topN, cohort!.ids.length) } : {}),
     ...(cohort ? { cohort: cohort.ids.length } : {}),
     utterances: found.size,
+    // the model file that embedded the trials (a run directory's checkpoint_best.ckpt, else last.ckpt)
+    ...('model' in emb ? { model: emb.model } : { embeddings: opts.embeddings }),
     scores: opts.out,
   } as { eer: number | null; trials: number; eer_threshold: number | null; scores: string } & Record<string, unknown>;
   emit(result, opts.json, (r) => {
-    const what = `${r.trials} trials${norm ? `, ${norm}${norm === 'asnorm' ? ` top ${r.top_n}` : ''} over ${r.cohort} cohort embeddings` : ''}; scores in ${r.scores}`;
+    const what = `${r.trials} trials${'model' in r ? ` embedded by ${r.model}` : ''}${norm ? `, ${norm}${norm === 'asnorm' ? ` top ${r.top_n}` : ''} over ${r.cohort} cohort embeddings` : ''}; scores in ${r.scores}`;
     if (r.eer === null) return `${what}${list.labelled ? ' (a single class of trials: no EER)' : ' (no labels: no EER)'}`;
     return `EER ${(100 * r.eer).toFixed(4)} % (${method})   minDCF(0.01) ${(r['minDCF_0.01'] as number).toFixed(4)}   minDCF(0.05) ${(r['minDCF_0.05'] as number).toFixed(4)}   ` +
       `EER threshold ${r.eer_threshold === null ? 'none' : r.eer_threshold.toPrecision(6)}   ${what}`;

@@ -29,6 +29,7 @@ import { buildModel } from '../models/build.ts';
 import { isTdnnModel } from '../models/spec.ts';
 import { loadWeights, modelTensorsOf, readWeightsDir } from '../models/weights.ts';
 import { type Checkpoint, loadCheckpoint } from '../run/checkpoint.ts';
+import { runDirModelFile } from '../run/checkpoint_arg.ts';
 import { isBwnFile, modelFromBwn } from '../bnn/load.ts';
 import { isStandaloneState } from '../tdnn/forward.ts';
 import { formatSubnet, supernetDims } from '../tdnn/subnet.ts';
@@ -83,9 +84,7 @@ export function inspectModelPath(path: string): ModelSource {
   if (statSync(path).isDirectory()) {
     const model = join(path, 'Model');
     if (existsSync(model) && statSync(model).isDirectory()) {
-      const best = join(model, 'checkpoint_best.ckpt'), last = join(model, 'last.ckpt');
-      const file = existsSync(best) ? best : last;
-      if (!existsSync(file)) throw new UserError(`--load_path ${path}: a run directory without Model/checkpoint_best.ckpt or Model/last.ckpt`);
+      const file = runDirModelFile(path, '--load_path');
       return { path, file, checkpoint: loadCheckpoint(file) };
     }
     if (readdirSync(path).some((f) => f.endsWith('.npy'))) return { path, file: path, stateDict: readWeightsDir(path) };

@@ -39,3 +39,17 @@ function checkRunFinished(run: string, last: string, key: string, path: string, 
   if (meta.epoch < endEpoch || meta.stepInEpoch !== 0)
     throw new UserError(`${key} ${path}: the newest run ${run} stopped at epoch ${meta.epoch}${meta.stepInEpoch ? `, step ${meta.stepInEpoch}` : ''} of ${endEpoch} (killed?): finish it with \`${command} --cfg <its config> --resume auto\`, or give ${last} explicitly to start from it anyway`);
 }
+
+/**
+ * The checkpoint a model-using command (embed, verify, score, export, the Node API) takes from a
+ * run directory: Model/checkpoint_best.ckpt (the best validation), else Model/last.ckpt. Training
+ * commands (TRAIN.INIT_FROM, --resume) continue from last.ckpt instead (checkpointFile). Callers
+ * report the file they used, so an EER can be matched to the checkpoint it came from.
+ */
+export const RUN_DIR_MODEL_FILES = ['checkpoint_best.ckpt', 'last.ckpt'] as const;
+
+export function runDirModelFile(runDir: string, key: string): string {
+  const model = join(runDir, 'Model');
+  for (const f of RUN_DIR_MODEL_FILES) if (existsSync(join(model, f))) return join(model, f);
+  throw new UserError(`${key} ${runDir}: a run directory without ${RUN_DIR_MODEL_FILES.map((f) => `Model/${f}`).join(' or ')}`, 2);
+}
