@@ -1,9 +1,14 @@
 // Our side of `npm run bench`: the same workloads as torch_worker.py through the addon.
 // Prints {"times_ms": [...], "peak_rss_kb": N} on stdout. Usage: node_worker.ts WORKLOAD REPS THREADS
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { DEFAULTS } from '../lib/config/schema.ts';
+import { encodeWav16 } from '../lib/data/wav.ts';
 import { parseGenotype } from '../lib/genotype/index.ts';
+import { AutoSpeechEmbedder } from '../lib/infer/autospeech_embedder.ts';
+import { embedFiles } from '../lib/infer/embed_files.ts';
 import { cosine } from '../lib/metrics/eer.ts';
 import { type NativeTrainer, type TdnnForwardResult, loadNative } from '../lib/native.ts';
 import { type CyclicMode, cyclicLr } from '../lib/train/schedule.ts';
@@ -38,6 +43,11 @@ function embedOnce(trainer: NativeTrainer, utterances: number, windows: number, 
   return () => trainer.embedUtterances(all, [utterances * windows, frames, 257], counts, DEFAULTS.EVAL.MAX_BATCH);
 }
 
+/** 16-bit PCM both sides write identically (torch_worker.py _bench_pcm): hash floats at 1 % of full scale. */
+function benchPcm(n: number, seed: number): Int16Array {
+  return Int16Array.from(hashFloats(n, seed), (x) => Math.floor(x * 327.67 + 0.5));
+}
+
 async function main() {
   const [name, repsText, threadsText] = process.argv.slice(2);
   process.env.AUTOSPEECH_THREADS = threadsText;
@@ -50,11 +60,12 @@ async function main() {
   // MODEL.CHANNELS_LAST (named option); the bench runs the reference side as it is (NCHW).
   const channelsLast = process.env.BENCH_CHANNELS_LAST === '1';
   /** The derived network (README genotype) for the eval workloads, NHWC with BENCH_CHANNELS_LAST. */
-  const derivedNetworkTrainer = () => {
+  const derivedNetwork = () => {
     const model = new native.Model({ kind: 'network', C: cfg.C, layers: cfg.layers, numClasses: cfg.classes, genotype: parseGenotype(README) });
     if (channelsLast) model.setChannelsLast(true);
-    return new native.Trainer(model);
+    return model;
   };
+  const derivedNetworkTrainer = () => new native.Trainer(derivedNetwork());
   if (cfg.kind === 'tdnn_embed' || cfg.kind === 'tdnn_fwd_bwd' || cfg.kind === 'tdnn_train_step') {
     const t = cfg as unknown as TdnnCfg, d = t.supernet;
     const model = new native.Model({ kind: 'tdnn', inFeats: d.in_feats, embedDim: d.embed, numBlocks: d.blocks, channels: Array(d.blocks + 1).fill(d.channels), kernels: Array(d.blocks + 1).fill(d.kernel), catChannels: d.cat });
@@ -136,6 +147,27 @@ async function main() {
     // eval-mode forward of 300-frame windows, no gradient: every utterance embedded once (its
     // windows batched), the per-window cost of verification without the trial loop
     fn = embedOnce(derivedNetworkTrainer(), cfg.utterances, cfg.windows, cfg.frames);
+  } else if (cfg.kind === 'embed_files') {
+    // `autospeech embed` end to end from wav files: read + decode, |STFT|, test windows normalised,
+    // eval forward, per-utterance mean (AutoSpeechEmbedder + embedFiles, what the command runs),
+    // without model loading and the output files. Throughput = files / time.
+    const e = cfg as unknown as { files: number; seconds: number };
+    const dir = mkdtempSync(join(tmpdir(), 'bench-embed-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const inputs = Array.from({ length: e.files }, (_, f) => {
+      const file = join(dir, `${f}.wav`);
+      writeFileSync(file, encodeWav16(benchPcm(e.seconds * 16000, 1000 + f)));
+      return { id: `${f}`, file, where: dir };
+    });
+    const model = derivedNetwork();
+    const norm = { mean: new Float32Array(257).fill(0.5), std: new Float32Array(257).fill(2) };
+    const embedder = new AutoSpeechEmbedder(model, 'bench', cfg.frames, DEFAULTS.EVAL.MAX_BATCH, norm, { none: 'bench' },
+      { kind: 'network', name: 'model', format: 'bench', file: dir, binary: false, dims: { embedding: 0, features: 257, window: cfg.frames }, params: { total: 0, trainable: 0 }, genotype: null, subnet: null, threshold: null });
+    fn = async () => {
+      const r = await embedFiles(embedder, inputs);
+      if (r.errors.length || r.ids.length !== e.files) throw new Error(`embed_files: ${r.errors.length} errors`);
+      return r;
+    };
   } else if (cfg.kind === 'features') {
     const files = (cfg as unknown as { files: number; seconds: number }).files, n = (cfg as unknown as { seconds: number }).seconds * 16000;
     const wavs = Array.from({ length: files }, (_, f) => hashFloats(n, 1000 + f).map((v) => Math.fround(v * Math.fround(0.01))));

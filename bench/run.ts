@@ -59,6 +59,8 @@ const plan: Row[] = ([
   { name: 'verification evaluation, ours with MODEL.CHANNELS_LAST (named option)', workload: 'verify', reps: 1, target: '<= 0.04 (>= 25x)', ours: { BENCH_CHANNELS_LAST: '1' } },
   { name: 'evaluation forward (eval mode, no grad; 40 utterances x 3 windows of 300 frames, each utterance once, C=32)', workload: 'eval_forward', reps: 3, target: '<= 0.5', perUnit: [120, 'window'] },
   { name: 'evaluation forward, ours with MODEL.CHANNELS_LAST (named option)', workload: 'eval_forward', reps: 3, target: '<= 0.5', ours: { BENCH_CHANNELS_LAST: '1' }, perUnit: [120, 'window'] },
+  // `autospeech embed`'s throughput (issue 14): wav files to embeddings, decoding and features included.
+  { name: 'embed: 40 wav files of 6 s to embeddings (decode, |STFT|, 3 windows each, eval forward, mean; C=32)', workload: 'embed_files', reps: 2, target: '- (throughput)', perUnit: [40, 'utterance'] },
   { name: 'feature extraction (100 wavs of 5 s; reference: librosa-0.7.2-equivalent numpy)', workload: 'features', reps: 3, target: '<= 0.33 (>= 3x)' },
   // EfficientTDNN (full tdnn8m2g supernet, weights from bench/inputs.ts tdnnBenchValue on both sides).
   { name: 'tdnn_embed: subnet embedding extraction, largest 4-512-512-512-512-512-5-5-5-5-5-1536 (16 x 300 frames, eval)', workload: 'tdnn_embed', reps: 2, target: '<= 0.5' },
@@ -123,7 +125,7 @@ for (const p of plan) {
   medians[p.name] = { ours: idle.mo, ref: idle.mr };
   const ri = idle.mo / idle.mr, rl = loaded ? loaded.mo / loaded.mr : undefined;
   if (ri > bound || (rl !== undefined && rl > bound)) missed.push(p);
-  const ms = (v: number) => (p.perUnit ? `${v.toFixed(0)} (${(v / p.perUnit[0]).toFixed(2)} per ${p.perUnit[1]})` : v.toFixed(0));
+  const ms = (v: number) => (p.perUnit ? `${v.toFixed(0)} (${(v / p.perUnit[0]).toFixed(2)} per ${p.perUnit[1]}, ${((1000 * p.perUnit[0]) / v).toFixed(1)} ${p.perUnit[1]}s/s)` : v.toFixed(0));
   const robust = rl !== undefined && perMode.idle ? `${(rl / ri).toFixed(2)}${rl / ri > LOADED_SLACK ? ' (over 1.10)' : ''}` : '-';
   rows.push(`| ${p.name} | ${ms(idle.mo)} | ${ms(idle.mr)} | **${fmtRatio(ri)}** | ${loaded ? `${ms(loaded.mo)} / ${ms(loaded.mr)}` : '-'} | ${rl !== undefined ? `**${fmtRatio(rl)}**` : '-'} | ${robust} | ${p.target} | ${(rssOurs / 1024).toFixed(0)} / ${(rssRef / 1024).toFixed(0)} MB (${(rssOurs / rssRef).toFixed(2)}) | ${cpuOurs.length && cpuRef.length ? `${median(cpuOurs).toFixed(0)} / ${median(cpuRef).toFixed(0)} (${(median(cpuOurs) / median(cpuRef)).toFixed(2)})` : '-'} |`);
 }

@@ -97,14 +97,19 @@ def train_step(cfg):
     return step
 
 
-def _eval_network(cfg):
-    """The derived network in eval mode (NHWC with BENCH_CHANNELS_LAST) and the workload's utterances."""
+def _eval_model(cfg):
+    """The derived network in eval mode (NHWC with BENCH_CHANNELS_LAST)."""
     torch.manual_seed(0)
     model = R.Network(cfg['C'], cfg['classes'], cfg['layers'], R.README_GENOTYPE)
     model.eval()
     if CHANNELS_LAST:
         model = model.to(memory_format=torch.channels_last)
-    return model, W.utterances(cfg)
+    return model
+
+
+def _eval_network(cfg):
+    """_eval_model and the workload's utterances."""
+    return _eval_model(cfg), W.utterances(cfg)
 
 
 def verify(cfg):
@@ -134,12 +139,10 @@ def eval_forward(cfg):
     return run
 
 
-def features(cfg):
+def _spectrogram():
     """librosa 0.7.2's path: float32 wav, reflect pad, frames x periodic Hann (float64), numpy rfft,
     complex64, abs; plus the -30 dBFS increase-only gain."""
     import numpy as np
-    n = cfg['seconds'] * 16000
-    wavs = [W._hash_floats(n, 1000 + f) * np.float32(0.01) for f in range(cfg['files'])]
     win = np.zeros(512)
     win[56:456] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(400) / 400)
 
@@ -152,10 +155,67 @@ def features(cfg):
         frames = np.lib.stride_tricks.as_strided(y, shape=(1 + (len(y) - 512) // 160, 512), strides=(y.strides[0] * 160, y.strides[0]))
         spec = np.fft.rfft(frames * win, axis=1).astype(np.complex64)
         return np.abs(spec).astype(np.float32)
+    return one
+
+
+def features(cfg):
+    """The reference's |STFT| (_spectrogram) of every wav."""
+    import numpy as np
+    n = cfg['seconds'] * 16000
+    wavs = [W._hash_floats(n, 1000 + f) * np.float32(0.01) for f in range(cfg['files'])]
+    one = _spectrogram()
 
     def run():
         for w in wavs:
             one(w)
+    return run
+
+
+def _bench_pcm(n, seed):
+    """16-bit PCM as node_worker.ts benchPcm writes it: floor(x * 327.67 + 0.5) in float64."""
+    import numpy as np
+    return np.floor(W._hash_floats(n, seed).astype(np.float64) * 327.67 + 0.5).astype('<i2')
+
+
+def embed_files(cfg):
+    """Embedding wav files as the reference would, end to end: read the wav (float32 in [-1, 1), as
+    librosa.load through soundfile gives it), |STFT| (_spectrogram), test windows (frame repeat x2
+    while T <= P, P-frame windows at hop P // 2), normalised with mean/std, eval forward of the
+    utterance's windows as one batch, their mean."""
+    import numpy as np
+    import tempfile
+    import wave
+    d = tempfile.mkdtemp(prefix='bench-embed-')
+    files = []
+    for f in range(cfg['files']):
+        path = os.path.join(d, f'{f}.wav')
+        with wave.open(path, 'wb') as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(_bench_pcm(cfg['seconds'] * 16000, 1000 + f).tobytes())
+        files.append(path)
+    import atexit
+    import shutil
+    atexit.register(shutil.rmtree, d, True)
+    model = _eval_model(cfg)
+    one = _spectrogram()
+    P = cfg['frames']
+    mean, std = np.float32(0.5), np.float32(2)
+
+    def embed(path):
+        with wave.open(path, 'rb') as w:
+            y = np.frombuffer(w.readframes(w.getnframes()), dtype='<i2').astype(np.float32) / np.float32(32768)
+        x = one(y)
+        while x.shape[0] <= P:
+            x = np.repeat(x, 2, axis=0)
+        windows = np.stack([x[s:s + P] for s in range(0, x.shape[0] - P + 1, P // 2)])
+        windows = (windows - mean) / std
+        with torch.no_grad():
+            return model(torch.from_numpy(windows)).mean(0)
+
+    def run():
+        return [embed(f) for f in files]
     return run
 
 
@@ -314,7 +374,7 @@ def main():
     name, reps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
     cfg = W.CONFIGS[name]
-    fn = {'search_step': search_step, 'train_step': train_step, 'verify': verify, 'eval_forward': eval_forward, 'features': features,
+    fn = {'search_step': search_step, 'train_step': train_step, 'verify': verify, 'eval_forward': eval_forward, 'features': features, 'embed_files': embed_files,
           'tdnn_embed': tdnn_embed, 'tdnn_fwd_bwd': tdnn_fwd_bwd, 'tdnn_train_step': tdnn_train_step}[cfg['kind']](cfg)
     if reps == 0:  # profile: one step after a warm-up, per operator and per phase
         fn()
