@@ -18,14 +18,8 @@ import type { JobMeta } from '../lib/job/job.ts';
 import { loadCheckpoint } from '../lib/run/checkpoint.ts';
 import { BIN, cli } from './helpers/cli.ts';
 import { tinyDemoSet } from './helpers/demo_set.ts';
-import { finalWeights, metricSteps } from './helpers/kill_resume.ts';
+import { finalWeights, metricSteps, runDirOf } from './helpers/kill_resume.ts';
 import { initialTensors, modelTensors, weightsDistance } from './helpers/weights_compare.ts';
-
-function runDirOf(root: string): string {
-  const dirs = readdirSync(root).filter((d) => existsSync(join(root, d, 'Model')));
-  if (dirs.length !== 1) throw new Error(`expected one run dir in ${root}, found ${dirs.join(', ')}`);
-  return join(root, dirs[0]);
-}
 
 function losses(runDir: string): number[] {
   return readFileSync(join(runDir, 'Log', 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"train_loss"'))
