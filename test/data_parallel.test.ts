@@ -14,16 +14,12 @@ import { join } from 'node:path';
 
 import { preprocess } from '../lib/data/store.ts';
 import { freePort } from '../lib/dist/launcher.ts';
+import type { JobMeta } from '../lib/job/job.ts';
 import { loadCheckpoint } from '../lib/run/checkpoint.ts';
 import { BIN, cli } from './helpers/cli.ts';
 import { tinyDemoSet } from './helpers/demo_set.ts';
+import { finalWeights, metricSteps, runDirOf } from './helpers/kill_resume.ts';
 import { initialTensors, modelTensors, weightsDistance } from './helpers/weights_compare.ts';
-
-function runDirOf(root: string): string {
-  const dirs = readdirSync(root).filter((d) => existsSync(join(root, d, 'Model')));
-  if (dirs.length !== 1) throw new Error(`expected one run dir in ${root}, found ${dirs.join(', ')}`);
-  return join(root, dirs[0]);
-}
 
 function losses(runDir: string): number[] {
   return readFileSync(join(runDir, 'Log', 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"train_loss"'))
@@ -230,10 +226,14 @@ test.serial('tdnn train with MODEL.SYNC_BN: 2 x 4 = 1 x 8 over sampled paths and
   t.true(Math.sqrt(dd / nn) < 1e-4, `AAM weight differs by ${Math.sqrt(dd / nn)}`);
 });
 
-test.serial('--nproc: the death of a worker ends the others promptly, naming the rank and how it ended', async (t) => {
-  const common = ['train-baseline', ...(await baseline())];
-  const root = mkdtempSync(join(tmpdir(), 'dp-kill-'));
-  const p = spawn(process.execPath, [BIN, ...common, 'TRAIN.BATCH_SIZE', '4', 'TRAIN.END_EPOCH', '50', 'OUTPUT_DIR', root, '--nproc', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+test.serial('--nproc: the death of a worker ends the others promptly, naming the rank and how it ended; --resume auto continues it to the same weights', async (t) => {
+  // 2 epochs of 4 steps, Model/last.ckpt every 2 steps (and at the epoch end): rank 1 is killed
+  // after an odd step, one past a checkpoint.
+  const perEpoch = 4, steps = 2 * perEpoch;
+  const common = ['train-baseline', ...(await baseline()), 'TRAIN.BATCH_SIZE', '4', 'TRAIN.STEPS_PER_EPOCH', String(perEpoch), 'TRAIN.CHECKPOINT_STEPS', '2'];
+  const root = mkdtempSync(join(tmpdir(), 'dp-kill-')), whole = mkdtempSync(join(tmpdir(), 'dp-whole-'));
+  const job = [...common, 'OUTPUT_DIR', root, '--nproc', '2'];
+  const p = spawn(process.execPath, [BIN, ...job], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d) => (stderr += d));
   // Rank 1: the launcher's child whose environment says RANK=1, once training runs.
@@ -247,13 +247,13 @@ test.serial('--nproc: the death of a worker ends the others promptly, naming the
     }
     return null;
   };
-  const killedAt = await new Promise<number>((resolve) => {
+  const { killedAt, stepsAtKill } = await new Promise<{ killedAt: number; stepsAtKill: number }>((resolve) => {
     const timer = setInterval(() => {
-      let steps = 0;
-      try { steps = losses(runDirOf(root)).length; } catch { return; }
-      const pid = workerOfRank(1);
-      if (steps >= 1 && pid) { clearInterval(timer); process.kill(pid, 'SIGKILL'); resolve(Date.now()); }
-    }, 100);
+      let dir: string;
+      try { dir = runDirOf(root); } catch { return; }
+      const n = metricSteps(dir), pid = workerOfRank(1);
+      if (n % 2 === 1 && existsSync(join(dir, 'Model', 'last.ckpt')) && pid) { clearInterval(timer); process.kill(pid, 'SIGKILL'); resolve({ killedAt: Date.now(), stepsAtKill: n }); }
+    }, 50);
   });
   const code = await new Promise<number | null>((resolve) => p.on('exit', (c) => resolve(c)));
   const took = (Date.now() - killedAt) / 1000;
@@ -262,6 +262,30 @@ test.serial('--nproc: the death of a worker ends the others promptly, naming the
   t.regex(stderr, /data-parallel job failed: rank 1 of 2 was killed by SIGKILL/);
   t.true(took < 15, `the job ended ${took} s after the kill`);
   t.is(workerOfRank(0), null, 'rank 0 is gone too');
+
+  // The same command with --resume auto finds the run, continues from its last checkpoint and ends
+  // where an uninterrupted run ends, bit for bit (model and optimizer state).
+  const dir = runDirOf(root);
+  const at = loadCheckpoint<JobMeta>(join(dir, 'Model', 'last.ckpt')).meta;
+  t.log(`rank 1 killed after step ${stepsAtKill} of ${steps}; ${metricSteps(dir)} logged when the job ended, last.ckpt at step ${at.globalStep} (epoch ${at.epoch}, step ${at.stepInEpoch})`);
+  t.true(stepsAtKill < steps && at.globalStep < steps && at.globalStep >= 2, `killed mid-run: ${stepsAtKill} steps, checkpoint at ${at.globalStep}`);
+  const r = run([...job, '--resume', 'auto']);
+  t.is(r.status, 0, r.stderr);
+  const from = join(dir, 'Model', 'last.ckpt');
+  t.true(r.stderr.includes(`resumed ${from} at epoch ${at.epoch}, step ${at.stepInEpoch}\n`), r.stderr);
+  t.is(metricSteps(dir), steps, 'one metrics line per step, the re-run ones not doubled');
+  const launches = readFileSync(join(dir, 'launches.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  t.is(launches.length, 2);
+  t.like(launches[1], { worldSize: 2, globalBatch: 8, resumedFrom: from });
+  const a = run([...common, 'OUTPUT_DIR', whole, '--nproc', '2']);
+  t.is(a.status, 0, a.stderr);
+  const wa = finalWeights(runDirOf(whole)), wb = finalWeights(dir);
+  t.is(wb.size, wa.size);
+  t.true(wa.has('model/layer1.0.conv1.weight') && [...wa.keys()].some((k) => k.startsWith('optim/')));
+  // Buffer.equals, not t.deepEqual: ava's deep comparison of ResNet-18's 134 MB takes minutes.
+  const differ = [...wa].filter(([name, bytes]) => { const o = wb.get(name); return !o || !Buffer.from(o.buffer, o.byteOffset, o.byteLength).equals(bytes); }).map(([name]) => name);
+  t.deepEqual(differ, [], `tensors that differ from the uninterrupted run: ${differ.slice(0, 5).join(', ')}`);
+  t.deepEqual(losses(dir), losses(runDirOf(whole)));
 });
 
 test.serial('--nproc: Ctrl-C (SIGINT) ends every worker and exits 130', async (t) => {
