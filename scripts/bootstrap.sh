@@ -50,6 +50,10 @@ fi
 # ---- 3. native addon (incremental) ----------------------------------------------------------
 mkdir -p build
 log "building the native addon"
-node "$(node -p "require.resolve('cmake-js/bin/cmake-js')")" compile --out build --log-level error >/dev/null 2>build/.last-build.log || {
-  cat build/.last-build.log >&2; log "native build failed"; exit 1; }
+# The log lives outside build/: a fresh configure by cmake-js empties that directory.
+build_log="$(mktemp "${TMPDIR:-/tmp}/autospeech-build.XXXXXX.log")"
+node "$(node -p "require.resolve('cmake-js/bin/cmake-js')")" compile --out build --log-level error >"$build_log" 2>&1 || {
+  if grep -qiE 'error' "$build_log"; then grep -iE 'error' "$build_log" | head -40 >&2; else tail -50 "$build_log" >&2; fi
+  log "native build failed (full log: $build_log)"; exit 1; }
+rm -f "$build_log"
 log "ready"
