@@ -3,6 +3,7 @@
 #include "nn/batch_norm.h"
 #include "nn/depthwise_conv.h"
 #include "nn/native_kernels.h"
+#include "nn/one_thread_conv.h"
 #include "nn/pool_kernels.h"
 #include "nn/shared_relu.h"
 
@@ -40,7 +41,7 @@ at::Tensor Conv2d::forward(const at::Tensor& x) {
     at::Tensor y = depthwiseConvNative(x, *weight_, o_);
     if (y.defined()) return y;
   }
-  return at::conv2d(x, *weight_, bias_ ? *bias_ : at::Tensor(), o_.stride, o_.padding, o_.dilation, o_.groups);
+  return conv2dAvoidingOneThreadFallback(x, *weight_, bias_ ? *bias_ : at::Tensor(), o_.stride, o_.padding, o_.dilation, o_.groups);
 }
 
 BatchNorm2d::BatchNorm2d(int64_t channels, bool affine) {
