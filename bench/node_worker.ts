@@ -53,6 +53,7 @@ async function main() {
   process.env.AUTOSPEECH_THREADS = threadsText;
   const native = loadNative();
   const cfg = CONFIGS[name];
+  if (!cfg) throw new Error(`unknown workload '${name}' (bench/workloads.json has: ${Object.keys(CONFIGS).join(', ')})`);
   native.manualSeed(0);
   let fn: () => Promise<unknown>;
   // What the run compares between the two sides (tdnn workloads): from the warm-up call.
@@ -188,7 +189,7 @@ async function main() {
   const checked = check?.(first);
   if (Number(repsText) === 0) {
     // profile: one step per operator (libtorch's profiler), then one for the phases without it
-    native.opProfileStart();
+    native.opProfileStart({ shapes: process.env.BENCH_PROFILE_SHAPES === '1' });
     await fn();
     const ops = native.opProfileStop();
     const r = await fn();

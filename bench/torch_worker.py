@@ -378,10 +378,12 @@ def main():
           'tdnn_embed': tdnn_embed, 'tdnn_fwd_bwd': tdnn_fwd_bwd, 'tdnn_train_step': tdnn_train_step}[cfg['kind']](cfg)
     if reps == 0:  # profile: one step after a warm-up, per operator and per phase
         fn()
-        with torch.autograd.profiler.profile() as prof:
+        shapes = os.environ.get('BENCH_PROFILE_SHAPES') == '1'  # group by input shapes too, as ours does
+        with torch.autograd.profiler.profile(record_shapes=shapes) as prof:
             fn()
-        ops = [{'name': e.key, 'calls': e.count, 'selfMs': e.self_cpu_time_total / 1000, 'totalMs': e.cpu_time_total / 1000}
-               for e in prof.key_averages()]
+        ops = [{'name': e.key, **({'shapes': ', '.join('[' + ', '.join(map(str, s)) + ']' for s in e.input_shapes)} if shapes else {}),
+                'calls': e.count, 'selfMs': e.self_cpu_time_total / 1000, 'totalMs': e.cpu_time_total / 1000}
+               for e in prof.key_averages(group_by_input_shape=shapes)]
         ops.sort(key=lambda o: -o['selfMs'])
         fn()  # phases without the profiler's overhead
         print(json.dumps({'ops': ops, 'phases': PHASES.ms}))

@@ -71,8 +71,9 @@ export interface SystemBinding {
   setNativeKernels(on: boolean): void;
   /** Runs the native kernels' self-checks against ATen now and reports each one's status. */
   nativeKernelChecks(): { enabled: boolean; depthwise: string; batchNorm: string; batchNormBackward: string; adam: string };
-  /** Per-operator profiling (libtorch's profiler on the compute thread) until opProfileStop(). */
-  opProfileStart(): void;
+  /** Per-operator profiling (libtorch's profiler on the compute thread) until opProfileStop();
+   *  with shapes, grouped by input shapes too. */
+  opProfileStart(options?: { shapes?: boolean }): void;
   /** Self and total time per ATen operator since opProfileStart(), largest self time first. */
   opProfileStop(): OpStat[];
 }
@@ -243,7 +244,7 @@ export interface StepStats {
   overlappedBuckets?: number;
 }
 
-export interface OpStat { name: string; calls: number; selfMs: number; totalMs: number }
+export interface OpStat { name: string; /** input shapes, when profiled with shapes */ shapes?: string; calls: number; selfMs: number; totalMs: number }
 
 export interface NativeTrainer {
   /** One reference step; the search supernet also needs the validation batch for its alpha step. */

@@ -140,15 +140,23 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   });
 }
 
-// opProfileStart(): per-operator profiling of native work (libtorch's profiler) until opProfileStop().
+// opProfileStart({ shapes? }): per-operator profiling of native work (libtorch's profiler) until
+// opProfileStop(); with shapes: true, grouped by input shapes too.
 Napi::Value OpProfileStart(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    startOpProfile();
+    bool byShapes = false;
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      if (!info[0].IsObject()) throw ArgumentError("opProfileStart(options): options must be an object");
+      Napi::Value v = info[0].As<Napi::Object>().Get("shapes");
+      if (!v.IsUndefined() && !v.IsBoolean()) throw ArgumentError("opProfileStart: shapes must be a boolean");
+      byShapes = v.IsBoolean() && v.As<Napi::Boolean>().Value();
+    }
+    startOpProfile(byShapes);
     return info.Env().Undefined();
   });
 }
 
-// opProfileStop() -> [{ name, calls, selfMs, totalMs }] sorted by self time
+// opProfileStop() -> [{ name, shapes?, calls, selfMs, totalMs }] sorted by self time
 Napi::Value OpProfileStop(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -157,6 +165,7 @@ Napi::Value OpProfileStop(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < stats.size(); ++i) {
       Napi::Object o = Napi::Object::New(env);
       o.Set("name", stats[i].name);
+      if (!stats[i].shapes.empty()) o.Set("shapes", stats[i].shapes);
       o.Set("calls", static_cast<double>(stats[i].calls));
       o.Set("selfMs", stats[i].selfUs / 1000.0);
       o.Set("totalMs", stats[i].totalUs / 1000.0);

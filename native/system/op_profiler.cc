@@ -13,10 +13,20 @@ namespace autospeech {
 
 namespace prof = torch::autograd::profiler;
 
-void startOpProfile() {
-  runOnComputeThread([] {
+static std::string shapesText(const std::vector<std::vector<int64_t>>& shapes) {
+  std::string out;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    out += i ? ", [" : "[";
+    for (size_t j = 0; j < shapes[i].size(); ++j) out += (j ? ", " : "") + std::to_string(shapes[i][j]);
+    out += "]";
+  }
+  return out;
+}
+
+void startOpProfile(bool byShapes) {
+  runOnComputeThread([byShapes] {
     if (torch::profiler::impl::profilerEnabled()) throw std::runtime_error("the op profiler is already running");
-    prof::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+    prof::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, byShapes));
   });
 }
 
@@ -37,8 +47,10 @@ std::vector<OpStat> stopOpProfile() {
         Open open = stack.back();
         stack.pop_back();
         const double total = open.push->cpuElapsedUs(e);
-        OpStat& s = byName[open.push->name()];
+        const std::string shapes = shapesText(open.push->shapes());
+        OpStat& s = byName[shapes.empty() ? std::string(open.push->name()) : std::string(open.push->name()) + " " + shapes];
         s.name = open.push->name();
+        s.shapes = shapes;
         s.calls += 1;
         s.totalUs += total;
         s.selfUs += total - open.childUs;

@@ -150,7 +150,7 @@ const FUNCTIONS: Record<string, () => Args> = {
   batchNormBackward: () => [f32(2 * 3 * 4), [2, 3, 2, 2], f32(2 * 4 * 4), [2, 4, 2, 2], { impl: 'native', weight: f32(3), channelOffset: 1, mask: [true, true, true] }],
   setNativeKernels: () => [true],
   nativeKernelChecks: () => [],
-  opProfileStart: () => [],
+  opProfileStart: () => [{ shapes: rng.chance(0.5) }],
   opProfileStop: () => [],
   operationNames: () => [],
   rngState: () => [],
