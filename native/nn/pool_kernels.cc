@@ -76,26 +76,29 @@ struct MaxPlanes {
   }
 };
 
-// One tap of V vectors of 8 outputs (kw, kh, stride compile-time where possible).
-template <int S, int V>
+// 8 values of a row at stride S (1, or 2: the even values of 16).
+template <int S>
+__attribute__((target("avx2"), always_inline)) inline __m256 loadStrided(const float* r) {
+  if (S == 1) return _mm256_loadu_ps(r);
+  const __m256 a = _mm256_loadu_ps(r), b = _mm256_loadu_ps(r + 8);
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+}
+
+// One tap of V vectors of 8 outputs (kw, kh, stride compile-time where possible); with Taps, also
+// the tap each output took.
+template <int S, int V, bool Taps>
 __attribute__((target("avx2"), always_inline)) inline void maxTap(const float* r, int32_t tap, __m256* m, __m256i* best) {
   const __m256i t = _mm256_set1_epi32(tap);
   for (int u = 0; u < V; ++u) {
-    __m256 v;
-    if (S == 1) {
-      v = _mm256_loadu_ps(r + 8 * u);
-    } else {  // the even values of 16
-      const __m256 a = _mm256_loadu_ps(r + 16 * u), b = _mm256_loadu_ps(r + 16 * u + 8);
-      v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-    }
+    const __m256 v = loadStrided<S>(r + 8 * S * u);
     const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m[u], _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     m[u] = _mm256_blendv_ps(m[u], v, take);
-    best[u] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best[u]), _mm256_castsi256_ps(t), take));
+    if (Taps) best[u] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best[u]), _mm256_castsi256_ps(t), take));
   }
 }
 
 // V vectors of outputs from column ow of output row oh (K = 0: the kernel size at run time).
-template <int S, int K, int V>
+template <int S, int K, int V, bool Taps>
 __attribute__((target("avx2"), always_inline)) inline void maxVectors(const MaxPlanes& g, const float* padded, int64_t oh,
                                                                      int64_t ow, int32_t rowFirst, float* row,
                                                                      int32_t* rowTaps) {
@@ -109,15 +112,16 @@ __attribute__((target("avx2"), always_inline)) inline void maxVectors(const MaxP
   }
   for (int kh = 0; kh < k; ++kh) {
     const float* r = padded + (oh * S + kh) * g.Wp + ow * S;
-    for (int kw = 0; kw < k; ++kw) maxTap<S, V>(r + kw, kh * k + kw, m, best);
+    for (int kw = 0; kw < k; ++kw) maxTap<S, V, Taps>(r + kw, kh * k + kw, m, best);
   }
   for (int u = 0; u < V; ++u) {
     _mm256_storeu_ps(row + ow + 8 * u, m[u]);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(rowTaps + ow + 8 * u), best[u]);
+    if (Taps) _mm256_storeu_si256(reinterpret_cast<__m256i*>(rowTaps + ow + 8 * u), best[u]);
   }
 }
 
-template <int S, int K>
+// taps == nullptr: the values only (no-grad forward).
+template <int S, int K, bool Taps>
 __attribute__((target("avx2"))) void maxPlanesAvx2(const MaxPlanes& g, const float* src, float* dst, uint8_t* taps,
                                                    int64_t plane0, int64_t plane1) {
   thread_local std::vector<float> padded, row;
@@ -131,19 +135,78 @@ __attribute__((target("avx2"))) void maxPlanesAvx2(const MaxPlanes& g, const flo
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const int32_t rowFirst = static_cast<int32_t>(std::max<int64_t>(g.p - oh * S, 0) * g.k);
       int64_t ow = 0;
-      for (; ow + 16 <= g.Wv; ow += 16) maxVectors<S, K, 2>(g, padded.data(), oh, ow, rowFirst, row.data(), rowTaps.data());
-      if (ow < g.Wv) maxVectors<S, K, 1>(g, padded.data(), oh, ow, rowFirst, row.data(), rowTaps.data());
+      for (; ow + 16 <= g.Wv; ow += 16) maxVectors<S, K, 2, Taps>(g, padded.data(), oh, ow, rowFirst, row.data(), rowTaps.data());
+      if (ow < g.Wv) maxVectors<S, K, 1, Taps>(g, padded.data(), oh, ow, rowFirst, row.data(), rowTaps.data());
       const int64_t o = (plane * g.OH + oh) * g.OW;
       std::memcpy(dst + o, row.data(), sizeof(float) * g.OW);
-      for (int64_t j = 0; j < g.OW; ++j) taps[o + j] = static_cast<uint8_t>(rowTaps[j]);
+      if (Taps)
+        for (int64_t j = 0; j < g.OW; ++j) taps[o + j] = static_cast<uint8_t>(rowTaps[j]);
     }
   }
 }
 
-void maxPlanes(const MaxPlanes& g, const float* src, float* dst, uint8_t* taps, int64_t plane0, int64_t plane1) {
+template <bool Taps>
+void maxPlanesOf(const MaxPlanes& g, const float* src, float* dst, uint8_t* taps, int64_t plane0, int64_t plane1) {
   if (g.s == 1)
-    return g.k == 3 ? maxPlanesAvx2<1, 3>(g, src, dst, taps, plane0, plane1) : maxPlanesAvx2<1, 0>(g, src, dst, taps, plane0, plane1);
-  return g.k == 3 ? maxPlanesAvx2<2, 3>(g, src, dst, taps, plane0, plane1) : maxPlanesAvx2<2, 0>(g, src, dst, taps, plane0, plane1);
+    return g.k == 3 ? maxPlanesAvx2<1, 3, Taps>(g, src, dst, taps, plane0, plane1)
+                    : maxPlanesAvx2<1, 0, Taps>(g, src, dst, taps, plane0, plane1);
+  return g.k == 3 ? maxPlanesAvx2<2, 3, Taps>(g, src, dst, taps, plane0, plane1)
+                  : maxPlanesAvx2<2, 0, Taps>(g, src, dst, taps, plane0, plane1);
+}
+
+void maxPlanes(const MaxPlanes& g, const float* src, float* dst, uint8_t* taps, int64_t plane0, int64_t plane1) {
+  return taps ? maxPlanesOf<true>(g, src, dst, taps, plane0, plane1) : maxPlanesOf<false>(g, src, dst, nullptr, plane0, plane1);
+}
+
+// The average pool's forward over whole planes, 8 outputs per vector: each plane copied into a
+// buffer padded with +0, so every window has all k*k taps at fixed offsets. Each output sums its
+// taps in ATen's row-major order from +0; a padding tap adds +0, which leaves any such partial sum
+// as it is (it is never -0: it starts at +0, and a sum that cancels rounds to +0), so the sums are
+// ATen's. Divisors per output: ATen's, from per-row and per-column counts.
+template <int S, int K, int V>
+__attribute__((target("avx2"), always_inline)) inline void avgVectors(const MaxPlanes& g, const float* padded, int64_t oh,
+                                                                     int64_t ow, __m256i rowCount, const int32_t* colCount,
+                                                                     float* row) {
+  const int k = K > 0 ? K : static_cast<int>(g.k);
+  __m256 acc[V];
+  for (int u = 0; u < V; ++u) acc[u] = _mm256_setzero_ps();
+  for (int kh = 0; kh < k; ++kh) {
+    const float* r = padded + (oh * S + kh) * g.Wp + ow * S;
+    for (int kw = 0; kw < k; ++kw)
+      for (int u = 0; u < V; ++u) acc[u] = _mm256_add_ps(acc[u], loadStrided<S>(r + kw + 8 * S * u));
+  }
+  for (int u = 0; u < V; ++u) {
+    const __m256i cols = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colCount + ow + 8 * u));
+    _mm256_storeu_ps(row + ow + 8 * u, _mm256_div_ps(acc[u], _mm256_cvtepi32_ps(_mm256_mullo_epi32(rowCount, cols))));
+  }
+}
+
+template <int S, int K>
+__attribute__((target("avx2"))) void avgPlanesAvx2(const MaxPlanes& g, const float* src, float* dst, const int32_t* rowCount,
+                                                   const int32_t* colCount, int64_t plane0, int64_t plane1) {
+  thread_local std::vector<float> padded, row;
+  padded.assign(g.Hp * g.Wp, 0.f);  // margins stay +0; interiors rewritten
+  row.resize(g.Wv);
+  for (int64_t plane = plane0; plane < plane1; ++plane) {
+    const float* in = src + plane * g.H * g.W;
+    for (int64_t ih = 0; ih < g.H; ++ih) std::memcpy(&padded[(ih + g.p) * g.Wp + g.p], in + ih * g.W, sizeof(float) * g.W);
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const __m256i rc = _mm256_set1_epi32(rowCount[oh]);
+      int64_t ow = 0;
+      for (; ow + 16 <= g.Wv; ow += 16) avgVectors<S, K, 2>(g, padded.data(), oh, ow, rc, colCount, row.data());
+      if (ow < g.Wv) avgVectors<S, K, 1>(g, padded.data(), oh, ow, rc, colCount, row.data());
+      std::memcpy(dst + (plane * g.OH + oh) * g.OW, row.data(), sizeof(float) * g.OW);
+    }
+  }
+}
+
+void avgPlanes(const MaxPlanes& g, const float* src, float* dst, const int32_t* rowCount, const int32_t* colCount,
+               int64_t plane0, int64_t plane1) {
+  if (g.s == 1)
+    return g.k == 3 ? avgPlanesAvx2<1, 3>(g, src, dst, rowCount, colCount, plane0, plane1)
+                    : avgPlanesAvx2<1, 0>(g, src, dst, rowCount, colCount, plane0, plane1);
+  return g.k == 3 ? avgPlanesAvx2<2, 3>(g, src, dst, rowCount, colCount, plane0, plane1)
+                  : avgPlanesAvx2<2, 0>(g, src, dst, rowCount, colCount, plane0, plane1);
 }
 #endif
 
@@ -261,6 +324,16 @@ at::Tensor maxPool2dTrain(const at::Tensor& x, int64_t k, int64_t s, int64_t p) 
 at::Tensor maxPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_t p) {
   if (!supported(input, k, s, p)) return at::max_pool2d(input, {k, k}, {s, s}, {p, p});
   const Geometry g(input, k, s, p);
+#if defined(__x86_64__)
+  if (cpuHasAvx2Fma() && (s == 1 || s == 2)) {
+    const MaxPlanes mp(g, k, s, p);
+    at::Tensor out = g.output(input);
+    const float* src = input.data_ptr<float>();
+    float* dst = out.data_ptr<float>();
+    at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) { maxPlanes(mp, src, dst, nullptr, b0, b1); });
+    return out;
+  }
+#endif
   const int64_t W = g.W, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
   return forEachOutputRow(input, g, k, s, p, [&](const float* in, float* row, int64_t, int64_t ih0, int64_t ih1) {
     auto edge = [&](int64_t ow) {
@@ -286,6 +359,25 @@ at::Tensor avgPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_
   if (!supported(input, k, s, p)) return at::avg_pool2d(input, {k, k}, {s, s}, {p, p}, false, countIncludePad);
   const Geometry g(input, k, s, p);
   const int64_t H = g.H, W = g.W, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
+#if defined(__x86_64__)
+  if (cpuHasAvx2Fma() && (s == 1 || s == 2)) {
+    const MaxPlanes mp(g, k, s, p);
+    // ATen's divisor = rows x columns: in range, or counting padding up to H + p / W + p.
+    auto count = [&](int64_t o, int64_t size) {
+      const int64_t start = o * s - p;
+      return static_cast<int32_t>(countIncludePad ? std::min<int64_t>(start + k, size + p) - start
+                                                  : std::min<int64_t>(start + k, size) - std::max<int64_t>(start, 0));
+    };
+    std::vector<int32_t> rowCount(g.OH), colCount(mp.Wv, 1);  // columns past OW are computed and dropped
+    for (int64_t oh = 0; oh < g.OH; ++oh) rowCount[oh] = count(oh, H);
+    for (int64_t ow = 0; ow < OW; ++ow) colCount[ow] = count(ow, W);
+    at::Tensor out = g.output(input);
+    const float* src = input.data_ptr<float>();
+    float* dst = out.data_ptr<float>();
+    at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) { avgPlanes(mp, src, dst, rowCount.data(), colCount.data(), b0, b1); });
+    return out;
+  }
+#endif
   return forEachOutputRow(input, g, k, s, p, [&](const float* in, float* row, int64_t oh, int64_t ih0, int64_t ih1) {
     // ATen: the pool size counts padding up to H + p (then clipped to the input unless
     // count_include_pad).
