@@ -60,14 +60,12 @@ at::Tensor forEachOutputRow(const at::Tensor& input, const Geometry& g, int64_t 
 }
 
 #if defined(__x86_64__)
-// Whole planes with AVX2 (stride 1 or 2), 8 outputs per vector: each plane is copied into a buffer
-// padded with -inf, so every window has all k*k taps at fixed offsets. A -inf tap never replaces
-// the running maximum (it is neither larger nor NaN), so each output folds its in-range taps in
-// ATen's row-major order and nothing else; its tap starts at its first in-range tap, as ATen's.
-struct MaxPlanes {
+// Whole planes with AVX2 (stride 1 or 2), 8 outputs per vector: each plane is copied into a padded
+// buffer, so every window has all k*k taps at fixed offsets. The geometry of that buffer:
+struct PaddedPlanes {
   int64_t H, W, OH, OW, k, s, p, Wv, Hp, Wp;
-  std::vector<int32_t> colFirst;  // per output column: the first in-range kw
-  MaxPlanes(const Geometry& g, int64_t k_, int64_t s_, int64_t p_)
+  std::vector<int32_t> colFirst;  // per output column: the first in-range kw (the max pool's taps)
+  PaddedPlanes(const Geometry& g, int64_t k_, int64_t s_, int64_t p_)
       : H(g.H), W(g.W), OH(g.OH), OW(g.OW), k(k_), s(s_), p(p_), Wv((g.OW + 7) / 8 * 8) {
     Hp = std::max(H + 2 * p, (OH - 1) * s + k);
     Wp = std::max(W + 2 * p, (Wv - 1) * s + k + s);  // a stride-2 vector loads one value past its last
@@ -84,6 +82,9 @@ __attribute__((target("avx2"), always_inline)) inline __m256 loadStrided(const f
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
 }
 
+// Max pool: the padding is -inf, which never replaces the running maximum (it is neither larger
+// nor NaN), so each output folds its in-range taps in ATen's row-major order and nothing else; its
+// tap starts at its first in-range tap, as ATen's.
 // One tap of V vectors of 8 outputs (kw, kh, stride compile-time where possible); with Taps, also
 // the tap each output took.
 template <int S, int V, bool Taps>
@@ -99,7 +100,7 @@ __attribute__((target("avx2"), always_inline)) inline void maxTap(const float* r
 
 // V vectors of outputs from column ow of output row oh (K = 0: the kernel size at run time).
 template <int S, int K, int V, bool Taps>
-__attribute__((target("avx2"), always_inline)) inline void maxVectors(const MaxPlanes& g, const float* padded, int64_t oh,
+__attribute__((target("avx2"), always_inline)) inline void maxVectors(const PaddedPlanes& g, const float* padded, int64_t oh,
                                                                      int64_t ow, int32_t rowFirst, float* row,
                                                                      int32_t* rowTaps) {
   const int k = K > 0 ? K : static_cast<int>(g.k);
@@ -122,7 +123,7 @@ __attribute__((target("avx2"), always_inline)) inline void maxVectors(const MaxP
 
 // taps == nullptr: the values only (no-grad forward).
 template <int S, int K, bool Taps>
-__attribute__((target("avx2"))) void maxPlanesAvx2(const MaxPlanes& g, const float* src, float* dst, uint8_t* taps,
+__attribute__((target("avx2"))) void maxPlanesAvx2(const PaddedPlanes& g, const float* src, float* dst, uint8_t* taps,
                                                    int64_t plane0, int64_t plane1) {
   thread_local std::vector<float> padded, row;
   thread_local std::vector<int32_t> rowTaps;
@@ -146,7 +147,7 @@ __attribute__((target("avx2"))) void maxPlanesAvx2(const MaxPlanes& g, const flo
 }
 
 template <bool Taps>
-void maxPlanesOf(const MaxPlanes& g, const float* src, float* dst, uint8_t* taps, int64_t plane0, int64_t plane1) {
+void maxPlanesOf(const PaddedPlanes& g, const float* src, float* dst, uint8_t* taps, int64_t plane0, int64_t plane1) {
   if (g.s == 1)
     return g.k == 3 ? maxPlanesAvx2<1, 3, Taps>(g, src, dst, taps, plane0, plane1)
                     : maxPlanesAvx2<1, 0, Taps>(g, src, dst, taps, plane0, plane1);
@@ -154,17 +155,16 @@ void maxPlanesOf(const MaxPlanes& g, const float* src, float* dst, uint8_t* taps
                   : maxPlanesAvx2<2, 0, Taps>(g, src, dst, taps, plane0, plane1);
 }
 
-void maxPlanes(const MaxPlanes& g, const float* src, float* dst, uint8_t* taps, int64_t plane0, int64_t plane1) {
+void maxPlanes(const PaddedPlanes& g, const float* src, float* dst, uint8_t* taps, int64_t plane0, int64_t plane1) {
   return taps ? maxPlanesOf<true>(g, src, dst, taps, plane0, plane1) : maxPlanesOf<false>(g, src, dst, nullptr, plane0, plane1);
 }
 
-// The average pool's forward over whole planes, 8 outputs per vector: each plane copied into a
-// buffer padded with +0, so every window has all k*k taps at fixed offsets. Each output sums its
+// Average pool: the padding is +0. Each output sums its
 // taps in ATen's row-major order from +0; a padding tap adds +0, which leaves any such partial sum
 // as it is (it is never -0: it starts at +0, and a sum that cancels rounds to +0), so the sums are
 // ATen's. Divisors per output: ATen's, from per-row and per-column counts.
 template <int S, int K, int V>
-__attribute__((target("avx2"), always_inline)) inline void avgVectors(const MaxPlanes& g, const float* padded, int64_t oh,
+__attribute__((target("avx2"), always_inline)) inline void avgVectors(const PaddedPlanes& g, const float* padded, int64_t oh,
                                                                      int64_t ow, __m256i rowCount, const int32_t* colCount,
                                                                      float* row) {
   const int k = K > 0 ? K : static_cast<int>(g.k);
@@ -182,7 +182,7 @@ __attribute__((target("avx2"), always_inline)) inline void avgVectors(const MaxP
 }
 
 template <int S, int K>
-__attribute__((target("avx2"))) void avgPlanesAvx2(const MaxPlanes& g, const float* src, float* dst, const int32_t* rowCount,
+__attribute__((target("avx2"))) void avgPlanesAvx2(const PaddedPlanes& g, const float* src, float* dst, const int32_t* rowCount,
                                                    const int32_t* colCount, int64_t plane0, int64_t plane1) {
   thread_local std::vector<float> padded, row;
   padded.assign(g.Hp * g.Wp, 0.f);  // margins stay +0; interiors rewritten
@@ -200,13 +200,26 @@ __attribute__((target("avx2"))) void avgPlanesAvx2(const MaxPlanes& g, const flo
   }
 }
 
-void avgPlanes(const MaxPlanes& g, const float* src, float* dst, const int32_t* rowCount, const int32_t* colCount,
+void avgPlanes(const PaddedPlanes& g, const float* src, float* dst, const int32_t* rowCount, const int32_t* colCount,
                int64_t plane0, int64_t plane1) {
   if (g.s == 1)
     return g.k == 3 ? avgPlanesAvx2<1, 3>(g, src, dst, rowCount, colCount, plane0, plane1)
                     : avgPlanesAvx2<1, 0>(g, src, dst, rowCount, colCount, plane0, plane1);
   return g.k == 3 ? avgPlanesAvx2<2, 3>(g, src, dst, rowCount, colCount, plane0, plane1)
                   : avgPlanesAvx2<2, 0>(g, src, dst, rowCount, colCount, plane0, plane1);
+}
+
+// The whole-plane kernels take strides 1 and 2.
+bool wholePlanes(int64_t s) { return cpuHasAvx2Fma() && (s == 1 || s == 2); }
+
+// Runs fn(src, dst, plane0, plane1) over plane ranges in parallel into a new output.
+template <typename PlanesFn>
+at::Tensor overPlanes(const at::Tensor& input, const Geometry& g, PlanesFn fn) {
+  at::Tensor out = g.output(input);
+  const float* src = input.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) { fn(src, dst, b0, b1); });
+  return out;
 }
 #endif
 
@@ -220,12 +233,10 @@ std::pair<at::Tensor, at::Tensor> maxPool2dWithTaps(const at::Tensor& input, int
   const float* src = input.data_ptr<float>();
   const int64_t W = g.W, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
 #if defined(__x86_64__)
-  if (cpuHasAvx2Fma() && (s == 1 || s == 2)) {
-    const MaxPlanes mp(g, k, s, p);
-    at::Tensor out = g.output(input);
-    float* dst = out.data_ptr<float>();
-    at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) { maxPlanes(mp, src, dst, tapBase, b0, b1); });
-    return {out, taps};
+  if (wholePlanes(s)) {
+    const PaddedPlanes pp(g, k, s, p);
+    return {overPlanes(input, g, [&](const float* in, float* out, int64_t b0, int64_t b1) { maxPlanes(pp, in, out, tapBase, b0, b1); }),
+            taps};
   }
 #endif
   at::Tensor out = forEachOutputRow(input, g, k, s, p, [&](const float* in, float* row, int64_t oh, int64_t ih0, int64_t ih1) {
@@ -325,13 +336,9 @@ at::Tensor maxPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_
   if (!supported(input, k, s, p)) return at::max_pool2d(input, {k, k}, {s, s}, {p, p});
   const Geometry g(input, k, s, p);
 #if defined(__x86_64__)
-  if (cpuHasAvx2Fma() && (s == 1 || s == 2)) {
-    const MaxPlanes mp(g, k, s, p);
-    at::Tensor out = g.output(input);
-    const float* src = input.data_ptr<float>();
-    float* dst = out.data_ptr<float>();
-    at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) { maxPlanes(mp, src, dst, nullptr, b0, b1); });
-    return out;
+  if (wholePlanes(s)) {
+    const PaddedPlanes pp(g, k, s, p);
+    return overPlanes(input, g, [&](const float* in, float* out, int64_t b0, int64_t b1) { maxPlanes(pp, in, out, nullptr, b0, b1); });
   }
 #endif
   const int64_t W = g.W, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
@@ -360,22 +367,20 @@ at::Tensor avgPool2dNoGrad(const at::Tensor& input, int64_t k, int64_t s, int64_
   const Geometry g(input, k, s, p);
   const int64_t H = g.H, W = g.W, OW = g.OW, owLo = g.owLo, owHi = g.owHi;
 #if defined(__x86_64__)
-  if (cpuHasAvx2Fma() && (s == 1 || s == 2)) {
-    const MaxPlanes mp(g, k, s, p);
+  if (wholePlanes(s)) {
+    const PaddedPlanes pp(g, k, s, p);
     // ATen's divisor = rows x columns: in range, or counting padding up to H + p / W + p.
     auto count = [&](int64_t o, int64_t size) {
       const int64_t start = o * s - p;
       return static_cast<int32_t>(countIncludePad ? std::min<int64_t>(start + k, size + p) - start
                                                   : std::min<int64_t>(start + k, size) - std::max<int64_t>(start, 0));
     };
-    std::vector<int32_t> rowCount(g.OH), colCount(mp.Wv, 1);  // columns past OW are computed and dropped
+    std::vector<int32_t> rowCount(g.OH), colCount(pp.Wv, 1);  // columns past OW are computed and dropped
     for (int64_t oh = 0; oh < g.OH; ++oh) rowCount[oh] = count(oh, H);
     for (int64_t ow = 0; ow < OW; ++ow) colCount[ow] = count(ow, W);
-    at::Tensor out = g.output(input);
-    const float* src = input.data_ptr<float>();
-    float* dst = out.data_ptr<float>();
-    at::parallel_for(0, g.planes, 1, [&](int64_t b0, int64_t b1) { avgPlanes(mp, src, dst, rowCount.data(), colCount.data(), b0, b1); });
-    return out;
+    return overPlanes(input, g, [&](const float* in, float* out, int64_t b0, int64_t b1) {
+      avgPlanes(pp, in, out, rowCount.data(), colCount.data(), b0, b1);
+    });
   }
 #endif
   return forEachOutputRow(input, g, k, s, p, [&](const float* in, float* row, int64_t oh, int64_t ih0, int64_t ih1) {
