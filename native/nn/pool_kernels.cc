@@ -108,8 +108,9 @@ __attribute__((target("avx2"), always_inline)) inline void maxVectors(const Padd
   __m256i best[V];
   for (int u = 0; u < V; ++u) {
     m[u] = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-    best[u] = _mm256_add_epi32(_mm256_set1_epi32(rowFirst),
-                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&g.colFirst[ow + 8 * u])));
+    if (Taps)
+      best[u] = _mm256_add_epi32(_mm256_set1_epi32(rowFirst),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&g.colFirst[ow + 8 * u])));
   }
   for (int kh = 0; kh < k; ++kh) {
     const float* r = padded + (oh * S + kh) * g.Wp + ow * S;
@@ -159,10 +160,10 @@ void maxPlanes(const PaddedPlanes& g, const float* src, float* dst, uint8_t* tap
   return taps ? maxPlanesOf<true>(g, src, dst, taps, plane0, plane1) : maxPlanesOf<false>(g, src, dst, nullptr, plane0, plane1);
 }
 
-// Average pool: the padding is +0. Each output sums its
-// taps in ATen's row-major order from +0; a padding tap adds +0, which leaves any such partial sum
-// as it is (it is never -0: it starts at +0, and a sum that cancels rounds to +0), so the sums are
-// ATen's. Divisors per output: ATen's, from per-row and per-column counts.
+// Average pool: the padding is +0. Each output sums its taps in ATen's row-major order from +0; a
+// padding tap adds +0, which leaves any such partial sum as it is (it is never -0: it starts at +0,
+// and a sum that cancels rounds to +0), so the sums are ATen's. Divisors per output: ATen's, from
+// per-row and per-column counts.
 template <int S, int K, int V>
 __attribute__((target("avx2"), always_inline)) inline void avgVectors(const PaddedPlanes& g, const float* padded, int64_t oh,
                                                                      int64_t ow, __m256i rowCount, const int32_t* colCount,
